@@ -1,0 +1,39 @@
+"""The Temporal client every process in this project uses."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from workers.settings import Settings, SettingsError
+
+CONNECT_TIMEOUT_SECONDS = 15.0
+_REASON = re.compile(r'message: "([^"]+)"')
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect with the pydantic data converter; an unreachable server is a `SettingsError`."""
+    config = settings.temporal_connect_config()
+    where = f"{config['target_host']} (namespace {config.get('namespace', 'default')})"
+    try:
+        return await asyncio.wait_for(
+            Client.connect(**config, data_converter=pydantic_data_converter),
+            CONNECT_TIMEOUT_SECONDS,
+        )
+    except TimeoutError:
+        raise SettingsError(
+            f"cannot reach Temporal at {where}: no answer in {CONNECT_TIMEOUT_SECONDS:.0f}s"
+            " (check TEMPORAL_ADDRESS)"
+        ) from None
+    except RuntimeError as err:
+        raise SettingsError(
+            f"cannot reach Temporal at {where}: {_reason(err)} (check TEMPORAL_ADDRESS)"
+        ) from None
+
+
+def _reason(err: RuntimeError) -> str:
+    match = _REASON.search(str(err))
+    return match.group(1) if match else str(err).splitlines()[0]

@@ -1,0 +1,134 @@
+"""Process settings, read once from the environment and an optional `.env` file.
+
+Temporal connection settings use the same names as the Temporal CLI and are layered on top of a
+`temporal.toml` profile (`temporalio.envconfig`), so one config file serves both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
+from temporalio.service import TLSConfig
+
+DEFAULT_TASK_QUEUE = "durable-assistants"
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    temporal_profile: str | None = Field(None, description="Profile in temporal.toml")
+    temporal_config_file: Path | None = Field(None, description="Path to temporal.toml")
+    temporal_address: str | None = Field(None, description="host:port of the Temporal frontend")
+    temporal_namespace: str | None = None
+    temporal_task_queue: str = DEFAULT_TASK_QUEUE
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_org_id: str | None = None
+    openai_project_id: str | None = None
+    openai_backend: Literal["assistants", "responses"] = "assistants"
+
+    log_format: Literal["auto", "pretty", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    graceful_shutdown_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _address_is_host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _HOST_PORT.match(value)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    def temporal_connect_config(self) -> ClientConnectConfig:
+        """`Client.connect` arguments: the temporal.toml profile, overridden by these settings."""
+        try:
+            profile = ClientConfigProfile.load(
+                profile=self.temporal_profile,
+                config_source=self.temporal_config_file,
+                disable_env=True,
+            )
+        except Exception as err:  # the bridge raises plain RuntimeErrors
+            raise SettingsError(f"TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE: {err}") from err
+        config = profile.to_client_connect_config()
+        config.setdefault("target_host", "localhost:7233")
+        if self.temporal_address:
+            config["target_host"] = self.temporal_address
+        if self.temporal_namespace:
+            config["namespace"] = self.temporal_namespace
+        if self.temporal_api_key:
+            config["api_key"] = self.temporal_api_key.get_secret_value()
+            config.setdefault("tls", True)
+        tls = self._tls_config()
+        if tls is not None:
+            config["tls"] = tls
+        return config
+
+    def _tls_config(self) -> bool | TLSConfig | None:
+        files = {
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": self.temporal_tls_server_ca_cert_path,
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": self.temporal_tls_client_cert_path,
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": self.temporal_tls_client_key_path,
+        }
+        if self.temporal_tls is False:
+            return False
+        if not any(files.values()) and not self.temporal_tls_server_name:
+            return self.temporal_tls
+        ca, cert, key = (_read_file(variable, path) for variable, path in files.items())
+        return TLSConfig(
+            server_root_ca_cert=ca,
+            domain=self.temporal_tls_server_name,
+            client_cert=cert,
+            client_private_key=key,
+        )
+
+
+def _read_file(variable: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise SettingsError(f"{variable}: cannot read {path}: {err.strerror}") from err
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation failures into a one-line `SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+def _describe(err: ValidationError) -> str:
+    problems = []
+    for error in err.errors(include_url=False):
+        variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+        problems.append(f"{variable}: {error['msg']}")
+    return "invalid setting " + "; ".join(problems)

