@@ -23,7 +23,7 @@ from workflows import search_attributes
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.path):
+        if "/unit/" not in str(item.path):
             item.add_marker(pytest.mark.integration)
 
 

@@ -1,0 +1,221 @@
+"""The emulator's ASGI application: `/v1` speaks the OpenAI API, `/_emulator` is for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator import assistants, conversations, files, responses, runs, threads, vector_stores
+from emulator.config import EmulatorConfig
+from emulator.errors import APIError, bad_api_key, missing_api_key
+from emulator.faults import DroppedConnection, FaultInjector
+from emulator.http import ok
+from emulator.store import Store
+
+log = logging.getLogger(__name__)
+AUTOSAVE_SECONDS = 1.0
+
+
+class Emulator:
+    """The state shared by every request: configuration, the store, and change notifications
+    that let streams wait for the next event instead of polling."""
+
+    def __init__(
+        self, config: EmulatorConfig, store: Store | None = None, state_file: Path | None = None
+    ) -> None:
+        self.config = config
+        self.state_file = state_file
+        if store is None and state_file is not None and state_file.exists():
+            store = Store.load(state_file)
+        self.store = store or Store()
+        self.dirty = False
+        self._changes: dict[str, asyncio.Event] = {}
+
+    def notify(self, key: str) -> None:
+        """Wake every stream waiting on `key` (a run or response id)."""
+        event = self._changes.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_change(self, key: str, within_seconds: float) -> None:
+        event = self._changes.setdefault(key, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), max(0.0, within_seconds))
+
+    def reset(self) -> None:
+        clock = self.store.clock
+        self.store = Store(clock=clock)
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.state_file is not None and self.dirty:
+            self.dirty = False
+            self.store.save(self.state_file)
+
+
+class _Authenticate:
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            header = dict(scope["headers"]).get(b"authorization", b"").decode()
+            key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            expected = self.emulator.config.api_key
+            if not key:
+                await missing_api_key().response()(scope, receive, send)
+                return
+            if expected is not None and key != expected:
+                await bad_api_key(key).response()(scope, receive, send)
+                return
+            if scope["method"] != "GET":
+                self.emulator.dirty = True
+        await self.app(scope, receive, send)
+
+
+class _CountRequests:
+    """Counts requests per route template and status: `POST /v1/threads/{thread_id}/runs 200`."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            path = "/v1" + route.path if isinstance(route, Route) else scope["path"]
+            self.emulator.store.counters.count("requests", f"{scope['method']} {path} {status}")
+
+
+async def _api_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, APIError)
+    return error.response()
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    message = f"Invalid URL ({request.method} {request.url.path})"
+    return APIError(error.status_code, message).response()
+
+
+async def _unexpected(_: Request, error: Exception) -> Response:
+    if not isinstance(error, DroppedConnection):  # an injected fault, not a bug
+        log.exception("emulator bug", exc_info=error)
+    return APIError(500, f"Emulator error: {error!r}", type="server_error").response()
+
+
+def _admin_routes(emulator: Emulator) -> list[BaseRoute]:
+    async def counters(_: Request) -> Response:
+        return ok(emulator.store.counters.snapshot())
+
+    async def reset(_: Request) -> Response:
+        emulator.reset()
+        return ok({"reset": True})
+
+    async def get_config(_: Request) -> Response:
+        return ok(emulator.config.model_dump(mode="json"))
+
+    async def put_config(request: Request) -> Response:
+        try:
+            emulator.config = EmulatorConfig.model_validate_json(await request.body())
+        except ValidationError as err:
+            return APIError(400, f"Invalid emulator config: {err.errors()[0]['msg']}").response()
+        return ok(emulator.config.model_dump(mode="json"))
+
+    async def health(_: Request) -> Response:
+        return ok({"status": "ok"})
+
+    return [
+        Route("/counters", counters, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/config", get_config, methods=["GET"]),
+        Route("/config", put_config, methods=["PUT"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+
+
+def create_app(
+    config: EmulatorConfig | None = None,
+    *,
+    store: Store | None = None,
+    state_file: Path | None = None,
+) -> Starlette:
+    emulator = Emulator(config or EmulatorConfig(), store, state_file)
+    api_routes: list[BaseRoute] = [
+        *files.routes(),
+        *assistants.routes(),
+        *threads.routes(),
+        *runs.routes(),
+        *vector_stores.routes(),
+        *responses.routes(),
+        *conversations.routes(),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        autosave = asyncio.create_task(_autosave(emulator))
+        try:
+            yield
+        finally:
+            autosave.cancel()
+            emulator.save()
+
+    app = Starlette(
+        routes=[
+            Mount("/v1", routes=api_routes),
+            Mount("/_emulator", routes=_admin_routes(emulator)),
+        ],
+        exception_handlers={
+            APIError: _api_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    app.add_middleware(_Authenticate, emulator=emulator)
+    app.add_middleware(
+        FaultInjector,
+        rules=lambda: emulator.config.faults,
+        counters=lambda: emulator.store.counters,
+        seed=emulator.config.seed,
+    )
+    app.add_middleware(_CountRequests, emulator=emulator)
+    return app
+
+
+async def _autosave(emulator: Emulator) -> None:
+    while True:
+        await asyncio.sleep(AUTOSAVE_SECONDS)
+        emulator.save()
+
+
+def emulator_of(app: Any) -> Emulator:
+    found: Emulator = app.state.emulator
+    return found

@@ -1,0 +1,135 @@
+"""HTTP-level fault injection: rate limits, server errors, latency and dropped connections.
+
+Rules come from the emulator's configuration (at start or through the admin endpoint) and from
+the `X-Emulator-Fault` header of a single request (`status=429 retry_after=0.5`, `drop=stream`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.config import FaultRule
+from emulator.directives import parse_pairs
+from emulator.errors import APIError, invalid, rate_limited, server_error
+from emulator.store import Counters
+
+FAULT_HEADER = b"x-emulator-fault"
+_STREAM_EVENTS_BEFORE_DROP = 2
+
+
+class DroppedConnection(Exception):
+    """Raised inside the ASGI app so the server closes the connection mid-response."""
+
+
+class _SilenceDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+logging.getLogger("uvicorn.error").addFilter(_SilenceDrops())
+
+
+def rule_from_header(value: str) -> FaultRule:
+    try:
+        return FaultRule.model_validate_strings(parse_pairs(value))
+    except ValidationError as err:
+        problem = err.errors()[0]
+        raise invalid(
+            f"Invalid X-Emulator-Fault header: {problem['loc'][0]}: {problem['msg']}"
+        ) from None
+
+
+class FaultInjector:
+    """ASGI middleware applying at most one fault rule to each `/v1` request."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rules: Callable[[], list[FaultRule]],
+        counters: Callable[[], Counters],
+        seed: int = 0,
+    ) -> None:
+        self.app = app
+        self.rules = rules
+        self.counters = counters
+        self.dice = random.Random(seed)
+        self.hits: dict[int, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            rule = self._choose(scope)
+        except APIError as err:
+            await err.response()(scope, receive, send)
+            return
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        await self._apply(rule, scope, receive, send)
+
+    def _choose(self, scope: Scope) -> FaultRule | None:
+        header = dict(scope["headers"]).get(FAULT_HEADER)
+        if header is not None:
+            return rule_from_header(header.decode())
+        target = f"{scope['method']} {scope['path']}"
+        for rule in self.rules():
+            key = id(rule)
+            if rule.times is not None and self.hits.get(key, 0) >= rule.times:
+                continue
+            if not re.search(rule.route, target):
+                continue
+            if self.dice.random() < rule.rate:
+                self.hits[key] = self.hits.get(key, 0) + 1
+                return rule
+        return None
+
+    async def _apply(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
+        if rule.latency:
+            await asyncio.sleep(rule.latency)
+        if rule.status is not None:
+            self.counters().count("faults_injected", str(rule.status))
+            error = (
+                rate_limited(rule.retry_after if rule.retry_after is not None else 1.0)
+                if rule.status == 429
+                else server_error(rule.status, rule.retry_after)
+            )
+            await error.response()(scope, receive, send)
+            return
+        if rule.drop is None:
+            await self.app(scope, receive, send)
+            return
+        self.counters().count("faults_injected", f"drop_{rule.drop}")
+        await self.app(scope, receive, _dropping(send, rule.drop))
+
+
+def _dropping(send: Send, where: str) -> Send:
+    bodies = 0
+
+    async def dropping_send(message: Message) -> None:
+        nonlocal bodies
+        if message["type"] == "http.response.start":
+            await send(message)
+            if where == "headers":
+                raise DroppedConnection
+            return
+        bodies += 1
+        body: Any = message.get("body", b"")
+        if where == "body" and body:
+            await send({"type": "http.response.body", "body": body[: len(body) // 2],
+                        "more_body": True})  # fmt: skip
+            raise DroppedConnection
+        if where == "stream" and bodies > _STREAM_EVENTS_BEFORE_DROP:
+            raise DroppedConnection
+        await send(message)
+
+    return dropping_send

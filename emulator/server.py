@@ -1,0 +1,86 @@
+"""Serving the emulator: standalone (the CLI) or on a background thread (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from emulator.app import Emulator, create_app, emulator_of
+from emulator.config import EmulatorConfig
+
+STARTUP_TIMEOUT_SECONDS = 10.0
+
+
+def serve(host: str, port: int, config: EmulatorConfig, state_file: Path | None = None) -> None:
+    """Serve until interrupted (blocking)."""
+    app = create_app(config, state_file=state_file)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+class BackgroundEmulator:
+    """The emulator on a loopback port, served by a thread with its own event loop, so it is
+    a real HTTP server independent of the caller's loop."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        port: int = 0,
+        state_file: Path | None = None,
+    ) -> None:
+        self._app = create_app(config, state_file=state_file)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
+        self.port: int = self._socket.getsockname()[1]
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self._app, log_level="warning", access_log=False, loop="asyncio",
+                timeout_graceful_shutdown=1,
+            )
+        )  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/_emulator"
+
+    @property
+    def emulator(self) -> Emulator:
+        return emulator_of(self._app)
+
+    def start(self) -> BackgroundEmulator:
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
+        self._socket.close()
+
+    def __enter__(self) -> BackgroundEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
