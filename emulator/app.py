@@ -22,47 +22,11 @@ from emulator.config import EmulatorConfig
 from emulator.errors import APIError, bad_api_key, missing_api_key
 from emulator.faults import DroppedConnection, FaultInjector
 from emulator.http import ok
+from emulator.state import Emulator
 from emulator.store import Store
 
 log = logging.getLogger(__name__)
 AUTOSAVE_SECONDS = 1.0
-
-
-class Emulator:
-    """The state shared by every request: configuration, the store, and change notifications
-    that let streams wait for the next event instead of polling."""
-
-    def __init__(
-        self, config: EmulatorConfig, store: Store | None = None, state_file: Path | None = None
-    ) -> None:
-        self.config = config
-        self.state_file = state_file
-        if store is None and state_file is not None and state_file.exists():
-            store = Store.load(state_file)
-        self.store = store or Store()
-        self.dirty = False
-        self._changes: dict[str, asyncio.Event] = {}
-
-    def notify(self, key: str) -> None:
-        """Wake every stream waiting on `key` (a run or response id)."""
-        event = self._changes.pop(key, None)
-        if event is not None:
-            event.set()
-
-    async def wait_for_change(self, key: str, within_seconds: float) -> None:
-        event = self._changes.setdefault(key, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), max(0.0, within_seconds))
-
-    def reset(self) -> None:
-        clock = self.store.clock
-        self.store = Store(clock=clock)
-        self.dirty = True
-
-    def save(self) -> None:
-        if self.state_file is not None and self.dirty:
-            self.dirty = False
-            self.store.save(self.state_file)
 
 
 class _Authenticate:
@@ -170,8 +134,8 @@ def create_app(
     api_routes: list[BaseRoute] = [
         *files.routes(),
         *assistants.routes(),
+        *runs.routes(),  # before threads: POST /threads/runs is not /threads/{thread_id}
         *threads.routes(),
-        *runs.routes(),
         *vector_stores.routes(),
         *responses.routes(),
         *conversations.routes(),

@@ -37,14 +37,22 @@ class _SilenceDrops(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_SilenceDrops())
 
 
-def rule_from_header(value: str) -> FaultRule:
+def parse_rule(text: str) -> FaultRule:
+    """A rule from `key=value` pairs (`status=429 rate=0.3 retry_after=1`); ValueError if bad."""
     try:
-        return FaultRule.model_validate_strings(parse_pairs(value))
+        return FaultRule.model_validate_strings(parse_pairs(text))
+    except APIError as err:
+        raise ValueError(err.message) from None
     except ValidationError as err:
         problem = err.errors()[0]
-        raise invalid(
-            f"Invalid X-Emulator-Fault header: {problem['loc'][0]}: {problem['msg']}"
-        ) from None
+        raise ValueError(f"{problem['loc'][0]}: {problem['msg']}") from None
+
+
+def rule_from_header(value: str) -> FaultRule:
+    try:
+        return parse_rule(value)
+    except ValueError as err:
+        raise invalid(f"Invalid X-Emulator-Fault header: {err}") from None
 
 
 class FaultInjector:

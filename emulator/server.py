@@ -10,8 +10,9 @@ from types import TracebackType
 
 import uvicorn
 
-from emulator.app import Emulator, create_app, emulator_of
+from emulator.app import create_app, emulator_of
 from emulator.config import EmulatorConfig
+from emulator.state import Emulator
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 
@@ -30,13 +31,15 @@ class BackgroundEmulator:
         self,
         config: EmulatorConfig | None = None,
         *,
+        host: str = "127.0.0.1",
         port: int = 0,
         state_file: Path | None = None,
     ) -> None:
         self._app = create_app(config, state_file=state_file)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", port))
+        self._socket.bind((host, port))
+        self.host = host
         self.port: int = self._socket.getsockname()[1]
         self._server = uvicorn.Server(
             uvicorn.Config(
@@ -50,11 +53,11 @@ class BackgroundEmulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/_emulator"
+        return f"http://{self.host}:{self.port}/_emulator"
 
     @property
     def emulator(self) -> Emulator:

@@ -69,6 +69,51 @@ def dev(
     _run(run_dev_stack(_settings(), options, console))
 
 
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8390,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    state_file: Annotated[
+        Path | None, typer.Option(help="keep the emulator's state in this file across restarts")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="accept only this bearer token (default: any)")
+    ] = None,
+    queued: Annotated[float, typer.Option(help="seconds a run or response stays queued")] = 0.05,
+    in_progress: Annotated[float, typer.Option(help="seconds the model 'thinks'")] = 0.2,
+    indexing: Annotated[float, typer.Option(help="seconds to index a vector store file")] = 0.1,
+    run_expiry: Annotated[float, typer.Option(help="seconds until a run expires")] = 600.0,
+    poll_after_ms: Annotated[
+        int | None, typer.Option(help="send openai-poll-after-ms on run retrievals")
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help="a fault rule, repeatable: 'status=429 rate=0.3 retry_after=1'"),
+    ] = None,
+) -> None:
+    """Serve the local OpenAI-compatible emulator (the model behind tests and the demo)."""
+    from emulator.config import EmulatorConfig, Timings
+    from emulator.faults import parse_rule
+    from emulator.server import serve
+    from workers.ports import ensure_port_free
+
+    try:
+        rules = [parse_rule(text) for text in fault or []]
+    except ValueError as err:
+        raise SettingsError(f"--fault: {err}") from None
+    config = EmulatorConfig(
+        api_key=api_key,
+        timings=Timings(
+            queued=queued, in_progress=in_progress, indexing=indexing, run_expiry=run_expiry
+        ),
+        poll_after_ms=poll_after_ms,
+        faults=rules,
+    )
+    ensure_port_free(host, port, "--port")
+    console.print(f"OpenAI emulator on http://{host}:{port}/v1 (admin: /_emulator/counters)")
+    serve(host, port, config, state_file)
+
+
 def main() -> None:
     """Entry point. Always leaves through `os._exit`: temporalio's Rust core can abort the
     interpreter during normal finalisation (sdk-python #300), turning success into exit 134."""

@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
+from emulator.server import BackgroundEmulator
 from workers.connection import connect
+from workers.ports import ensure_port_free
 from workers.settings import Settings
-from workers.temporal_server import (
-    ensure_port_free,
-    start_dev_server,
-    stop_process,
-    wait_until_serving,
-)
+from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import build_worker, serve, stop_on_signals
 
 
@@ -27,9 +25,15 @@ class DevStackOptions:
     data_dir: Path = Path(".data")
 
 
+EMULATOR_API_KEY = "sk-emulator"
+
+
 async def run_dev_stack(settings: Settings, options: DevStackOptions, console: Console) -> None:
+    use_emulator = settings.openai_api_key is None
     ensure_port_free(options.ip, options.port, "--port")
     ensure_port_free(options.ip, options.ui_port, "--ui-port")
+    if use_emulator:
+        ensure_port_free(options.ip, options.emulator_port, "--emulator-port")
     stop = stop_on_signals()
     server = await start_dev_server(
         ip=options.ip,
@@ -46,7 +50,22 @@ async def run_dev_stack(settings: Settings, options: DevStackOptions, console: C
         client = await connect(settings)
         console.print(f"Temporal UI: [bold]http://{options.ip}:{options.ui_port}[/bold]")
         console.print(f"Temporal gRPC: {address}, task queue {settings.temporal_task_queue}")
+        if use_emulator:
+            emulator = BackgroundEmulator(host=options.ip, port=options.emulator_port).start()
+            settings = settings.model_copy(
+                update={
+                    "openai_base_url": emulator.base_url,
+                    "openai_api_key": SecretStr(EMULATOR_API_KEY),
+                }
+            )
+            console.print(f"OpenAI emulator: {emulator.base_url} (OPENAI_API_KEY is not set)")
+        else:
+            console.print("OpenAI: using OPENAI_API_KEY")
         console.print("Ctrl-C stops everything.")
-        await serve(build_worker(client, settings), stop)
+        try:
+            await serve(build_worker(client, settings), stop)
+        finally:
+            if use_emulator:
+                emulator.stop()
     finally:
         await stop_process(server)

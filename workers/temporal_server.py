@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import sys
 import sysconfig
 from pathlib import Path
@@ -36,14 +35,6 @@ def search_attribute_args() -> list[str]:
         for key in search_attributes.ALL
         for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")
     ]
-
-
-def ensure_port_free(host: str, port: int, option: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            raise SettingsError(f"port {port} ({option}) is already in use on {host}") from None
 
 
 async def start_dev_server(

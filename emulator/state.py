@@ -1,0 +1,47 @@
+"""The state every request shares: configuration, the store, and change notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from emulator.config import EmulatorConfig
+from emulator.store import Store
+
+
+class Emulator:
+    """The state shared by every request: configuration, the store, and change notifications
+    that let streams wait for the next event instead of polling."""
+
+    def __init__(
+        self, config: EmulatorConfig, store: Store | None = None, state_file: Path | None = None
+    ) -> None:
+        self.config = config
+        self.state_file = state_file
+        if store is None and state_file is not None and state_file.exists():
+            store = Store.load(state_file)
+        self.store = store or Store()
+        self.dirty = False
+        self._changes: dict[str, asyncio.Event] = {}
+
+    def notify(self, key: str) -> None:
+        """Wake every stream waiting on `key` (a run or response id)."""
+        event = self._changes.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_change(self, key: str, within_seconds: float) -> None:
+        event = self._changes.setdefault(key, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), max(0.0, within_seconds))
+
+    def reset(self) -> None:
+        clock = self.store.clock
+        self.store = Store(clock=clock)
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.state_file is not None and self.dirty:
+            self.dirty = False
+            self.store.save(self.state_file)
