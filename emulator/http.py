@@ -13,7 +13,7 @@ from emulator.spec import validate_request
 from emulator.store import JSON, paginate
 
 if TYPE_CHECKING:
-    from emulator.app import Emulator
+    from emulator.state import Emulator
 
 METADATA_MAX_PAIRS = 16
 METADATA_KEY_MAX = 64
