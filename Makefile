@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo dev clean
+.PHONY: test lint demo bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: lint
 
 demo: $(INSTALLED)
 	$(BIN)/durable-assistants dev
+
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.emulator_bench
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
