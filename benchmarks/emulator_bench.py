@@ -111,8 +111,12 @@ async def open_streams(base: str, count: int, pid: int) -> dict[str, Any]:
 
         async def one(index: int) -> int:
             nonlocal opened
-            body = {"assistant_id": assistant["id"], "stream": True,
-                    "thread": {"messages": [{"role": "user", "content": f"hello {index}"}]}}  # fmt: skip
+            message = {"role": "user", "content": f"hello {index}"}
+            body = {
+                "assistant_id": assistant["id"],
+                "stream": True,
+                "thread": {"messages": [message]},
+            }
             events = 0
             async with client.stream("POST", f"{base}/v1/threads/runs", json=body,
                                      headers=HEADERS) as response:  # fmt: skip

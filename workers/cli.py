@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import traceback
 from collections.abc import Coroutine
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from activities.tools import ToolRegistry
 
 app = typer.Typer(
     help="Durable OpenAI assistant runs on Temporal.",
@@ -25,6 +31,11 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 EXIT_USAGE = 2
+
+
+class Backend(StrEnum):
+    assistants = "assistants"
+    responses = "responses"
 
 
 def _settings() -> Settings:
@@ -42,12 +53,58 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.run(coroutine)
 
 
+tools_app = typer.Typer(help="The function tools registered from TOOLS_MODULES.")
+app.add_typer(tools_app, name="tools")
+
+
 @app.command()
-def worker() -> None:
+def worker(
+    task_queue: Annotated[
+        str | None,
+        typer.Option(help="serve only the tools declared on this task queue"),
+    ] = None,
+) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
     from workers.worker import run_worker
 
-    _run(run_worker(_settings()))
+    _run(run_worker(_settings(), task_queue))
+
+
+def _tool_registry() -> ToolRegistry:
+    from workers.worker import project_tools
+
+    return project_tools(_settings())
+
+
+@tools_app.command("list")
+def tools_list() -> None:
+    """Print the registered tools: activity type, task queue, timeout, retries."""
+    table = Table("tool", "activity", "task queue", "timeout", "attempts", "kind", "description")
+    for registered in _tool_registry():
+        spec = registered.spec
+        table.add_row(
+            spec.name,
+            spec.activity_type,
+            spec.task_queue or "(worker's)",
+            f"{spec.timeout_seconds:g}s",
+            str(spec.retry.max_attempts or "unlimited"),
+            "external" if spec.external else ("strict" if spec.strict else "function"),
+            spec.description.splitlines()[0] if spec.description else "",
+        )
+    Console().print(table)
+
+
+@tools_app.command("schema")
+def tools_schema(
+    backend: Annotated[
+        Backend, typer.Option(help="tool format: assistants or responses")
+    ] = Backend.assistants,
+) -> None:
+    """Print the `tools` array to put on an assistant (or a response) as JSON."""
+    from activities.tools import tool_definition
+
+    definitions = [tool_definition(t.spec, backend.value) for t in _tool_registry()]
+    print(json.dumps(definitions, indent=2))
 
 
 @app.command()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
 
     graceful_shutdown_seconds: float = Field(30.0, gt=0)
 
+    tools_modules: str = Field(
+        "activities.example_tools", description="comma-separated modules whose @tool functions"
+    )
+    tool_output_max_chars: int = Field(16_000, gt=0)
+
     @field_validator("temporal_address")
     @classmethod
     def _address_is_host_port(cls, value: str | None) -> str | None:
@@ -65,6 +70,10 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def tool_modules(self) -> list[str]:
+        return [module.strip() for module in self.tools_modules.split(",") if module.strip()]
 
     def temporal_connect_config(self) -> ClientConnectConfig:
         """`Client.connect` arguments: the temporal.toml profile, overridden by these settings."""

@@ -12,12 +12,26 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.tools import ToolActivities, ToolRegistry, load_tools
 from workers.connection import connect
-from workers.settings import Settings
+from workers.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = []
+
+
+def project_activities(settings: Settings, task_queue: str) -> list[Callable[..., Any]]:
+    """Every activity a worker on `task_queue` serves, tools from TOOLS_MODULES included."""
+    tools = ToolActivities(project_tools(settings), settings.tool_output_max_chars)
+    return tools.activities(task_queue, settings.temporal_task_queue)
+
+
+def project_tools(settings: Settings) -> ToolRegistry:
+    try:
+        return load_tools(settings.tool_modules)
+    except ImportError as err:
+        raise SettingsError(str(err)) from None
 
 
 def build_worker(
@@ -25,14 +39,15 @@ def build_worker(
     settings: Settings,
     *,
     workflows: Sequence[type] = WORKFLOWS,
-    activities: Sequence[Callable[..., Any]] = (),
+    activities: Sequence[Callable[..., Any]] | None = None,
     task_queue: str | None = None,
 ) -> Worker:
+    queue = task_queue or settings.temporal_task_queue
     return Worker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
+        task_queue=queue,
         workflows=workflows,
-        activities=activities,
+        activities=project_activities(settings, queue) if activities is None else activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
 
@@ -54,7 +69,14 @@ async def serve(worker: Worker, stop: asyncio.Event) -> None:
         log.info("worker stopping", task_queue=worker.task_queue)
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
+    """Serve the project's task queue, or only the tools of another `task_queue`."""
+    queue = task_queue or settings.temporal_task_queue
+    workflows = WORKFLOWS if queue == settings.temporal_task_queue else []
+    activities = project_activities(settings, queue)  # bad TOOLS_MODULES fail before connecting
     stop = stop_on_signals()
     client = await connect(settings)
-    await serve(build_worker(client, settings), stop)
+    worker = build_worker(
+        client, settings, workflows=workflows, activities=activities, task_queue=queue
+    )
+    await serve(worker, stop)

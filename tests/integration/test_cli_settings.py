@@ -34,3 +34,11 @@ def test_bad_setting_is_one_line_and_exit_code_2(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     assert expected in lines[0]
+
+
+def test_unimportable_tools_module_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    result = _run_worker({"TOOLS_MODULES": "activities.example_tools,nowhere.tools"}, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "error: TOOLS_MODULES: cannot import 'nowhere.tools': No module named 'nowhere'"
+    )

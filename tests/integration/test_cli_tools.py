@@ -1,0 +1,32 @@
+"""`durable-assistants tools list|schema`: what an assistant definition should contain."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = str(Path(sys.executable).parent / "durable-assistants")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_tools_list_shows_each_tool_and_its_activity() -> None:
+    result = cli("tools", "list")
+    assert result.returncode == 0, result.stderr
+    for name in ("get_weather", "calculate", "get_order_status"):
+        assert f"tool.{name}" in result.stdout
+
+
+def test_tools_schema_prints_assistant_and_response_tool_arrays() -> None:
+    assistants = json.loads(cli("tools", "schema").stdout)
+    weather = next(t for t in assistants if t["function"]["name"] == "get_weather")
+    assert weather["type"] == "function"
+    assert weather["function"]["parameters"]["required"] == ["city"]
+    assert weather["function"]["description"] == "Current weather in a city."
+    responses = json.loads(cli("tools", "schema", "--backend", "responses").stdout)
+    assert {t["name"] for t in responses} == {t["function"]["name"] for t in assistants}

@@ -1,0 +1,146 @@
+"""Executing one round of the model's tool calls inside a workflow.
+
+Every call ends with an output the model can read: the tool's result, or an error output for an
+unknown tool, a tool that failed after its retries or timed out, or an external tool whose output
+did not arrive in time. Calls of one round run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+from workflows.contracts import (
+    DESCRIBE_TOOLS,
+    SubmitToolOutputsRequest,
+    ToolCall,
+    ToolCallResult,
+    ToolCatalog,
+    ToolOutput,
+    ToolSpec,
+    tool_error,
+)
+
+
+class ExternalToolOutputs:
+    """Outputs of external tools, delivered by the `submit_tool_outputs` update."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, ToolCall] = {}
+        self.received: dict[str, str] = {}
+
+    def validate(self, request: SubmitToolOutputsRequest) -> None:
+        """Reject the update (nothing recorded) unless every output answers a pending call."""
+        unknown = [
+            o.tool_call_id for o in request.tool_outputs if o.tool_call_id not in self.pending
+        ]
+        if unknown:
+            waiting = ", ".join(self.pending) or "none"
+            raise ValueError(
+                f"tool_outputs: no pending external tool call {', '.join(unknown)} "
+                f"(waiting for: {waiting})"
+            )
+
+    def submit(self, request: SubmitToolOutputsRequest) -> None:
+        for submission in request.tool_outputs:
+            self.received[submission.tool_call_id] = submission.output
+
+    async def wait_for(self, call: ToolCall, spec: ToolSpec) -> ToolOutput:
+        self.pending[call.id] = call
+        try:
+            await workflow.wait_condition(
+                lambda: call.id in self.received, timeout=spec.external_timeout_seconds
+            )
+        except TimeoutError:
+            return tool_error(
+                "external_timeout",
+                f"no output for external tool {spec.name} within "
+                f"{spec.external_timeout_seconds:g}s",
+            )
+        finally:
+            self.pending.pop(call.id, None)
+        return ToolOutput(output=self.received.pop(call.id))
+
+
+async def describe_tools() -> ToolCatalog:
+    """The worker's tools, recorded in history so replays see the same catalog."""
+    catalog: ToolCatalog = await workflow.execute_activity(
+        DESCRIBE_TOOLS,
+        result_type=ToolCatalog,
+        start_to_close_timeout=timedelta(seconds=30),
+        summary="list the registered tools",
+    )
+    return catalog
+
+
+async def run_tool_calls(
+    calls: list[ToolCall], catalog: ToolCatalog, external: ExternalToolOutputs
+) -> list[ToolCallResult]:
+    """Run a round of tool calls in parallel; results in the order of `calls`."""
+    return list(await asyncio.gather(*(run_tool_call(c, catalog, external) for c in calls)))
+
+
+async def run_tool_call(
+    call: ToolCall, catalog: ToolCatalog, external: ExternalToolOutputs
+) -> ToolCallResult:
+    started = workflow.now()
+    spec = catalog.find(call.name)
+    if spec is None:
+        known = ", ".join(t.name for t in catalog.tools) or "none"
+        outcome = tool_error("unknown_tool", f"no tool named {call.name!r} (tools: {known})")
+    elif spec.external:
+        outcome = await external.wait_for(call, spec)
+    else:
+        outcome = await _execute(call, spec)
+    return ToolCallResult(
+        id=call.id,
+        name=call.name,
+        arguments=call.arguments,
+        output=outcome.output,
+        error=outcome.error,
+        attempts=outcome.attempt,
+        duration_seconds=(workflow.now() - started).total_seconds(),
+    )
+
+
+async def _execute(call: ToolCall, spec: ToolSpec) -> ToolOutput:
+    retry = spec.retry
+    try:
+        output: ToolOutput = await workflow.execute_activity(
+            spec.activity_type,
+            call,
+            result_type=ToolOutput,
+            task_queue=spec.task_queue,
+            start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
+            retry_policy=RetryPolicy(
+                maximum_attempts=retry.max_attempts,
+                initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+                backoff_coefficient=retry.backoff_coefficient,
+                maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
+            ),
+            summary=f"{spec.name} {call.arguments}"[:200],
+        )
+        return output
+    except ActivityError as err:
+        if isinstance(err.cause, CancelledError):
+            raise
+        return _failure(spec, err)
+
+
+def _failure(spec: ToolSpec, err: ActivityError) -> ToolOutput:
+    attempts = spec.retry.max_attempts or 1
+    if isinstance(err.cause, ActivityTimeoutError):
+        output = tool_error(
+            "tool_timeout", f"{spec.name} did not finish within {spec.timeout_seconds:g}s"
+        )
+    else:
+        reason = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+        output = tool_error(
+            "tool_failed", f"{spec.name} failed after {attempts} attempts: {reason}"
+        )
+    return output.model_copy(update={"attempt": attempts})
