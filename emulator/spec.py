@@ -144,14 +144,14 @@ def _api_error(error: ValidationError) -> APIError:
         return APIError(400, f"Invalid value: '{value}'. Supported values are: {listed}.",
                         param=param, code="invalid_value")  # fmt: skip
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        bound = "below minimum" if "inimum" in kind else "above maximum"
+        side = "below minimum" if "inimum" in kind else "above maximum"
         sign = ">=" if "inimum" in kind else "<="
         return APIError(
             400,
-            f"Invalid '{param}': {_json_type(value, article=False)} {bound} value. Expected a "
+            f"Invalid '{param}': {_json_type(value, article=False)} {side} value. Expected a "
             f"value {sign} {bound}, but got {value} instead.",
             param=param,
-            code=f"{_json_type(value, article=False)}_{bound.replace(' ', '_')}_value",
+            code=f"{_json_type(value, article=False)}_{side.replace(' ', '_')}_value",
         )
     if kind in ("maxItems", "minItems", "maxLength", "minLength", "maxProperties"):
         what = {"maxItems": "array too long", "minItems": "array too short",

@@ -9,22 +9,56 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.assistants import AssistantsActivities
 from activities.tools import ToolActivities, ToolRegistry, load_tools
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workflows.run import AssistantRun
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = []
+WORKFLOWS: list[type] = [AssistantRun]
 
 
 def project_activities(settings: Settings, task_queue: str) -> list[Callable[..., Any]]:
-    """Every activity a worker on `task_queue` serves, tools from TOOLS_MODULES included."""
-    tools = ToolActivities(project_tools(settings), settings.tool_output_max_chars)
-    return tools.activities(task_queue, settings.temporal_task_queue)
+    """Every activity a worker on `task_queue` serves: the API backend's (on the project's
+    queue) and the tools from TOOLS_MODULES declared on `task_queue`."""
+    registry = project_tools(settings)
+    tools = ToolActivities(registry, settings.tool_output_max_chars)
+    served = tools.activities(task_queue, settings.temporal_task_queue)
+    if task_queue != settings.temporal_task_queue:
+        return served
+    backend = AssistantsActivities(openai_client(settings), registry)
+    return [
+        *served,
+        backend.ensure_assistant,
+        backend.create_thread,
+        backend.start_run,
+        backend.wait_for_run,
+        backend.submit_tool_outputs,
+        backend.cancel_run,
+    ]
+
+
+def openai_client(settings: Settings) -> AsyncOpenAI:
+    """The worker's one client. Its own retries are off: Temporal retries activities."""
+    if settings.openai_backend != "assistants":
+        raise SettingsError("OPENAI_BACKEND: only 'assistants' is implemented so far")
+    if settings.openai_api_key is None:
+        raise SettingsError(
+            "OPENAI_API_KEY: not set (use 'durable-assistants dev' for the local emulator)"
+        )
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        organization=settings.openai_org_id,
+        project=settings.openai_project_id,
+        max_retries=0,
+    )
 
 
 def project_tools(settings: Settings) -> ToolRegistry:

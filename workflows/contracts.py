@@ -7,8 +7,10 @@ New fields only with defaults; never rename a field.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DESCRIBE_TOOLS = "tools.describe"
 """Activity type returning the worker's `ToolCatalog`; tools run as `tool.<name>`."""
@@ -100,3 +102,177 @@ def tool_error(kind: str, message: str, field: str | None = None) -> ToolOutput:
     if field is not None:
         error["field"] = field
     return ToolOutput(output=json.dumps({"error": error}), error=kind)
+
+
+class RunPhase(StrEnum):
+    """Where a run is; the terminal phases are the API's terminal statuses."""
+
+    creating = "creating"
+    queued = "queued"
+    in_progress = "in_progress"
+    requires_action = "requires_action"
+    running_tools = "running_tools"
+    submitting_outputs = "submitting_outputs"
+    cancelling = "cancelling"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    expired = "expired"
+    incomplete = "incomplete"
+
+
+TERMINAL_PHASES = frozenset(
+    {RunPhase.completed, RunPhase.failed, RunPhase.cancelled, RunPhase.expired, RunPhase.incomplete}
+)
+BUILT_IN_TOOLS = frozenset({"file_search", "code_interpreter"})
+ToolReference = Annotated[
+    str | dict[str, Any],
+    Field(description="a registered tool's name, a built-in (file_search, code_interpreter), "
+          "or a tool object as the API takes it"),
+]  # fmt: skip
+
+
+AttachmentTool = Literal["file_search", "code_interpreter"]
+
+
+def _file_search_only() -> list[AttachmentTool]:
+    return ["file_search"]
+
+
+class Attachment(Contract):
+    file_id: str = Field(min_length=1)
+    tools: list[AttachmentTool] = Field(default_factory=_file_search_only)
+
+
+class InputMessage(Contract):
+    role: Literal["user", "assistant"] = "user"
+    content: str = Field(min_length=1)
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class AssistantSpec(Contract):
+    """An assistant ensured by name: the same spec never creates a second assistant."""
+
+    name: str = Field(min_length=1, max_length=256)
+    model: str = Field(min_length=1)
+    instructions: str | None = None
+    description: str | None = None
+    tools: list[ToolReference] = Field(default_factory=list)
+    tool_resources: dict[str, Any] | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    temperature: float | None = None
+    top_p: float | None = None
+
+
+class RunTimeouts(Contract):
+    """How long each kind of step may take; short values make tests fast."""
+
+    heartbeat_seconds: float = Field(30.0, gt=0)
+    api_call_seconds: float = Field(20 * 60.0, gt=0, description="one API step, waits included")
+    api_max_attempts: int = Field(10, ge=1, description="per API step, for retryable errors")
+    api_initial_retry_seconds: float = Field(1.0, gt=0)
+
+
+class RunRequest(Contract):
+    """Input of `AssistantRun`."""
+
+    assistant_id: str | None = None
+    assistant: AssistantSpec | None = None
+    thread_id: str | None = Field(None, description="absent: a new thread is created")
+    messages: list[InputMessage] = Field(default_factory=list)
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    tools: list[ToolReference] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_prompt_tokens: int | None = Field(None, ge=256)
+    max_completion_tokens: int | None = Field(None, ge=256)
+    truncation_strategy: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: str | dict[str, Any] | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    deadline_seconds: float | None = Field(None, gt=0)
+    on_active_run: Literal["wait", "cancel", "fail"] = "wait"
+    max_run_attempts: int = Field(1, ge=1, le=10)
+    timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+
+    @model_validator(mode="after")
+    def _one_assistant(self) -> RunRequest:
+        if (self.assistant_id is None) == (self.assistant is None):
+            raise ValueError("give exactly one of assistant_id and assistant")
+        return self
+
+    def tool_names(self) -> list[tuple[str, str]]:
+        """(field, name) of every tool referenced by name."""
+        named = [("tools", t) for t in self.tools or [] if isinstance(t, str)]
+        if self.assistant is not None:
+            named += [("assistant.tools", t) for t in self.assistant.tools if isinstance(t, str)]
+        return [(field, name) for field, name in named if name not in BUILT_IN_TOOLS]
+
+
+class Usage(Contract):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class RunError(Contract):
+    code: str
+    message: str
+
+
+class RunMessage(Contract):
+    id: str
+    role: str
+    text: str
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    file_ids: list[str] = Field(default_factory=list, description="images and files produced")
+
+
+class RunResult(Contract):
+    """Output of `AssistantRun`."""
+
+    status: Literal["completed", "failed", "cancelled", "expired", "incomplete"]
+    thread_id: str | None
+    run_id: str | None
+    assistant_id: str | None
+    messages: list[RunMessage] = Field(default_factory=list)
+    output_text: str = ""
+    tool_calls: list[ToolCallResult] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    last_error: RunError | None = None
+    incomplete_details: dict[str, Any] | None = None
+    run_attempts: int = 0
+    created_at: int | None = None
+    completed_at: int | None = None
+    cancel_reason: str | None = None
+
+
+class RunState(Contract):
+    """Query `state` of `AssistantRun`."""
+
+    phase: RunPhase
+    thread_id: str | None = None
+    run_id: str | None = None
+    assistant_id: str | None = None
+    pending_tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_calls: list[ToolCallResult] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    expires_at: int | None = None
+    run_attempts: int = 0
+
+
+class CancelRequest(Contract):
+    """Update `cancel` of `AssistantRun`."""
+
+    reason: str = "cancelled on request"

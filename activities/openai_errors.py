@@ -1,0 +1,88 @@
+"""OpenAI SDK exceptions as Temporal `ApplicationError`s: what to retry, when, and what to say.
+
+The SDK's own retries are off (`max_retries=0`); Temporal retries the activity. Rate limits and
+server errors are retried no earlier than the API's `retry-after-ms` / `retry-after` allow;
+requests the API refused for what they are (400, 401, 403, 404, 422) are not retried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import httpx2 as httpx
+import openai
+from temporalio.exceptions import ApplicationError
+
+from workflows.backend import ACTIVE_RUN_CONFLICT
+
+ASSISTANTS_SHUTDOWN = (
+    "OpenAI shut the Assistants API down on 2026-08-26, so {url} no longer exists there. "
+    "Set OPENAI_BACKEND=responses to run on the Responses API, or point OPENAI_BASE_URL at a "
+    "server that still speaks the Assistants API."
+)
+_ACTIVE_RUN = re.compile(r"already has an active run (\w+)")
+_ASSISTANTS_PATHS = re.compile(r"/(assistants|threads)(/|$)")
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+@contextmanager
+def api_errors(doing: str) -> Iterator[None]:
+    """Translate SDK and transport exceptions raised inside the block; `doing` says what the
+    activity was doing, for the error message."""
+    try:
+        yield
+    except openai.APIStatusError as err:
+        raise from_status_error(err, doing) from err
+    except (openai.APIConnectionError, httpx.TransportError) as err:
+        raise ApplicationError(
+            f"{doing}: connection to the OpenAI API failed: {err}", type="APIConnectionError"
+        ) from err
+    except (openai.APIResponseValidationError, json.JSONDecodeError) as err:
+        raise ApplicationError(
+            f"{doing}: the OpenAI API sent a malformed response: {err}", type="MalformedResponse"
+        ) from err
+
+
+def from_status_error(err: openai.APIStatusError, doing: str) -> ApplicationError:
+    status = err.status_code
+    message = f"{doing}: {status} {_api_message(err)}"
+    kind = type(err).__name__
+    if status in _RETRYABLE_STATUS or status >= 500:
+        return ApplicationError(message, type=kind, next_retry_delay=retry_after(err.response))
+    active = _ACTIVE_RUN.search(message)
+    if status == 400 and active:
+        return ApplicationError(message, active[1], type=ACTIVE_RUN_CONFLICT, non_retryable=True)
+    if status == 404 and _is_openai_assistants(err.response.request):
+        message = ASSISTANTS_SHUTDOWN.format(url=err.response.request.url)
+        return ApplicationError(message, type="AssistantsAPIShutDown", non_retryable=True)
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def retry_after(response: httpx.Response) -> timedelta | None:
+    """How long the API asked us to wait, from `retry-after-ms` or `retry-after` (seconds)."""
+    for header, unit in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = response.headers.get(header)
+        if raw is None:
+            continue
+        try:
+            return timedelta(seconds=max(0.0, float(raw)) * unit)
+        except ValueError:
+            continue
+    return None
+
+
+def _api_message(err: openai.APIStatusError) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        message = str(body.get("message") or err.message)
+        param = body.get("param")
+        return f"{message} (param: {param})" if param else message
+    return err.message
+
+
+def _is_openai_assistants(request: httpx.Request) -> bool:
+    return request.url.host == "api.openai.com" and bool(_ASSISTANTS_PATHS.search(request.url.path))

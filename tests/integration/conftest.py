@@ -1,0 +1,109 @@
+"""The emulator, a worker of the real project on its own task queue, and helpers to run
+`AssistantRun` workflows against them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from openai import AsyncOpenAI
+from pydantic import SecretStr
+from temporalio.client import Client, WorkflowHandle
+
+from activities.tools import tool_definition
+from emulator.config import EmulatorConfig, Timings
+from emulator.server import BackgroundEmulator
+from workers.settings import Settings, load_settings
+from workers.worker import build_worker, project_tools
+from workflows.contracts import RunRequest, RunResult
+from workflows.run import AssistantRun
+
+API_KEY = "sk-integration"
+TOOLS_MODULES = "activities.example_tools,tests.integration.run_tools"
+FAST = Timings(queued=0.02, in_progress=0.05, cancelling=0.02, indexing=0.05)
+
+
+@pytest.fixture(scope="session")
+def api() -> Iterator[BackgroundEmulator]:
+    with BackgroundEmulator(EmulatorConfig(api_key=API_KEY, timings=FAST)) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(api: BackgroundEmulator, task_queue: str, temporal_address: str) -> Settings:
+    return load_settings(
+        temporal_address=temporal_address,
+        temporal_task_queue=task_queue,
+        openai_base_url=api.base_url,
+        openai_api_key=SecretStr(API_KEY),
+        tools_modules=TOOLS_MODULES,
+    )
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings) -> AsyncIterator[None]:
+    async with build_worker(client, settings):
+        yield
+
+
+@pytest.fixture
+async def openai(api: BackgroundEmulator) -> AsyncIterator[AsyncOpenAI]:
+    async with AsyncOpenAI(base_url=api.base_url, api_key=API_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+async def assistant_id(openai: AsyncOpenAI, settings: Settings) -> str:
+    """An assistant with every registered tool, as `tools schema` prints them."""
+    tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+    assistant = await openai.beta.assistants.create(
+        model="gpt-4o",
+        name=f"test-{uuid.uuid4().hex[:8]}",
+        tools=tools,  # type: ignore[arg-type]
+    )
+    return assistant.id
+
+
+class Counters:
+    """The emulator's counters, read over HTTP, relative to when this object was made."""
+
+    def __init__(self, api: BackgroundEmulator) -> None:
+        self.url = f"{api.admin_url}/counters"
+        self.start = self.read()
+
+    def read(self) -> dict[str, dict[str, int]]:
+        snapshot: dict[str, dict[str, int]] = httpx.get(self.url).json()
+        return snapshot
+
+    def of_thread(self, name: str, thread_id: str) -> int:
+        return self.read().get(name, {}).get(thread_id, 0)
+
+    def delta(self, name: str, key: str = "total") -> int:
+        now = self.read().get(name, {}).get(key, 0)
+        return now - self.start.get(name, {}).get(key, 0)
+
+
+@pytest.fixture
+def counters(api: BackgroundEmulator) -> Counters:
+    return Counters(api)
+
+
+def ask(assistant_id: str, text: str, **fields: Any) -> RunRequest:
+    return RunRequest.model_validate(
+        {"assistant_id": assistant_id, "messages": [{"content": text}], **fields}
+    )
+
+
+async def start(
+    client: Client, task_queue: str, request: RunRequest
+) -> WorkflowHandle[AssistantRun, RunResult]:
+    return await client.start_workflow(
+        AssistantRun.run, request, id=f"run-{uuid.uuid4()}", task_queue=task_queue
+    )
+
+
+async def run(client: Client, task_queue: str, request: RunRequest) -> RunResult:
+    return await (await start(client, task_queue, request)).result()

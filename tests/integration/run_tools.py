@@ -1,0 +1,22 @@
+"""Tools the run tests need besides the examples: ones that fail, and ones that take time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from activities.tools import tool
+from workflows.contracts import ToolRetry
+
+
+@tool(retry=ToolRetry(max_attempts=2, initial_interval_seconds=0.05))
+def always_fails(reason: str) -> str:
+    """Fails every time."""
+    raise RuntimeError(f"always fails: {reason}")
+
+
+@tool(timeout=timedelta(seconds=30))
+async def slow_lookup(seconds: float) -> str:
+    """Takes `seconds` to answer."""
+    await asyncio.sleep(seconds)
+    return f"waited {seconds}"

@@ -1,0 +1,360 @@
+"""AssistantRun: one assistant run, from its messages to a terminal status, durably.
+
+    creating -> (queued -> in_progress ->) requires_action -> running_tools
+             -> submitting_outputs -> ... -> completed | failed | cancelled | expired | incomplete
+    any phase --cancel update, workflow cancellation or deadline--> cancelling -> terminal
+
+Every API call is an activity of the configured backend (see `workflows.backend`); each one
+returns only when the run needs tool outputs or has ended, so history grows with transitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.backend import (
+        ACTIVE_RUN_CONFLICT,
+        CANCEL_RUN,
+        CREATE_THREAD,
+        ENSURE_ASSISTANT,
+        START_RUN,
+        SUBMIT_TOOL_OUTPUTS,
+        WAIT_FOR_RUN,
+        CancelRun,
+        CreateThread,
+        EnsureAssistant,
+        RunRef,
+        RunSnapshot,
+        StartRun,
+        SubmitToolOutputs,
+        WaitForRun,
+    )
+    from workflows.contracts import (
+        TERMINAL_PHASES,
+        CancelRequest,
+        RunPhase,
+        RunRequest,
+        RunResult,
+        RunState,
+        SubmitToolOutputsRequest,
+        ToolCallResult,
+        ToolCatalog,
+        ToolOutputSubmission,
+        Usage,
+        tool_error,
+    )
+    from workflows.search_attributes import (
+        OPENAI_ASSISTANT_ID,
+        OPENAI_RUN_ID,
+        OPENAI_THREAD_ID,
+        RUN_PHASE,
+    )
+    from workflows.tool_calls import ExternalToolOutputs, describe_tools, run_tool_calls
+
+R = TypeVar("R", bound=BaseModel)
+RETRYABLE_RUN_FAILURES = frozenset({"server_error", "rate_limit_exceeded"})
+EXPIRY_GRACE = timedelta(seconds=2)
+NOT_RUN_PARAMETERS = ("assistant_id", "assistant", "thread_id", "messages", "deadline_seconds",
+                    "on_active_run", "max_run_attempts", "timeouts")  # fmt: skip
+
+
+@workflow.defn(name="AssistantRun")
+class AssistantRun:
+    @workflow.init
+    def __init__(self, request: RunRequest) -> None:
+        self.request = request
+        self.phase = RunPhase.creating
+        self.thread_id = request.thread_id
+        self.assistant_id = request.assistant_id
+        self.latest: RunSnapshot | None = None
+        self.tool_calls: list[ToolCallResult] = []
+        self.earlier_usage = Usage()
+        self.run_attempts = 0
+        self.external = ExternalToolOutputs()
+        self.stop_reason: str | None = None
+        self.deadline_passed = False
+        self.catalog: ToolCatalog | None = None
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> RunResult:
+        driver = asyncio.create_task(self._drive())
+        try:
+            await workflow.wait_condition(
+                lambda: driver.done() or self.stop_reason is not None,
+                timeout=request.deadline_seconds,
+            )
+        except TimeoutError:
+            self.deadline_passed = True
+            self.stop_reason = f"deadline of {request.deadline_seconds:g}s passed"
+        except asyncio.CancelledError:
+            self.stop_reason = self.stop_reason or "the workflow was cancelled"
+        if driver.done():
+            driver.result()  # a failure of the driver fails the workflow
+        else:
+            await self._stop(driver)
+        return self._result()
+
+    @workflow.query
+    def state(self) -> RunState:
+        return RunState(
+            phase=self.phase,
+            thread_id=self.thread_id,
+            run_id=self.latest.run_id if self.latest else None,
+            assistant_id=self.assistant_id,
+            pending_tool_calls=self.latest.tool_calls
+            if self.latest and self.phase == RunPhase.running_tools
+            else [],
+            tool_calls=self.tool_calls,
+            usage=self._usage(),
+            expires_at=self.latest.expires_at if self.latest else None,
+            run_attempts=self.run_attempts,
+        )
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> RunState:
+        """Cancel the run at the API; returns once it is terminal (with the status that won)."""
+        if self.phase not in TERMINAL_PHASES:
+            self.stop_reason = self.stop_reason or request.reason
+        await workflow.wait_condition(lambda: self.phase in TERMINAL_PHASES)
+        return self.state()
+
+    @workflow.update
+    def submit_tool_outputs(self, request: SubmitToolOutputsRequest) -> None:
+        """Outputs of external tools the run is waiting for."""
+        self.external.submit(request)
+
+    @submit_tool_outputs.validator
+    def _check_tool_outputs(self, request: SubmitToolOutputsRequest) -> None:
+        self.external.validate(request)
+
+    async def _drive(self) -> None:
+        request = self.request
+        if request.tool_names():
+            self._check_tool_names(await self._catalog())
+        if request.assistant is not None:
+            self.assistant_id = await self._call(
+                ENSURE_ASSISTANT, EnsureAssistant(spec=request.assistant), str,
+                f"ensure assistant {request.assistant.name!r}",
+            )  # fmt: skip
+        if self.thread_id is None:
+            self._enter(RunPhase.creating, "creating a thread")
+            create = CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
+            self.thread_id = await self._call(CREATE_THREAD, create, str, "create a thread")
+        for attempt in range(1, request.max_run_attempts + 1):
+            self.run_attempts = attempt
+            snapshot = await self._start(attempt)
+            while snapshot.status == RunPhase.requires_action:
+                snapshot = await self._answer_tool_calls(snapshot)
+            if not self._should_retry(snapshot, attempt):
+                return
+            self.earlier_usage += snapshot.usage or Usage()
+
+    async def _start(self, attempt: int) -> RunSnapshot:
+        """Create the run (and the thread, on the first attempt without one) with the new
+        messages; on a retried attempt the messages are already on the thread."""
+        request = self.request
+        assert self.thread_id is not None
+        assert self.assistant_id is not None
+        while True:
+            start = StartRun(
+                idempotency_key=self._idempotency_key(attempt),
+                assistant_id=self.assistant_id,
+                thread_id=self.thread_id,
+                messages=request.messages if attempt == 1 else [],
+                overrides=request.model_dump(exclude=set(NOT_RUN_PARAMETERS), exclude_none=True),
+            )
+            self._enter(RunPhase.creating, "creating the run and waiting for the model")
+            try:
+                return self._record(await self._call(START_RUN, start, RunSnapshot, "start run"))
+            except ActivityError as err:
+                await self._resolve_conflict(_active_run_of(err), err)
+
+    async def _resolve_conflict(self, active_run: str | None, err: ActivityError) -> None:
+        """The thread has another active run: wait for it, cancel it, or fail, per policy."""
+        policy = self.request.on_active_run
+        if active_run is None or self.thread_id is None:
+            raise err
+        if policy == "fail":
+            raise ApplicationError(
+                f"thread {self.thread_id} already has an active run {active_run} "
+                "(on_active_run=fail)",
+                type=ACTIVE_RUN_CONFLICT,
+                non_retryable=True,
+            )
+        self._enter(RunPhase.creating, f"{policy}: thread busy with {active_run}")
+        if policy == "cancel":
+            cancel = CancelRun(thread_id=self.thread_id, run_id=active_run, idempotency_key="")
+            await self._call(CANCEL_RUN, cancel, RunSnapshot, f"cancel {active_run}")
+        else:
+            wait = WaitForRun(
+                run=RunRef(thread_id=self.thread_id, run_id=active_run), until_terminal=True
+            )
+            await self._call(WAIT_FOR_RUN, wait, RunSnapshot, f"wait for {active_run} to end")
+
+    async def _answer_tool_calls(self, snapshot: RunSnapshot) -> RunSnapshot:
+        names = ", ".join(call.name for call in snapshot.tool_calls)
+        self._enter(RunPhase.running_tools, f"running tools: {names}")
+        catalog = await self._catalog()
+        try:
+            results = await asyncio.wait_for(
+                run_tool_calls(snapshot.tool_calls, catalog, self.external),
+                timeout=self._until_expiry(snapshot),
+            )
+        except TimeoutError:
+            self.tool_calls += _expired_calls(snapshot)
+            wait = WaitForRun(run=snapshot.ref, until_terminal=True)
+            return self._record(await self._call(WAIT_FOR_RUN, wait, RunSnapshot, "run expired"))
+        self.tool_calls += results
+        self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
+        outputs = [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]
+        submit = SubmitToolOutputs(run=snapshot.ref, tool_outputs=outputs)
+        return self._record(await self._call(SUBMIT_TOOL_OUTPUTS, submit, RunSnapshot, names))
+
+    async def _stop(self, driver: asyncio.Task[None]) -> None:
+        """Stop driving the run, cancel it at the API, and record how it really ended."""
+        self._enter(RunPhase.cancelling, self.stop_reason or "cancelling")
+        driver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ActivityError):
+            await driver
+        latest = self.latest
+        if latest is not None and latest.status in TERMINAL_PHASES:
+            self._enter(latest.status, f"run ended {latest.status} before the cancel")
+            return
+        cancel = CancelRun(
+            thread_id=self.thread_id,
+            run_id=latest.run_id if latest else None,
+            idempotency_key=self._idempotency_key(self.run_attempts),
+        )
+        self._record(await self._call(CANCEL_RUN, cancel, RunSnapshot, "cancel the run"))
+
+    def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
+        self.latest = snapshot
+        self.thread_id = snapshot.thread_id or self.thread_id
+        phase = snapshot.status
+        if phase == RunPhase.cancelled and self.deadline_passed:
+            phase = RunPhase.expired
+        self._enter(phase, _describe(snapshot))
+        return snapshot
+
+    def _enter(self, phase: RunPhase, details: str) -> None:
+        self.phase = phase
+        workflow.set_current_details(f"{phase.value}: {details}")
+        updates: list[Any] = [RUN_PHASE.value_set(phase.value)]
+        if self.thread_id:
+            updates.append(OPENAI_THREAD_ID.value_set(self.thread_id))
+        if self.latest and self.latest.run_id:
+            updates.append(OPENAI_RUN_ID.value_set(self.latest.run_id))
+        if self.assistant_id:
+            updates.append(OPENAI_ASSISTANT_ID.value_set(self.assistant_id))
+        workflow.upsert_search_attributes(updates)
+
+    async def _call(self, activity: str, argument: BaseModel, result: type[R] | type[str],
+                    summary: str) -> Any:  # fmt: skip
+        timeouts = self.request.timeouts
+        return await workflow.execute_activity(
+            activity,
+            argument,
+            result_type=result,
+            start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
+            heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
+                maximum_attempts=timeouts.api_max_attempts,
+                maximum_interval=timedelta(seconds=30),
+            ),
+            # a start interrupted by a cancel must finish its request before we look it up
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=summary,
+        )
+
+    def _idempotency_key(self, attempt: int) -> str:
+        """Unique to this execution and attempt: finds the run an interrupted start made."""
+        return f"{workflow.info().run_id}:{attempt}"
+
+    async def _catalog(self) -> ToolCatalog:
+        if self.catalog is None:
+            self.catalog = await describe_tools()
+        return self.catalog
+
+    def _check_tool_names(self, catalog: ToolCatalog) -> None:
+        for field, name in self.request.tool_names():
+            if catalog.find(name) is None:
+                known = ", ".join(t.name for t in catalog.tools) or "none"
+                raise ApplicationError(
+                    f"{field}: no registered tool named {name!r} (registered: {known})",
+                    type="InvalidRunRequest",
+                    non_retryable=True,
+                )
+
+    def _should_retry(self, snapshot: RunSnapshot, attempt: int) -> bool:
+        error = snapshot.last_error
+        return (
+            snapshot.status == RunPhase.failed
+            and error is not None
+            and error.code in RETRYABLE_RUN_FAILURES
+            and attempt < self.request.max_run_attempts
+        )
+
+    def _until_expiry(self, snapshot: RunSnapshot) -> float | None:
+        if snapshot.expires_at is None:
+            return None
+        left = snapshot.expires_at - workflow.now().timestamp() + EXPIRY_GRACE.total_seconds()
+        return max(left, 0.0)
+
+    def _usage(self) -> Usage:
+        current = self.latest.usage if self.latest and self.latest.usage else Usage()
+        return self.earlier_usage + current
+
+    def _result(self) -> RunResult:
+        latest = self.latest
+        status = self.phase if self.phase in TERMINAL_PHASES else RunPhase.cancelled
+        messages = latest.messages if latest else []
+        return RunResult(
+            status=status.value,
+            thread_id=self.thread_id,
+            run_id=latest.run_id if latest else None,
+            assistant_id=self.assistant_id,
+            messages=messages,
+            output_text="\n\n".join(m.text for m in messages if m.role == "assistant"),
+            tool_calls=self.tool_calls,
+            usage=self._usage(),
+            last_error=latest.last_error if latest else None,
+            incomplete_details=latest.incomplete_details if latest else None,
+            run_attempts=self.run_attempts,
+            created_at=latest.created_at if latest else None,
+            completed_at=latest.completed_at if latest else None,
+            cancel_reason=self.stop_reason,
+        )
+
+
+def _active_run_of(err: ActivityError) -> str | None:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == ACTIVE_RUN_CONFLICT and cause.details:
+        return str(cause.details[0])
+    return None
+
+
+def _expired_calls(snapshot: RunSnapshot) -> list[ToolCallResult]:
+    failure = tool_error("run_expired", "the run expired before this tool call finished")
+    return [
+        ToolCallResult(id=c.id, name=c.name, arguments=c.arguments, output=failure.output,
+                       error=failure.error)
+        for c in snapshot.tool_calls
+    ]  # fmt: skip
+
+
+def _describe(snapshot: RunSnapshot) -> str:
+    if snapshot.status == RunPhase.requires_action:
+        return f"{snapshot.run_id} needs {len(snapshot.tool_calls)} tool outputs"
+    if snapshot.last_error is not None:
+        return f"{snapshot.run_id}: {snapshot.last_error.code}: {snapshot.last_error.message}"
+    return f"{snapshot.run_id} on {snapshot.thread_id}"
