@@ -48,7 +48,7 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
     """The worker's one client. Its own retries are off: Temporal retries activities."""
     if settings.openai_backend != "assistants":
         raise SettingsError("OPENAI_BACKEND: only 'assistants' is implemented so far")
-    if settings.openai_api_key is None:
+    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
         raise SettingsError(
             "OPENAI_API_KEY: not set (use 'durable-assistants dev' for the local emulator)"
         )

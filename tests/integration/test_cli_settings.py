@@ -11,7 +11,8 @@ CLI = str(Path(sys.executable).parent / "durable-assistants")
 
 def _run_worker(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CLI, "worker"], env={"PATH": "/usr/bin:/bin", **env}, cwd=cwd,
+        [CLI, "worker"], env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test", **env},
+        cwd=cwd,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -42,3 +43,9 @@ def test_unimportable_tools_module_is_one_line_naming_the_setting(tmp_path: Path
     assert result.stderr.strip() == (
         "error: TOOLS_MODULES: cannot import 'nowhere.tools': No module named 'nowhere'"
     )
+
+
+def test_missing_openai_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    result = _run_worker({"OPENAI_API_KEY": ""}, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: OPENAI_API_KEY: not set")
