@@ -11,6 +11,8 @@ Keys:
                                         rate_limit_exceeded, invalid_prompt); with *N only the
                                         first N runs on the thread fail
   index=S                               seconds to index this file
+  index=fail                            indexing always fails with server_error
+  index_failures=N                      indexing fails with server_error on the first N attempts
   index_fail=CODE[*N]                   indexing fails with CODE (first N attempts only)
 """
 

@@ -4,7 +4,10 @@
 
 Keeps the implemented paths, the stream event schemas and everything they reference; rewrites
 OpenAPI's `nullable: true` as JSON Schema (`anyOf [..., null]`) so a standard validator
-understands it; drops the `x-oaiMeta` documentation blocks.
+understands it; drops the `x-oaiMeta` documentation blocks. The spec's `oneOf`s overlap (an
+input message matches two of InputItem's branches), and the API accepts what matches any
+branch, so they become `anyOf`; a `$recursiveRef` to the enclosing schema (CompoundFilter)
+becomes a plain `$ref`.
 """
 
 from __future__ import annotations
@@ -37,12 +40,18 @@ def _resolve(spec: dict[str, Any], ref: str) -> Any:
     return node
 
 
-def _clean(node: Any) -> Any:
+def _clean(node: Any, schema_ref: str = "#") -> Any:
     if isinstance(node, list):
-        return [_clean(v) for v in node]
+        return [_clean(v, schema_ref) for v in node]
     if not isinstance(node, dict):
         return node
-    cleaned = {k: _clean(v) for k, v in node.items() if k != "x-oaiMeta"}
+    if node.get("$recursiveRef") == "#":
+        return {"$ref": schema_ref}
+    cleaned = {
+        "anyOf" if k == "oneOf" else k: _clean(v, schema_ref)
+        for k, v in node.items()
+        if k != "x-oaiMeta"
+    }
     if cleaned.pop("nullable", False):
         description = cleaned.get("description")
         cleaned = {"anyOf": [cleaned, {"type": "null"}]}
@@ -66,9 +75,9 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
     components: dict[str, dict[str, Any]] = {}
     for ref in sorted(seen):
         _, section, name = ref.removeprefix("#/").split("/")
-        components.setdefault(section, {})[name] = _resolve(spec, ref)
-    subset = {"openapi": spec["openapi"], "info": spec["info"], "paths": paths}
-    return _clean({**subset, "components": components})  # type: ignore[no-any-return]
+        components.setdefault(section, {})[name] = _clean(_resolve(spec, ref), ref)
+    subset = {"openapi": spec["openapi"], "info": spec["info"], "paths": _clean(paths)}
+    return {**subset, "components": components}
 
 
 def main(source: str) -> None:

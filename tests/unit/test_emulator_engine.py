@@ -12,6 +12,7 @@ from emulator.config import Timings
 from emulator.errors import APIError
 from emulator.store import Entry, Store
 from emulator.thread_data import add_user_message, create_thread, messages, steps, thread_state
+from tests.unit.conftest import START, Clock
 
 TIMINGS = Timings(queued=1.0, in_progress=2.0, cancelling=0.5, run_expiry=600.0)
 WEATHER = {
@@ -25,19 +26,6 @@ WEATHER = {
         },
     },
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def start_run(store: Store, text: str, **request: object) -> Entry:
 
 
 def _advance_to(store: Store, clock: Clock, entry: Entry, seconds: float) -> str:
-    clock.now = 1_000_000.0 + seconds
+    clock.now = START + seconds
     engine.advance(store, entry)
     status: str = entry.public["status"]
     return status
@@ -167,7 +155,7 @@ def test_cancel_goes_through_cancelling_to_cancelled(
     assert run.public["status"] == "cancelling"
     assert _advance_to(store, clock, run, after + 0.49) == "cancelling"
     assert _advance_to(store, clock, run, after + 0.5) == "cancelled"
-    assert run.public["cancelled_at"] == int(1_000_000 + after + 0.5)
+    assert run.public["cancelled_at"] == int(START + after + 0.5)
 
 
 def test_a_finished_run_cannot_be_cancelled(store: Store, clock: Clock) -> None:
