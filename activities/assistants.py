@@ -20,6 +20,7 @@ from openai.types.beta.threads import Message, Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
 from activities.tools import ToolRegistry, tool_definition
 from workflows.backend import (
@@ -98,6 +99,10 @@ class AssistantsActivities:
     @activity.defn(name=START_RUN)
     async def start_run(self, request: StartRun) -> RunSnapshot:
         thread_id = request.thread_id
+        async with heartbeating():
+            return await self._start_run(thread_id, request)
+
+    async def _start_run(self, thread_id: str, request: StartRun) -> RunSnapshot:
         with api_errors(f"starting a run on {thread_id}"):
             if activity.info().attempt > 1:
                 earlier = await self._find_run(thread_id, request.idempotency_key)
@@ -114,12 +119,17 @@ class AssistantsActivities:
 
     @activity.defn(name=WAIT_FOR_RUN)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
-        with api_errors(f"waiting for {request.run.run_id}"):
-            run = await self._retrieve(request.run)
-            return await self._settle(run, TERMINAL if request.until_terminal else SETTLED)
+        async with heartbeating():
+            with api_errors(f"waiting for {request.run.run_id}"):
+                run = await self._retrieve(request.run)
+                return await self._settle(run, TERMINAL if request.until_terminal else SETTLED)
 
     @activity.defn(name=SUBMIT_TOOL_OUTPUTS)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
+        async with heartbeating():
+            return await self._submit_tool_outputs(request)
+
+    async def _submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         ref = request.run
         ids = sorted(o.tool_call_id for o in request.tool_outputs)
         with api_errors(f"submitting tool outputs to {ref.run_id}"):
@@ -144,6 +154,11 @@ class AssistantsActivities:
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
         if request.thread_id is None:
             return RunSnapshot(thread_id="", status=RunPhase.cancelled)
+        async with heartbeating():
+            return await self._cancel_run(request)
+
+    async def _cancel_run(self, request: CancelRun) -> RunSnapshot:
+        assert request.thread_id is not None
         with api_errors(f"cancelling the run on {request.thread_id}"):
             run = await self._cancellable(request)
             if run is None:
@@ -217,7 +232,6 @@ class AssistantsActivities:
         ref = RunRef(thread_id=run.thread_id, run_id=run.id)
         delay = self.poll_interval
         while run.status not in until:
-            activity.heartbeat(run.thread_id, run.status)
             await asyncio.sleep(delay)
             run, asked = await self._retrieve_with_delay(ref)
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
@@ -229,7 +243,6 @@ class AssistantsActivities:
         messages: list[Message] = []
         event: AssistantStreamEvent
         async for event in events:
-            activity.heartbeat(thread_id, event.event)
             if event.event in ("thread.message.completed", "thread.message.incomplete"):
                 messages.append(event.data)
             elif event.event.startswith("thread.run.") and isinstance(event.data, Run):

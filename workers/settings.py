@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     graceful_shutdown_seconds: float = Field(30.0, gt=0)
+    heartbeat_throttle_seconds: float = Field(
+        2.0, gt=0, description="longest gap between heartbeats sent; bounds how late a cancel lands"
+    )
 
     tools_modules: str = Field(
         "activities.example_tools", description="comma-separated modules whose @tool functions"

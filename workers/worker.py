@@ -83,6 +83,7 @@ def build_worker(
         workflows=workflows,
         activities=project_activities(settings, queue) if activities is None else activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
     )
 
 

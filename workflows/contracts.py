@@ -200,9 +200,11 @@ class RunRequest(Contract):
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
     @model_validator(mode="after")
-    def _one_assistant(self) -> RunRequest:
+    def _complete(self) -> RunRequest:
         if (self.assistant_id is None) == (self.assistant is None):
-            raise ValueError("give exactly one of assistant_id and assistant")
+            raise ValueError("assistant_id, assistant: give exactly one of them")
+        if self.thread_id is None and not self.messages:
+            raise ValueError("messages: a new thread needs at least one message")
         return self
 
     def tool_names(self) -> list[tuple[str, str]]:

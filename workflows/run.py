@@ -15,7 +15,7 @@ import contextlib
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -67,7 +67,7 @@ NOT_RUN_PARAMETERS = ("assistant_id", "assistant", "thread_id", "messages", "dea
                     "on_active_run", "max_run_attempts", "timeouts")  # fmt: skip
 
 
-@workflow.defn(name="AssistantRun")
+@workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
 class AssistantRun:
     @workflow.init
     def __init__(self, request: RunRequest) -> None:
@@ -204,6 +204,8 @@ class AssistantRun:
         names = ", ".join(call.name for call in snapshot.tool_calls)
         self._enter(RunPhase.running_tools, f"running tools: {names}")
         catalog = await self._catalog()
+        if self.stop_reason is not None:
+            self._stopped_between_steps()
         try:
             results = await asyncio.wait_for(
                 run_tool_calls(snapshot.tool_calls, catalog, self.external),
@@ -259,6 +261,8 @@ class AssistantRun:
 
     async def _call(self, activity: str, argument: BaseModel, result: type[R] | type[str],
                     summary: str) -> Any:  # fmt: skip
+        if self.stop_reason is not None and self.phase != RunPhase.cancelling:
+            self._stopped_between_steps()
         timeouts = self.request.timeouts
         return await workflow.execute_activity(
             activity,
@@ -276,12 +280,19 @@ class AssistantRun:
             summary=summary,
         )
 
+    def _stopped_between_steps(self) -> None:
+        """A stop that lands as a step finishes can be swallowed by the finished activity's
+        await, so the driver also checks before every step it starts."""
+        raise asyncio.CancelledError(self.stop_reason)
+
     def _idempotency_key(self, attempt: int) -> str:
         """Unique to this execution and attempt: finds the run an interrupted start made."""
         return f"{workflow.info().run_id}:{attempt}"
 
     async def _catalog(self) -> ToolCatalog:
         if self.catalog is None:
+            if self.stop_reason is not None:
+                self._stopped_between_steps()
             self.catalog = await describe_tools()
         return self.catalog
 

@@ -127,8 +127,8 @@ async def _execute(call: ToolCall, spec: ToolSpec) -> ToolOutput:
         )
         return output
     except ActivityError as err:
-        if isinstance(err.cause, CancelledError):
-            raise
+        if isinstance(err.cause, CancelledError):  # the round itself was cancelled
+            raise asyncio.CancelledError from err
         return _failure(spec, err)
 
 

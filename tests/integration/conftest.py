@@ -40,6 +40,7 @@ def settings(api: BackgroundEmulator, task_queue: str, temporal_address: str) ->
         openai_base_url=api.base_url,
         openai_api_key=SecretStr(API_KEY),
         tools_modules=TOOLS_MODULES,
+        graceful_shutdown_seconds=0.5,
     )
 
 
