@@ -1,0 +1,194 @@
+"""AssistantRun under API faults, a killed worker, bad input, and started from the Temporal CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from emulator.config import EmulatorConfig, FaultRule
+from emulator.server import BackgroundEmulator
+from tests.integration.conftest import (
+    API_KEY,
+    FAST,
+    TOOLS_MODULES,
+    Counters,
+    ask,
+    run,
+    start,
+)
+from tests.integration.test_run_cancel import until
+from workers.settings import Settings
+from workers.temporal_server import temporal_binary
+from workers.worker import build_worker
+from workflows.contracts import RunPhase, RunResult, RunTimeouts
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "durable-assistants")
+QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
+STORM = [
+    FaultRule(status=429, retry_after=0.1, rate=0.3),
+    FaultRule(status=500, rate=0.1),
+    FaultRule(drop="stream", rate=0.05),
+    FaultRule(drop="body", rate=0.05, route="^GET "),
+]
+
+
+@pytest.fixture(scope="module")
+def stormy_api() -> Iterator[BackgroundEmulator]:
+    config = EmulatorConfig(api_key=API_KEY, timings=FAST, faults=STORM, seed=7)
+    with BackgroundEmulator(config) as server:
+        yield server
+
+
+async def test_runs_complete_through_429_and_5xx_storms_without_duplicates(
+    client: Client, task_queue: str, settings: Settings, stormy_api: BackgroundEmulator,
+    assistant_id: str,
+) -> None:  # fmt: skip
+    stormy = settings.model_copy(update={"openai_base_url": stormy_api.base_url})
+    counters = Counters(stormy_api)
+    assistant = await _copy_assistant(stormy_api, assistant_id)
+    questions = [f"What is the weather in City{n}?" for n in range(8)]
+    async with build_worker(client, stormy):
+        results = await asyncio.gather(
+            *(run(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions)
+        )
+    assert [r.status for r in results] == ["completed"] * len(questions)
+    for result in results:
+        assert result.thread_id is not None
+        assert counters.of_thread("runs_created", result.thread_id) == 1
+        assert counters.of_thread("messages_created", result.thread_id) == 1
+        assert [call.error for call in result.tool_calls] == [None]
+    assert counters.delta("tool_output_submissions", "accepted") == len(questions)
+    assert sum(counters.read()["faults_injected"].values()) > 0
+
+
+async def _copy_assistant(api: BackgroundEmulator, assistant_id: str) -> str:
+    """The same assistant on another emulator (retrying through its faults)."""
+    from openai import AsyncOpenAI
+
+    from activities.tools import tool_definition
+    from workers.worker import project_tools
+
+    tools = [tool_definition(t.spec, "assistants") for t in project_tools(_tools_settings())]
+    async with AsyncOpenAI(base_url=api.base_url, api_key=API_KEY, max_retries=10) as openai:
+        created = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
+    return created.id
+
+
+def _tools_settings() -> Settings:
+    return Settings(tools_modules=TOOLS_MODULES)
+
+
+@pytest.fixture
+def worker_process(
+    settings: Settings, temporal_address: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start `durable-assistants worker` processes on demand; all are killed at the end."""
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO),
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "OPENAI_BASE_URL": settings.openai_base_url or "",
+        "OPENAI_API_KEY": API_KEY,
+        "TOOLS_MODULES": TOOLS_MODULES,
+        "LOG_FORMAT": "json",
+    }
+    return subprocess.Popen([CLI, "worker"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+
+
+async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
+    client: Client, task_queue: str, settings: Settings, temporal_address: str,
+    assistant_id: str, counters: Counters, worker_process: list[subprocess.Popen[bytes]],
+) -> None:  # fmt: skip
+    worker_process.append(spawn_worker(settings, temporal_address))
+    text = "What is the weather in Oslo? [[emulator queued=3]]"
+    handle = await start(client, task_queue, ask(assistant_id, text, timeouts=QUICK))
+    await until(handle, lambda s: s.thread_id is not None and s.phase == RunPhase.creating)
+    await asyncio.sleep(1.0)  # the run exists at the API; the start activity is streaming it
+    worker_process[0].send_signal(signal.SIGKILL)
+    worker_process[0].wait()
+    worker_process.append(spawn_worker(settings, temporal_address))
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "completed"
+    assert result.thread_id is not None
+    assert counters.of_thread("runs_created", result.thread_id) == 1
+    assert counters.of_thread("messages_created", result.thread_id) == 1
+    assert counters.delta("tool_output_submissions", "accepted") == 1
+    assert "Oslo" in result.output_text
+
+
+HELLO = {"assistant_id": "asst_1", "messages": [{"content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"messages": [{"content": "hi"}]}, "assistant_id, assistant"),
+        ({"assistant_id": "asst_1"}, "messages"),
+        ({"assistant_id": "asst_1", "messages": [{"content": ""}]}, "messages.0.content"),
+        ({"assistant_id": "asst_1", "messages": [{"text": "hi"}]}, "messages.0.text"),
+        ({**HELLO, "temperature": 9}, "temperature"),
+        ({**HELLO, "on_active_run": "x"}, "on_active_run"),
+    ],
+    ids=["no-assistant", "no-messages", "empty-content", "unknown-field", "range", "enum"],
+)
+async def test_invalid_input_fails_at_once_naming_the_field_and_creates_nothing(
+    client: Client, task_queue: str, worker: None, counters: Counters,
+    payload: dict[str, object], named: str,
+) -> None:  # fmt: skip
+    handle = await client.start_workflow(
+        "AssistantRun", payload, id=f"bad-{uuid.uuid4()}", task_queue=task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(handle.result(), timeout=10)
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert named in failure.value.cause.message
+    assert counters.delta("requests", "POST /v1/threads 200") == 0
+
+
+async def test_an_unknown_tool_name_fails_before_anything_is_created(
+    client: Client, task_queue: str, worker: None, assistant_id: str, counters: Counters
+) -> None:
+    request = ask(assistant_id, "Hello", tools=["get_weather", "no_such_tool"])
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run(client, task_queue, request)
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert "tools: no registered tool named 'no_such_tool'" in failure.value.cause.message
+    assert counters.delta("requests", "POST /v1/threads 200") == 0
+
+
+async def test_the_temporal_cli_starts_a_run_with_plain_json(
+    client: Client, task_queue: str, worker: None, assistant_id: str, temporal_address: str
+) -> None:
+    workflow_id = f"cli-{uuid.uuid4()}"
+    payload = {"assistant_id": assistant_id, "messages": [{"content": "Please calculate 6 * 7"}]}
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(temporal_binary()), "workflow", "start", "--address", temporal_address,
+         "--type", "AssistantRun", "--task-queue", task_queue, "--workflow-id", workflow_id,
+         "--input", json.dumps(payload)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    result = await client.get_workflow_handle(workflow_id, result_type=RunResult).result()
+    assert result.status == "completed"
+    assert [call.output for call in result.tool_calls] == ["42"]

@@ -1,0 +1,103 @@
+"""SDK exceptions become ApplicationErrors that retry when, and only when, retrying can help."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx2 as httpx
+import openai
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.openai_errors import api_errors, from_status_error
+
+ERROR_CLASSES: dict[int, type[openai.APIStatusError]] = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError,
+    404: openai.NotFoundError,
+    409: openai.ConflictError,
+    422: openai.UnprocessableEntityError,
+    429: openai.RateLimitError,
+    500: openai.InternalServerError,
+    503: openai.InternalServerError,
+}
+
+
+def status_error(
+    status: int,
+    message: str = "nope",
+    url: str = "http://localhost/v1/threads/t/runs",
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+) -> openai.APIStatusError:
+    request = httpx.Request("POST", url)
+    response = httpx.Response(status, headers=headers or {}, request=request)
+    body: dict[str, Any] = {"message": message, "type": "x", "param": param, "code": None}
+    return ERROR_CLASSES[status](message, response=response, body=body)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_refused_requests_are_not_retried(status: int) -> None:
+    error = from_status_error(status_error(status, "bad thing", param="model"), "creating a run")
+    assert error.non_retryable
+    assert error.message == f"creating a run: {status} bad thing (param: model)"
+
+
+@pytest.mark.parametrize("status", [409, 429, 500, 503])
+def test_rate_limits_conflicts_and_server_errors_are_retried(status: int) -> None:
+    assert not from_status_error(status_error(status), "x").non_retryable
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        ({"retry-after-ms": "1500"}, timedelta(seconds=1.5)),
+        ({"retry-after": "3"}, timedelta(seconds=3)),
+        ({"retry-after-ms": "250", "retry-after": "9"}, timedelta(seconds=0.25)),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({}, None),
+    ],
+)
+def test_the_next_retry_waits_as_long_as_the_api_asked(
+    headers: dict[str, str], delay: timedelta | None
+) -> None:
+    assert from_status_error(status_error(429, headers=headers), "x").next_retry_delay == delay
+
+
+def test_an_active_run_conflict_carries_the_run_id() -> None:
+    message = "Thread thread_1 already has an active run run_abc."
+    error = from_status_error(status_error(400, message), "x")
+    assert (error.type, error.details, error.non_retryable) == (
+        "ActiveRunConflict",
+        ("run_abc",),
+        True,
+    )
+
+
+def test_a_404_from_openais_assistants_api_names_the_shutdown_and_the_way_out() -> None:
+    url = "https://api.openai.com/v1/threads/thread_1/runs"
+    error = from_status_error(status_error(404, url=url), "x")
+    assert error.type == "AssistantsAPIShutDown"
+    assert "2026-08-26" in error.message
+    assert "OPENAI_BACKEND=responses" in error.message
+    other = from_status_error(status_error(404, url="http://localhost/v1/threads/t"), "x")
+    assert other.type == "NotFoundError"
+
+
+def test_transport_failures_and_malformed_bodies_are_retried() -> None:
+    request = httpx.Request("GET", "http://localhost/v1/threads")
+    for raised in (
+        httpx.RemoteProtocolError("peer closed connection", request=request),
+        openai.APIConnectionError(request=request),
+        ValueError("not translated"),
+    ):
+        with pytest.raises((ApplicationError, ValueError)) as caught, api_errors("reading"):
+            raise raised
+        if isinstance(raised, ValueError):
+            assert caught.value is raised
+        else:
+            assert isinstance(caught.value, ApplicationError)
+            assert not caught.value.non_retryable
+            assert caught.value.type == "APIConnectionError"
