@@ -21,7 +21,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(INSTALLED)
-	$(BIN)/durable-assistants dev
+	$(BIN)/durable-assistants dev --demo
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.emulator_bench

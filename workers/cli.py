@@ -70,6 +70,55 @@ def worker(
     _run(run_worker(_settings(), task_queue))
 
 
+@app.command("run")
+def run_(
+    message: Annotated[list[str], typer.Option("--message", "-m", help="a user message")],
+    assistant_id: Annotated[str | None, typer.Option(help="an existing assistant")] = None,
+    assistant_file: Annotated[
+        Path | None, typer.Option(help="YAML assistant spec, ensured by name")
+    ] = None,
+    thread_id: Annotated[str | None, typer.Option(help="continue this thread")] = None,
+    file: Annotated[
+        list[Path] | None, typer.Option(help="upload and attach for file_search")
+    ] = None,
+    deadline: Annotated[float | None, typer.Option(help="seconds until the run expires")] = None,
+    workflow_id: Annotated[str | None, typer.Option(help="default: run-<uuid>")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
+    no_wait: Annotated[bool, typer.Option(help="print the workflow id and return")] = False,
+) -> None:
+    """Run an assistant durably and print its answer."""
+    from workers.run_cli import RunOptions, run_command
+
+    if (assistant_id is None) == (assistant_file is None):
+        raise SettingsError("give exactly one of --assistant-id and --assistant-file")
+    options = RunOptions(
+        messages=message, assistant_id=assistant_id, assistant_file=assistant_file,
+        thread_id=thread_id, files=file or [], deadline=deadline, workflow_id=workflow_id,
+        as_json=json_output, wait=not no_wait,
+    )  # fmt: skip
+    code = asyncio.run(run_command(_settings(), options, console))
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(workflow_id: str) -> None:
+    """Print a run's state (running) or its result (closed) as JSON."""
+    from workers.run_cli import status_command
+
+    _run(status_command(_settings(), workflow_id))
+
+
+@app.command()
+def cancel(
+    workflow_id: str,
+    reason: Annotated[str, typer.Option(help="recorded on the result")] = "cancelled from the CLI",
+) -> None:
+    """Cancel a run at the API; returns once it is terminal."""
+    from workers.run_cli import cancel_command
+
+    _run(cancel_command(_settings(), workflow_id, reason))
+
+
 def _tool_registry() -> ToolRegistry:
     from workers.worker import project_tools
 
@@ -116,13 +165,15 @@ def dev(
     data_dir: Annotated[Path, typer.Option(help="where the Temporal database lives")] = Path(
         ".data"
     ),
+    demo: Annotated[bool, typer.Option(help="run the demo question once the stack is up")] = False,
 ) -> None:
     """Start the Temporal dev server (with UI) and a worker; Ctrl-C stops all of them."""
     from workers.devstack import DevStackOptions, run_dev_stack
 
     options = DevStackOptions(
-        ip=ip, port=port, ui_port=ui_port, emulator_port=emulator_port, data_dir=data_dir
-    )
+        ip=ip, port=port, ui_port=ui_port, emulator_port=emulator_port, data_dir=data_dir,
+        demo=demo,
+    )  # fmt: skip
     _run(run_dev_stack(_settings(), options, console))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from emulator.server import BackgroundEmulator
 from workers.connection import connect
+from workers.demo import run_demo
 from workers.ports import ensure_port_free
 from workers.settings import Settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
@@ -23,6 +25,7 @@ class DevStackOptions:
     ui_port: int = 8233
     emulator_port: int = 8390
     data_dir: Path = Path(".data")
+    demo: bool = False
 
 
 EMULATOR_API_KEY = "sk-emulator"
@@ -62,9 +65,14 @@ async def run_dev_stack(settings: Settings, options: DevStackOptions, console: C
         else:
             console.print("OpenAI: using OPENAI_API_KEY")
         console.print("Ctrl-C stops everything.")
+        ui = f"http://{options.ip}:{options.ui_port}"
+        settings = settings.model_copy(update={"temporal_ui_url": ui})
+        demo = asyncio.create_task(run_demo(client, settings, console)) if options.demo else None
         try:
             await serve(build_worker(client, settings), stop)
         finally:
+            if demo is not None:
+                demo.cancel()
             if use_emulator:
                 emulator.stop()
     finally:

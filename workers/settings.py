@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     temporal_namespace: str | None = None
     temporal_task_queue: str = DEFAULT_TASK_QUEUE
     temporal_api_key: SecretStr | None = None
+    temporal_ui_url: str = Field("http://localhost:8233", description="Web UI, for links")
     temporal_tls: bool | None = None
     temporal_tls_server_name: str | None = None
     temporal_tls_server_ca_cert_path: Path | None = None
