@@ -32,7 +32,7 @@ from workflows.run import AssistantRun
 HISTORIES = Path(__file__).with_name("histories")
 QUEUE = "replay-recording"
 KEY = "sk-record"
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, object]] = {
     "plain": {"messages": [{"content": "Say hello to Ada"}]},
     "parallel_tools": {"messages": [{"content": "What is the weather in Paris and London?"}]},
     "tool_rounds_with_errors": {"messages": [{"content": (
