@@ -26,6 +26,7 @@ from activities.tools import ToolRegistry, tool_definition
 from workflows.backend import (
     CANCEL_RUN,
     CREATE_THREAD,
+    DELETE_THREAD,
     ENSURE_ASSISTANT,
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
@@ -166,6 +167,16 @@ class AssistantsActivities:
             if run.status not in TERMINAL and run.status != "cancelling":
                 run = await self._cancel(run)
             return await self._settle(run, until=TERMINAL)
+
+    @activity.defn(name=DELETE_THREAD)
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete a thread; False if it was already gone."""
+        with api_errors(f"deleting {thread_id}"):
+            try:
+                await self.client.beta.threads.delete(thread_id)
+            except openai.NotFoundError:
+                return False
+        return True
 
     def resolve_tools(self, references: list[ToolReference]) -> list[dict[str, Any]]:
         """API tool objects for registered tool names, built-ins and literal tool objects."""

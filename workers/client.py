@@ -9,12 +9,63 @@ import uuid
 from pathlib import Path
 
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.contracts import CancelRequest, RunRequest, RunResult, RunState
+from workflows.contracts import (
+    CancelRequest,
+    RunRequest,
+    RunResult,
+    RunState,
+    ThreadConfig,
+    ThreadMessage,
+    ThreadState,
+)
 from workflows.run import AssistantRun
+from workflows.thread import AssistantThread
 
 RunHandle = WorkflowHandle[AssistantRun, RunResult]
+ThreadHandle = WorkflowHandle[AssistantThread, ThreadState]
+
+
+def thread_workflow_id(key: str) -> str:
+    return f"thread-{key}"
+
+
+async def send_message(
+    client: Client, task_queue: str, config: ThreadConfig, message: ThreadMessage | str
+) -> RunResult:
+    """Send a message to the conversation `config.key` and wait for its answer. The thread
+    workflow is started if it does not exist: one atomic call, no race between callers."""
+    if isinstance(message, str):
+        message = ThreadMessage(content=message)
+    start = WithStartWorkflowOperation(
+        AssistantThread.run,
+        config,
+        id=thread_workflow_id(config.key),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=task_queue,
+    )
+    return await client.execute_update_with_start_workflow(
+        AssistantThread.send_message, message, start_workflow_operation=start
+    )
+
+
+async def post_message(
+    client: Client, task_queue: str, config: ThreadConfig, message: ThreadMessage | str
+) -> ThreadHandle:
+    """Queue a message without waiting for the answer (signal-with-start)."""
+    if isinstance(message, str):
+        message = ThreadMessage(content=message)
+    return await client.start_workflow(
+        AssistantThread.run,
+        config,
+        id=thread_workflow_id(config.key),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="post_message",
+        start_signal_args=[message],
+    )
 
 
 async def start_run(

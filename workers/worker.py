@@ -18,10 +18,11 @@ from activities.tools import ToolActivities, ToolRegistry, load_tools
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workflows.run import AssistantRun
+from workflows.thread import AssistantThread
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [AssistantRun]
+WORKFLOWS: list[type] = [AssistantRun, AssistantThread]
 
 
 def project_activities(settings: Settings, task_queue: str) -> list[Callable[..., Any]]:
@@ -41,6 +42,7 @@ def project_activities(settings: Settings, task_queue: str) -> list[Callable[...
         backend.wait_for_run,
         backend.submit_tool_outputs,
         backend.cancel_run,
+        backend.delete_thread,
     ]
 
 

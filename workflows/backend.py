@@ -29,6 +29,7 @@ START_RUN = "run.start"
 WAIT_FOR_RUN = "run.wait"
 SUBMIT_TOOL_OUTPUTS = "run.submit_tool_outputs"
 CANCEL_RUN = "run.cancel"
+DELETE_THREAD = "run.delete_thread"
 
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -22,6 +26,8 @@ from workflows.contracts import RunRequest, RunResult
 from workflows.run import AssistantRun
 
 API_KEY = "sk-integration"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER_CLI = str(Path(sys.executable).parent / "durable-assistants")
 TOOLS_MODULES = "activities.example_tools,tests.integration.run_tools"
 FAST = Timings(queued=0.02, in_progress=0.05, cancelling=0.02, indexing=0.05)
 
@@ -108,3 +114,31 @@ async def start(
 
 async def run(client: Client, task_queue: str, request: RunRequest) -> RunResult:
     return await (await start(client, task_queue, request)).result()
+
+
+@pytest.fixture
+def worker_process(
+    settings: Settings, temporal_address: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start `durable-assistants worker` processes on demand; all are killed at the end."""
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO_ROOT),
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "OPENAI_BASE_URL": settings.openai_base_url or "",
+        "OPENAI_API_KEY": API_KEY,
+        "TOOLS_MODULES": TOOLS_MODULES,
+        "LOG_FORMAT": "json",
+    }
+    return subprocess.Popen(
+        [WORKER_CLI, "worker"], env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL
+    )

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -25,6 +22,7 @@ from tests.integration.conftest import (
     Counters,
     ask,
     run,
+    spawn_worker,
     start,
 )
 from tests.integration.test_run_cancel import until
@@ -33,8 +31,6 @@ from workers.temporal_server import temporal_binary
 from workers.worker import build_worker
 from workflows.contracts import RunPhase, RunResult, RunTimeouts
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "durable-assistants")
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
 STORM = [
     FaultRule(status=429, retry_after=0.1, rate=0.3),
@@ -88,32 +84,6 @@ async def _copy_assistant(api: BackgroundEmulator, assistant_id: str) -> str:
 
 def _tools_settings() -> Settings:
     return Settings(tools_modules=TOOLS_MODULES)
-
-
-@pytest.fixture
-def worker_process(
-    settings: Settings, temporal_address: str
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start `durable-assistants worker` processes on demand; all are killed at the end."""
-    processes: list[subprocess.Popen[bytes]] = []
-    yield processes
-    for process in processes:
-        process.kill()
-        process.wait()
-
-
-def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(REPO),
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "OPENAI_BASE_URL": settings.openai_base_url or "",
-        "OPENAI_API_KEY": API_KEY,
-        "TOOLS_MODULES": TOOLS_MODULES,
-        "LOG_FORMAT": "json",
-    }
-    return subprocess.Popen([CLI, "worker"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
 
 
 async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
