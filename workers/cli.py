@@ -119,6 +119,42 @@ def cancel(
     _run(cancel_command(_settings(), workflow_id, reason))
 
 
+@app.command()
+def send(
+    key: Annotated[str, typer.Argument(help="the conversation: a user id, a ticket id, ...")],
+    text: Annotated[str, typer.Argument(help="the message")],
+    assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,
+    assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
+) -> None:
+    """Send one message to the conversation KEY (started if new) and print the answer."""
+    from workers.thread_cli import send_command, thread_config
+
+    config = thread_config(key, assistant_id, assistant_file)
+    _run(send_command(_settings(), config, text, json_output, console))
+
+
+@app.command()
+def chat(
+    key: Annotated[str, typer.Argument(help="the conversation: a user id, a ticket id, ...")],
+    assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,
+    assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
+) -> None:
+    """Chat with the conversation KEY: each line you type is a message; Ctrl-D ends."""
+    from workers.thread_cli import chat_command, thread_config
+
+    config = thread_config(key, assistant_id, assistant_file)
+    _run(chat_command(_settings(), config, console))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of every workflow's input, output, queries, updates and signals."""
+    from workers.schema import contract_schemas
+
+    print(json.dumps(contract_schemas(), indent=2))
+
+
 def _tool_registry() -> ToolRegistry:
     from workers.worker import project_tools
 

@@ -1,0 +1,63 @@
+"""`durable-assistants send | chat | schema` as a user types them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.integration.conftest import API_KEY
+from workers.settings import Settings
+
+CLI = str(Path(sys.executable).parent / "durable-assistants")
+
+
+async def cli(
+    settings: Settings, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "TEMPORAL_ADDRESS": settings.temporal_address or "",
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "OPENAI_BASE_URL": settings.openai_base_url or "",
+        "OPENAI_API_KEY": API_KEY,
+    }
+    return await asyncio.to_thread(
+        subprocess.run, [CLI, *args], env=env, input=stdin, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+async def test_send_then_chat_continue_one_conversation(
+    settings: Settings, worker: None, assistant_id: str
+) -> None:
+    key = uuid.uuid4().hex[:10]
+    sent = await cli(settings, "send", key, "Say hello to Ada", "--assistant-id", assistant_id,
+                     "--json")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    first = json.loads(sent.stdout)
+    chat = await cli(settings, "chat", key, "--assistant-id", assistant_id,
+                     stdin="Say hello to Bob\n\nSay hello to Cy\n")  # fmt: skip
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.count("You said") == 2
+    assert "Bob" in chat.stdout
+    assert "Cy" in chat.stdout
+    again = json.loads((await cli(settings, "send", key, "Hi", "--assistant-id", assistant_id,
+                                  "--json")).stdout)  # fmt: skip
+    assert again["thread_id"] == first["thread_id"]
+
+
+async def test_schema_describes_every_workflow_contract(settings: Settings) -> None:
+    schemas = json.loads((await cli(settings, "schema")).stdout)
+    run = schemas["AssistantRun"]
+    assert "assistant_id" in run["input"]["properties"]
+    assert run["output"]["properties"]["status"]["enum"] == [
+        "completed", "failed", "cancelled", "expired", "incomplete"
+    ]  # fmt: skip
+    thread = schemas["AssistantThread"]
+    assert set(thread["updates"]) == {"send_message", "cancel_current_run", "close"}
+    assert "content" in thread["signals"]["post_message"]["properties"]

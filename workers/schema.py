@@ -1,0 +1,58 @@
+"""The JSON Schema of every workflow contract, for services in other languages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from workflows.contracts import (
+    CancelRequest,
+    CloseThread,
+    RunRequest,
+    RunResult,
+    RunState,
+    SubmitToolOutputsRequest,
+    ThreadConfig,
+    ThreadMessage,
+    ThreadState,
+)
+
+CONTRACTS: dict[str, dict[str, Any]] = {
+    "AssistantRun": {
+        "input": RunRequest,
+        "output": RunResult,
+        "queries": {"state": RunState},
+        "updates": {
+            "cancel": {"input": CancelRequest, "output": RunState},
+            "submit_tool_outputs": {"input": SubmitToolOutputsRequest, "output": None},
+        },
+    },
+    "AssistantThread": {
+        "input": ThreadConfig,
+        "output": ThreadState,
+        "queries": {"state": ThreadState},
+        "updates": {
+            "send_message": {"input": ThreadMessage, "output": RunResult},
+            "cancel_current_run": {"input": None, "output": str | None},
+            "close": {"input": CloseThread, "output": ThreadState},
+        },
+        "signals": {"post_message": ThreadMessage},
+    },
+}
+
+
+def contract_schemas() -> dict[str, Any]:
+    """CONTRACTS with every type replaced by its JSON Schema."""
+    schemas: dict[str, Any] = _schemas(CONTRACTS)
+    return schemas
+
+
+def _schemas(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _schemas(value) for key, value in node.items()}
+    if node is None:
+        return None
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return node.model_json_schema()
+    return TypeAdapter(node).json_schema()

@@ -1,0 +1,49 @@
+"""`durable-assistants send | chat`: conversations (AssistantThread) from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from workers import client as conversations
+from workers.connection import connect
+from workers.run_cli import load_assistant, print_result
+from workers.settings import Settings, SettingsError
+from workflows.contracts import ThreadConfig
+
+
+def thread_config(key: str, assistant_id: str | None, assistant_file: Path | None) -> ThreadConfig:
+    """The config a new conversation starts with (an existing one keeps its own)."""
+    if (assistant_id is None) == (assistant_file is None):
+        raise SettingsError("give exactly one of --assistant-id and --assistant-file")
+    assistant = load_assistant(assistant_file) if assistant_file else None
+    try:
+        return ThreadConfig(key=key, assistant_id=assistant_id, assistant=assistant)
+    except ValidationError as err:
+        raise SettingsError(f"KEY: {err.errors(include_url=False)[0]['msg']}") from None
+
+
+async def send_command(
+    settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
+) -> None:
+    client = await connect(settings)
+    result = await conversations.send_message(client, settings.temporal_task_queue, config, text)
+    print_result(result, as_json, console)
+
+
+async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
+    client = await connect(settings)
+    console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        if line.strip():
+            result = await conversations.send_message(
+                client, settings.temporal_task_queue, config, line.strip()
+            )
+            print_result(result, as_json=False, console=console)
