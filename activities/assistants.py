@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from typing import Any
 
 import openai
@@ -31,6 +32,7 @@ from workflows.backend import (
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
     WAIT_FOR_RUN,
+    WAIT_FOR_VECTOR_STORES,
     CancelRun,
     CreateThread,
     EnsureAssistant,
@@ -39,6 +41,7 @@ from workflows.backend import (
     StartRun,
     SubmitToolOutputs,
     WaitForRun,
+    WaitForVectorStores,
 )
 from workflows.contracts import (
     BUILT_IN_TOOLS,
@@ -177,6 +180,40 @@ class AssistantsActivities:
             except openai.NotFoundError:
                 return False
         return True
+
+    @activity.defn(name=WAIT_FOR_VECTOR_STORES)
+    async def wait_for_vector_stores(self, request: WaitForVectorStores) -> list[str]:
+        """Wait (bounded) until the file_search stores of the assistant and the thread have
+        no file in progress; their ids."""
+        async with heartbeating():
+            with api_errors("waiting for vector stores"):
+                stores = await self._vector_store_ids(request)
+                deadline = time.monotonic() + request.timeout_seconds
+                delay = self.poll_interval
+                while busy := [s for s in stores if await self._indexing(s)]:
+                    if time.monotonic() > deadline:
+                        raise ApplicationError(
+                            f"vector stores {', '.join(busy)} still indexing after "
+                            f"{request.timeout_seconds:g}s",
+                            type="VectorStoreNotReady",
+                            non_retryable=True,
+                        )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, self.max_poll_interval)
+        return stores
+
+    async def _vector_store_ids(self, request: WaitForVectorStores) -> list[str]:
+        assistant = await self.client.beta.assistants.retrieve(request.assistant_id)
+        thread = await self.client.beta.threads.retrieve(request.thread_id)
+        ids: list[str] = []
+        for resources in (assistant.tool_resources, thread.tool_resources):
+            if resources is not None and resources.file_search is not None:
+                ids += resources.file_search.vector_store_ids or []
+        return list(dict.fromkeys(ids))
+
+    async def _indexing(self, vector_store_id: str) -> bool:
+        store = await self.client.vector_stores.retrieve(vector_store_id)
+        return store.file_counts.in_progress > 0
 
     def resolve_tools(self, references: list[ToolReference]) -> list[dict[str, Any]]:
         """API tool objects for registered tool names, built-ins and literal tool objects."""

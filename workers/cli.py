@@ -148,6 +148,18 @@ def chat(
 
 
 @app.command()
+def ingest(
+    name: Annotated[str, typer.Argument(help="vector store name (created once, then reused)")],
+    paths: Annotated[list[Path], typer.Argument(help="files to index")],
+    json_output: Annotated[bool, typer.Option("--json", help="print the IngestResult")] = False,
+) -> None:
+    """Upload and index files into a vector store, waiting until they are ready."""
+    from workers.ingest_cli import ingest_command
+
+    raise typer.Exit(asyncio.run(ingest_command(_settings(), name, paths, json_output, console)))
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of every workflow's input, output, queries, updates and signals."""
     from workers.schema import contract_schemas

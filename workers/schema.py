@@ -9,6 +9,9 @@ from pydantic import BaseModel, TypeAdapter
 from workflows.contracts import (
     CancelRequest,
     CloseThread,
+    IngestProgress,
+    IngestRequest,
+    IngestResult,
     RunRequest,
     RunResult,
     RunState,
@@ -38,6 +41,11 @@ CONTRACTS: dict[str, dict[str, Any]] = {
             "close": {"input": CloseThread, "output": ThreadState},
         },
         "signals": {"post_message": ThreadMessage},
+    },
+    "VectorStoreIngest": {
+        "input": IngestRequest,
+        "output": IngestResult,
+        "queries": {"progress": IngestProgress},
     },
 }
 

@@ -15,14 +15,16 @@ from temporalio.worker import Worker
 
 from activities.assistants import AssistantsActivities
 from activities.tools import ToolActivities, ToolRegistry, load_tools
+from activities.vector_stores import VectorStoreActivities
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workflows.ingest import VectorStoreIngest
 from workflows.run import AssistantRun
 from workflows.thread import AssistantThread
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [AssistantRun, AssistantThread]
+WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest]
 
 
 def project_activities(settings: Settings, task_queue: str) -> list[Callable[..., Any]]:
@@ -33,7 +35,9 @@ def project_activities(settings: Settings, task_queue: str) -> list[Callable[...
     served = tools.activities(task_queue, settings.temporal_task_queue)
     if task_queue != settings.temporal_task_queue:
         return served
-    backend = AssistantsActivities(openai_client(settings), registry)
+    openai = openai_client(settings)
+    backend = AssistantsActivities(openai, registry)
+    stores = VectorStoreActivities(openai)
     return [
         *served,
         backend.ensure_assistant,
@@ -43,6 +47,14 @@ def project_activities(settings: Settings, task_queue: str) -> list[Callable[...
         backend.submit_tool_outputs,
         backend.cancel_run,
         backend.delete_thread,
+        backend.wait_for_vector_stores,
+        stores.check_files,
+        stores.upload_files,
+        stores.ensure_vector_store,
+        stores.add_files,
+        stores.wait_for_files,
+        stores.remove_files,
+        stores.file_counts,
     ]
 
 

@@ -30,6 +30,7 @@ WAIT_FOR_RUN = "run.wait"
 SUBMIT_TOOL_OUTPUTS = "run.submit_tool_outputs"
 CANCEL_RUN = "run.cancel"
 DELETE_THREAD = "run.delete_thread"
+WAIT_FOR_VECTOR_STORES = "run.wait_for_vector_stores"
 
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
@@ -95,6 +96,14 @@ class RunSnapshot(Contract):
     def ref(self) -> RunRef:
         assert self.run_id is not None
         return RunRef(thread_id=self.thread_id, run_id=self.run_id)
+
+
+class WaitForVectorStores(Contract):
+    """Wait until the vector stores of the assistant and the thread have no file indexing."""
+
+    assistant_id: str
+    thread_id: str
+    timeout_seconds: float
 
 
 class EnsureAssistant(Contract):

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         START_RUN,
         SUBMIT_TOOL_OUTPUTS,
         WAIT_FOR_RUN,
+        WAIT_FOR_VECTOR_STORES,
         CancelRun,
         CreateThread,
         EnsureAssistant,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         StartRun,
         SubmitToolOutputs,
         WaitForRun,
+        WaitForVectorStores,
     )
     from workflows.contracts import (
         TERMINAL_PHASES,
@@ -64,7 +66,8 @@ R = TypeVar("R", bound=BaseModel)
 RETRYABLE_RUN_FAILURES = frozenset({"server_error", "rate_limit_exceeded"})
 EXPIRY_GRACE = timedelta(seconds=2)
 NOT_RUN_PARAMETERS = ("assistant_id", "assistant", "thread_id", "messages", "deadline_seconds",
-                    "on_active_run", "max_run_attempts", "timeouts")  # fmt: skip
+                      "on_active_run", "max_run_attempts", "timeouts",
+                      "vector_store_ready_seconds")  # fmt: skip
 
 
 @workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
@@ -98,7 +101,7 @@ class AssistantRun:
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if driver.done():
-            driver.result()  # a failure of the driver fails the workflow
+            _raise_failure(driver)
         else:
             await self._stop(driver)
         return self._result()
@@ -149,6 +152,8 @@ class AssistantRun:
             self._enter(RunPhase.creating, "creating a thread")
             create = CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
             self.thread_id = await self._call(CREATE_THREAD, create, str, "create a thread")
+        if request.vector_store_ready_seconds is not None:
+            await self._wait_for_vector_stores(request.vector_store_ready_seconds)
         for attempt in range(1, request.max_run_attempts + 1):
             self.run_attempts = attempt
             snapshot = await self._start(attempt)
@@ -157,6 +162,15 @@ class AssistantRun:
             if not self._should_retry(snapshot, attempt):
                 return
             self.earlier_usage += snapshot.usage or Usage()
+
+    async def _wait_for_vector_stores(self, bound: float) -> None:
+        assert self.thread_id is not None
+        assert self.assistant_id is not None
+        self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
+        wait = WaitForVectorStores(
+            assistant_id=self.assistant_id, thread_id=self.thread_id, timeout_seconds=bound
+        )
+        await self._call(WAIT_FOR_VECTOR_STORES, wait, list[str], "wait for vector stores")
 
     async def _start(self, attempt: int) -> RunSnapshot:
         """Create the run (and the thread, on the first attempt without one) with the new
@@ -259,7 +273,7 @@ class AssistantRun:
             updates.append(OPENAI_ASSISTANT_ID.value_set(self.assistant_id))
         workflow.upsert_search_attributes(updates)
 
-    async def _call(self, activity: str, argument: BaseModel, result: type[R] | type[str],
+    async def _call(self, activity: str, argument: BaseModel, result: type[R] | Any,
                     summary: str) -> Any:  # fmt: skip
         if self.stop_reason is not None and self.phase != RunPhase.cancelling:
             self._stopped_between_steps()
@@ -345,6 +359,19 @@ class AssistantRun:
             completed_at=latest.completed_at if latest else None,
             cancel_reason=self.stop_reason,
         )
+
+
+def _raise_failure(driver: asyncio.Task[None]) -> None:
+    """Fail the workflow with what went wrong: an activity's own error, not "activity failed"."""
+    try:
+        driver.result()
+    except ActivityError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise ApplicationError(
+                cause.message, *cause.details, type=cause.type, non_retryable=True
+            ) from err
+        raise
 
 
 def _active_run_of(err: ActivityError) -> str | None:

@@ -1,0 +1,152 @@
+"""VectorStoreIngest: uploads, batches and indexing waits, against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+from temporalio.client import Client, WorkflowFailureError
+
+from tests.integration.conftest import Counters, ask, run, spawn_worker
+from workers.settings import Settings
+from workflows.contracts import IngestRequest, IngestResult, RunTimeouts
+from workflows.ingest import VectorStoreIngest
+
+QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
+
+
+def write_docs(folder: Path, count: int, extra: str = "") -> list[Path]:
+    tag = uuid.uuid4().hex
+    paths = []
+    for n in range(count):
+        path = folder / f"doc{n}.md"
+        path.write_text(f"Document {n} of batch {tag}. The code word is alpha{n}. {extra}")
+        paths.append(path)
+    return paths
+
+
+def uploads_of(counters: Counters, paths: list[Path]) -> list[int]:
+    by_hash = counters.read().get("file_uploads_by_sha256", {})
+    return [by_hash.get(hashlib.sha256(p.read_bytes()).hexdigest(), 0) for p in paths]
+
+
+async def ingest(client: Client, task_queue: str, **fields: Any) -> IngestResult:
+    request = IngestRequest.model_validate({"timeouts": QUICK, **fields})
+    return await client.execute_workflow(
+        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+
+
+async def test_two_hundred_files_in_batches_are_all_indexed_and_uploaded_once(
+    client: Client, task_queue: str, worker: None, counters: Counters, tmp_path: Path
+) -> None:
+    paths = write_docs(tmp_path, 200)
+    name = f"kb-{uuid.uuid4().hex[:8]}"
+    files = [{"path": str(p)} for p in paths]
+    result = await ingest(client, task_queue, vector_store={"name": name}, files=files,
+                          batch_size=60)  # fmt: skip
+    assert [f.status for f in result.files] == ["completed"] * 200
+    assert result.file_counts["completed"] == 200
+    assert result.skipped == []
+    again = await ingest(client, task_queue, vector_store={"name": name}, files=files)
+    assert again.vector_store_id == result.vector_store_id  # ensured by name, not created twice
+    assert uploads_of(counters, paths) == [1] * 200  # re-running uploads nothing again
+
+
+async def test_bad_files_are_reported_and_transient_index_failures_retried(
+    client: Client, task_queue: str, worker: None, tmp_path: Path
+) -> None:
+    good = write_docs(tmp_path, 1)[0]
+    (tmp_path / "image.xyz").write_text("not indexable")
+    (tmp_path / "empty.md").write_text("")
+    flaky = tmp_path / "flaky.md"
+    flaky.write_text(f"{uuid.uuid4()} [[emulator index_failures=1]] recovers on retry")
+    broken = tmp_path / "broken.md"
+    broken.write_text(f"{uuid.uuid4()} [[emulator index=fail]] never indexes")
+    files = [{"path": str(p)} for p in (good, tmp_path / "image.xyz", tmp_path / "empty.md",
+             tmp_path / "missing.md", flaky, broken)]  # fmt: skip
+    files.append({"text": f"Inline note {uuid.uuid4()}", "filename": "note.txt"})
+    result = await ingest(client, task_queue, vector_store={"name": f"mix-{uuid.uuid4().hex[:8]}"},
+                          files=files, max_file_attempts=3)  # fmt: skip
+    statuses = [(f.status, f.last_error.code if f.last_error else None, f.attempts)
+                for f in result.files]  # fmt: skip
+    assert statuses == [
+        ("completed", None, 1),
+        ("skipped", "unsupported_file", 0),
+        ("skipped", "empty_file", 0),
+        ("skipped", "unreadable_file", 0),
+        ("completed", None, 2),
+        ("failed", "server_error", 3),
+        ("completed", None, 1),
+    ]
+    skipped = [str(tmp_path / name) for name in ("image.xyz", "empty.md", "missing.md")]
+    assert [s.source for s in result.skipped] == skipped
+    assert (result.file_counts["completed"], result.file_counts["failed"]) == (3, 1)
+
+
+async def test_a_worker_killed_while_indexing_finishes_without_double_uploads(
+    client: Client, task_queue: str, settings: Settings, temporal_address: str,
+    counters: Counters, tmp_path: Path, worker_process: list[subprocess.Popen[bytes]],
+) -> None:  # fmt: skip
+    paths = write_docs(tmp_path, 40, extra="[[emulator index=2]]")
+    worker_process.append(spawn_worker(settings, temporal_address))
+    request = IngestRequest.model_validate({
+        "vector_store": {"name": f"kill-{uuid.uuid4().hex[:8]}"}, "timeouts": QUICK,
+        "files": [{"path": str(p)} for p in paths],
+    })  # fmt: skip
+    handle = await client.start_workflow(
+        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+    for _ in range(200):
+        if (await handle.query(VectorStoreIngest.progress)).phase == "indexing":
+            break
+        await asyncio.sleep(0.05)
+    worker_process[0].kill()
+    worker_process[0].wait()
+    worker_process.append(spawn_worker(settings, temporal_address))
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.file_counts["completed"] == 40
+    assert uploads_of(counters, paths) == [1] * 40
+
+
+async def test_a_run_answers_from_the_ingested_store(
+    client: Client, task_queue: str, worker: None, openai: AsyncOpenAI, tmp_path: Path
+) -> None:
+    handbook = tmp_path / "handbook.md"
+    handbook.write_text(f"{uuid.uuid4()} Employees get thirty vacation days per year.")
+    result = await ingest(client, task_queue, vector_store={"name": f"hb-{uuid.uuid4().hex[:6]}"},
+                          files=[{"path": str(handbook)}])  # fmt: skip
+    assistant = await openai.beta.assistants.create(
+        model="gpt-4o", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [result.vector_store_id]}},
+    )  # fmt: skip
+    answer = await run(client, task_queue, ask(assistant.id, "How many vacation days do we get?"))
+    assert "thirty vacation days" in answer.output_text
+    assert any(a.get("type") == "file_citation" for m in answer.messages for a in m.annotations)
+
+
+async def test_a_run_waits_for_its_vector_store_to_finish_indexing(
+    client: Client, task_queue: str, worker: None, openai: AsyncOpenAI, tmp_path: Path
+) -> None:
+    handbook = tmp_path / "parking.md"
+    handbook.write_text(f"{uuid.uuid4()} Parking permits are free. [[emulator index=1.5]]")
+    store = await openai.vector_stores.create(name=f"slow-{uuid.uuid4().hex[:6]}")
+    uploaded = await openai.files.create(file=handbook, purpose="assistants")
+    await openai.vector_stores.files.create(store.id, file_id=uploaded.id)
+    assistant = await openai.beta.assistants.create(
+        model="gpt-4o", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )  # fmt: skip
+    too_short = ask(assistant.id, "Are parking permits free?", vector_store_ready_seconds=0.2)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await run(client, task_queue, too_short)
+    assert "still indexing" in str(failure.value.cause)
+    patient = ask(assistant.id, "Are parking permits free?", vector_store_ready_seconds=30)
+    answer = await run(client, task_queue, patient)
+    assert "Parking permits are free" in answer.output_text

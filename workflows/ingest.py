@@ -1,0 +1,183 @@
+"""VectorStoreIngest: check, upload, index and wait, so a vector store is ready before runs
+use it. Files that fail indexing for a transient reason are added again, up to a limit.
+
+    checking -> uploading -> indexing (batches, waits) -> retrying failed files -> done
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        FileOutcome,
+        IngestFile,
+        IngestProgress,
+        IngestRequest,
+        IngestResult,
+    )
+    from workflows.ingest_steps import (
+        ADD_FILES,
+        CHECK_FILES,
+        ENSURE_VECTOR_STORE,
+        FILE_COUNTS,
+        REMOVE_FILES,
+        UPLOAD_FILES,
+        WAIT_FOR_FILES,
+        AddFiles,
+        CheckedFile,
+        CheckFiles,
+        EnsureVectorStore,
+        FileToAdd,
+        IndexedFile,
+        RemoveFiles,
+        UploadedFile,
+        UploadFiles,
+        WaitForFiles,
+    )
+
+T = TypeVar("T")
+PERMANENT_FAILURES = frozenset({"unsupported_file", "invalid_file"})
+UPLOADS_PER_ACTIVITY = 32
+
+
+@workflow.defn(name="VectorStoreIngest", failure_exception_types=[ValidationError])
+class VectorStoreIngest:
+    @workflow.init
+    def __init__(self, request: IngestRequest) -> None:
+        self.request = request
+        self.phase = "checking"
+        self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
+        self.state: dict[int, str] = {}
+        self.bytes_uploaded = 0
+
+    @workflow.run
+    async def run(self, request: IngestRequest) -> IngestResult:
+        accepted = await self._check()
+        self._enter("uploading", f"{len(accepted)} files")
+        store = await self._call(
+            ENSURE_VECTOR_STORE, EnsureVectorStore(spec=request.vector_store), str
+        )
+        await self._upload(accepted)
+        pending = [i for i in accepted if self.outcomes[i].file_id is not None]
+        for attempt in range(1, request.max_file_attempts + 1):
+            self._enter("indexing", f"attempt {attempt}: {len(pending)} files")
+            await self._index(store, pending)
+            pending = [i for i in pending if self._retryable(i)]
+            if not pending or attempt == request.max_file_attempts:
+                break
+            ids = [self.outcomes[i].file_id or "" for i in pending]
+            await self._call(REMOVE_FILES, RemoveFiles(vector_store_id=store, file_ids=ids), None)
+        counts = await self._call(FILE_COUNTS, store, dict[str, int])
+        self._enter("done", f"{counts}")
+        return IngestResult(
+            vector_store_id=store,
+            files=self.outcomes,
+            file_counts=counts,
+            skipped=[o for o in self.outcomes if o.status == "skipped"],
+        )
+
+    @workflow.query
+    def progress(self) -> IngestProgress:
+        return IngestProgress(
+            phase=self.phase,
+            files=len(self.outcomes),
+            bytes_total=sum(o.bytes for o in self.outcomes),
+            bytes_uploaded=self.bytes_uploaded,
+            by_status=dict(
+                Counter(self.state.get(i, o.status) for i, o in enumerate(self.outcomes))
+            ),
+        )
+
+    async def _check(self) -> list[int]:
+        """Indexes of the files that may be uploaded; the others are skipped with the reason."""
+        checks = await self._call(
+            CHECK_FILES, CheckFiles(files=self.request.files), list[CheckedFile]
+        )
+        accepted = []
+        for index, check in enumerate(checks):
+            outcome = self.outcomes[index]
+            outcome.bytes, outcome.last_error = check.bytes, check.error
+            if check.error is None:
+                accepted.append(index)
+                outcome.status = "cancelled"  # until indexing says otherwise
+                self.state[index] = "pending"
+        return accepted
+
+    async def _upload(self, indexes: list[int]) -> None:
+        for index in indexes:
+            file = self.request.files[index]
+            if file.file_id is not None:
+                self.outcomes[index].file_id = file.file_id
+        to_upload = [i for i in indexes if self.request.files[i].file_id is None]
+        chunks = [to_upload[n : n + UPLOADS_PER_ACTIVITY]
+                  for n in range(0, len(to_upload), UPLOADS_PER_ACTIVITY)]  # fmt: skip
+        await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
+
+    async def _upload_chunk(self, indexes: list[int]) -> None:
+        files: list[IngestFile] = [self.request.files[i] for i in indexes]
+        request = UploadFiles(files=files, concurrency=self.request.upload_concurrency)
+        uploaded = await self._call(UPLOAD_FILES, request, list[UploadedFile])
+        for index, result in zip(indexes, uploaded, strict=True):
+            self.outcomes[index].file_id = result.file_id
+            self.bytes_uploaded += result.bytes
+            self.state[index] = "uploaded"
+
+    async def _index(self, store: str, indexes: list[int]) -> None:
+        size = self.request.batch_size
+        for start in range(0, len(indexes), size):
+            batch = indexes[start : start + size]
+            files = [self._to_add(i) for i in batch]
+            await self._call(ADD_FILES, AddFiles(vector_store_id=store, files=files), int)
+            wait = WaitForFiles(vector_store_id=store, file_ids=[f.file_id for f in files])
+            indexed = await self._call(WAIT_FOR_FILES, wait, list[IndexedFile])
+            self._record(batch, indexed)
+
+    def _to_add(self, index: int) -> FileToAdd:
+        file_id = self.outcomes[index].file_id or ""
+        return FileToAdd(file_id=file_id, attributes=self.request.files[index].attributes)
+
+    def _record(self, batch: list[int], indexed: list[IndexedFile]) -> None:
+        by_id = {file.file_id: file for file in indexed}
+        for index in batch:
+            outcome = self.outcomes[index]
+            found = by_id.get(outcome.file_id or "")
+            outcome.attempts += 1
+            outcome.status = "failed"
+            if found is not None and found.status in ("completed", "cancelled"):
+                outcome.status = "completed" if found.status == "completed" else "cancelled"
+            outcome.last_error = found.last_error if found else None
+            self.state[index] = outcome.status
+
+    def _retryable(self, index: int) -> bool:
+        outcome = self.outcomes[index]
+        error = outcome.last_error
+        return outcome.status == "failed" and (
+            error is None or error.code not in PERMANENT_FAILURES
+        )
+
+    def _enter(self, phase: str, details: str) -> None:
+        self.phase = phase
+        workflow.set_current_details(f"{phase}: {details}")
+
+    async def _call(self, activity: str, argument: Any, result: type[T] | Any) -> Any:
+        timeouts = self.request.timeouts
+        return await workflow.execute_activity(
+            activity,
+            argument,
+            result_type=result,
+            start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
+            heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
+                maximum_attempts=timeouts.api_max_attempts,
+                maximum_interval=timedelta(seconds=30),
+            ),
+        )
