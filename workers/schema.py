@@ -8,6 +8,8 @@ from pydantic import BaseModel, TypeAdapter
 
 from workflows.contracts import (
     CancelRequest,
+    CleanupPolicy,
+    CleanupReport,
     CloseThread,
     IngestProgress,
     IngestRequest,
@@ -47,6 +49,7 @@ CONTRACTS: dict[str, dict[str, Any]] = {
         "output": IngestResult,
         "queries": {"progress": IngestProgress},
     },
+    "Cleanup": {"input": CleanupPolicy, "output": CleanupReport},
 }
 
 

@@ -14,20 +14,24 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assistants import AssistantsActivities
+from activities.cleanup import CleanupActivities
 from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores import VectorStoreActivities
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workflows.cleanup import Cleanup
 from workflows.ingest import VectorStoreIngest
 from workflows.run import AssistantRun
 from workflows.thread import AssistantThread
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest]
+WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Cleanup]
 
 
-def project_activities(settings: Settings, task_queue: str) -> list[Callable[..., Any]]:
+def project_activities(
+    settings: Settings, task_queue: str, client: Client
+) -> list[Callable[..., Any]]:
     """Every activity a worker on `task_queue` serves: the API backend's (on the project's
     queue) and the tools from TOOLS_MODULES declared on `task_queue`."""
     registry = project_tools(settings)
@@ -38,6 +42,7 @@ def project_activities(settings: Settings, task_queue: str) -> list[Callable[...
     openai = openai_client(settings)
     backend = AssistantsActivities(openai, registry)
     stores = VectorStoreActivities(openai)
+    cleanup = CleanupActivities(openai, client)
     return [
         *served,
         backend.ensure_assistant,
@@ -55,6 +60,8 @@ def project_activities(settings: Settings, task_queue: str) -> list[Callable[...
         stores.wait_for_files,
         stores.remove_files,
         stores.file_counts,
+        cleanup.find_candidates,
+        cleanup.delete,
     ]
 
 
@@ -95,7 +102,9 @@ def build_worker(
         client,
         task_queue=queue,
         workflows=workflows,
-        activities=project_activities(settings, queue) if activities is None else activities,
+        activities=project_activities(settings, queue, client)
+        if activities is None
+        else activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
     )
@@ -122,10 +131,10 @@ async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
     """Serve the project's task queue, or only the tools of another `task_queue`."""
     queue = task_queue or settings.temporal_task_queue
     workflows = WORKFLOWS if queue == settings.temporal_task_queue else []
-    activities = project_activities(settings, queue)  # bad TOOLS_MODULES fail before connecting
+    project_tools(settings)  # a bad TOOLS_MODULES fails before connecting
+    if queue == settings.temporal_task_queue:
+        openai_client(settings)  # so does a missing OPENAI_API_KEY
     stop = stop_on_signals()
     client = await connect(settings)
-    worker = build_worker(
-        client, settings, workflows=workflows, activities=activities, task_queue=queue
-    )
+    worker = build_worker(client, settings, workflows=workflows, task_queue=queue)
     await serve(worker, stop)

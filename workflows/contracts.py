@@ -464,3 +464,53 @@ class IngestResult(Contract):
     files: list[FileOutcome]
     file_counts: dict[str, int]
     skipped: list[FileOutcome] = Field(description="not uploaded, with the reason")
+
+
+CleanupKind = Literal["threads", "vector_stores", "files"]
+
+
+class CleanupPolicy(Contract):
+    """Input of `Cleanup`: what may be deleted. An age of None leaves that kind alone."""
+
+    thread_max_age_seconds: float | None = Field(None, ge=0)
+    vector_store_max_age_seconds: float | None = Field(None, ge=0)
+    file_max_age_seconds: float | None = Field(None, ge=0)
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description="vector stores must carry all these metadata pairs"
+    )
+    workflow_query: str | None = Field(
+        None, description="extra visibility filter for the runs whose threads may be deleted, "
+        "e.g. TaskQueue = 'tenant-a'",
+    )  # fmt: skip
+    in_use_seconds: float = Field(
+        24 * 3600.0, ge=0, description="a vector store of an assistant that ran within this "
+        "window is in use",
+    )  # fmt: skip
+    delete_in_use: bool = False
+    dry_run: bool = False
+    max_deletions: int = Field(1000, ge=1)
+    timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+
+    @property
+    def kinds(self) -> list[CleanupKind]:
+        ages: list[tuple[CleanupKind, float | None]] = [
+            ("threads", self.thread_max_age_seconds),
+            ("vector_stores", self.vector_store_max_age_seconds),
+            ("files", self.file_max_age_seconds),
+        ]
+        return [kind for kind, age in ages if age is not None]
+
+
+class CleanupItem(Contract):
+    kind: CleanupKind
+    id: str
+    reason: str = ""
+
+
+class CleanupReport(Contract):
+    """Output of `Cleanup`. In a dry run `deleted` lists what would have been deleted."""
+
+    dry_run: bool
+    deleted: list[CleanupItem] = Field(default_factory=list)
+    skipped: list[CleanupItem] = Field(default_factory=list)
+    failed: list[CleanupItem] = Field(default_factory=list)

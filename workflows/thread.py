@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ThreadState,
     )
     from workflows.run import AssistantRun
+    from workflows.search_attributes import OPENAI_THREAD_ID
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -48,6 +49,7 @@ class AssistantThread:
 
     @workflow.run
     async def run(self, config: ThreadConfig) -> ThreadState:
+        self._publish_thread_id()
         runs_this_execution = 0
         while await self._next_message_or_idle():
             if self._time_to_continue(runs_this_execution):
@@ -140,10 +142,17 @@ class AssistantThread:
             result = _failed(err, self.thread_id)
         self.runs_done += 1
         self.current_run = None
-        self.thread_id = result.thread_id or self.thread_id
+        if result.thread_id and result.thread_id != self.thread_id:
+            self.thread_id = result.thread_id
+            self._publish_thread_id()
         self._remember(queued, workflow_id, result)
         if queued.answered_by_update:
             self.answers[queued.id] = result
+
+    def _publish_thread_id(self) -> None:
+        """OpenAIThreadId on an open thread workflow is what protects it from Cleanup."""
+        if self.thread_id:
+            workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(self.thread_id)])
 
     def _run_request(self, message: ThreadMessage) -> RunRequest:
         config = self.config

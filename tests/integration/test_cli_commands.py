@@ -77,3 +77,18 @@ async def test_ingest_prints_the_report_and_exits_nonzero_when_files_fail(
     mixed = await cli(settings, "ingest", name, str(good), str(bad))
     assert mixed.returncode == 1
     assert "unsupported_file" in mixed.stderr
+
+
+async def test_cleanup_schedule_is_idempotent_and_controllable(settings: Settings) -> None:
+    args = ("cleanup", "schedule", "--every", "1h", "--file-max-age", "30d", "--dry-run")
+    created = await cli(settings, *args)
+    assert "created schedule durable-assistants-cleanup" in created.stderr, created.stderr
+    assert "updated schedule" in (await cli(settings, *args)).stderr
+    for action, said in (("pause", "paused"), ("unpause", "unpaused"), ("delete", "deleted")):
+        result = await cli(settings, "cleanup", action)
+        assert f"{said} schedule durable-assistants-cleanup" in result.stderr, result.stderr
+    bad = await cli(settings, "cleanup", "run", "--thread-max-age", "yesterday")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "error: --thread-max-age: expected a duration like 90s, 15m, 24h or 30d, got 'yesterday'"
+    )
