@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
-from activities.openai_errors import api_errors
+from activities.openai_errors import api_errors, checked
 from activities.tools import ToolRegistry, tool_definition
 from workflows.backend import (
     CANCEL_RUN,
@@ -97,7 +97,9 @@ class AssistantsActivities:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
         with api_errors("creating a thread"):
-            thread = await self.client.beta.threads.create(metadata=request.metadata or None)
+            thread = checked(
+                await self.client.beta.threads.create(metadata=request.metadata or None)
+            )
         return thread.id
 
     @activity.defn(name=START_RUN)
@@ -246,7 +248,7 @@ class AssistantsActivities:
     async def _find_run(self, thread_id: str, key: str) -> Run | None:
         async for run in self.client.beta.threads.runs.list(thread_id, limit=100, order="desc"):
             if (run.metadata or {}).get(IDEMPOTENCY_KEY) == key:
-                return run
+                return checked(run)
         return None
 
     async def _cancellable(self, request: CancelRun) -> Run | None:
@@ -257,7 +259,9 @@ class AssistantsActivities:
 
     async def _cancel(self, run: Run) -> Run:
         try:
-            return await self.client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+            return checked(
+                await self.client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+            )
         except Exception:  # it may have ended meanwhile: what it is now decides
             latest = await self._retrieve(RunRef(thread_id=run.thread_id, run_id=run.id))
             if latest.status in TERMINAL:
@@ -273,7 +277,7 @@ class AssistantsActivities:
             ref.run_id, thread_id=ref.thread_id
         )
         poll_after = raw.headers.get("openai-poll-after-ms")
-        return raw.parse(), float(poll_after) / 1000 if poll_after else None
+        return checked(raw.parse()), float(poll_after) / 1000 if poll_after else None
 
     async def _settle(self, run: Run, until: frozenset[str] = SETTLED) -> RunSnapshot:
         """Poll `run` until its status is in `until`, heartbeating, with backoff."""
@@ -294,7 +298,7 @@ class AssistantsActivities:
             if event.event in ("thread.message.completed", "thread.message.incomplete"):
                 messages.append(event.data)
             elif event.event.startswith("thread.run.") and isinstance(event.data, Run):
-                run = event.data
+                run = checked(event.data)
         if run is None:
             raise ApplicationError("the run's event stream ended before the run was created")
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us

@@ -12,13 +12,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TypeVar
 
 import httpx2 as httpx
 import openai
+import pydantic
 from temporalio.exceptions import ApplicationError
 
 from workflows.backend import ACTIVE_RUN_CONFLICT
 
+M = TypeVar("M", bound=pydantic.BaseModel)
 ASSISTANTS_SHUTDOWN = (
     "OpenAI shut the Assistants API down on 2026-08-26, so {url} no longer exists there. "
     "Set OPENAI_BACKEND=responses to run on the Responses API, or point OPENAI_BASE_URL at a "
@@ -45,6 +48,21 @@ def api_errors(doing: str) -> Iterator[None]:
         raise ApplicationError(
             f"{doing}: the OpenAI API sent a malformed response: {err}", type="MalformedResponse"
         ) from err
+
+
+def checked(model: M) -> M:
+    """The SDK builds response objects without validating them; a malformed response (a
+    missing id, an unknown status) must be a retried error, not a half-built object that
+    reaches a workflow."""
+    try:
+        return type(model).model_validate(model.model_dump(mode="json", warnings=False))
+    except pydantic.ValidationError as err:
+        problem = err.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ApplicationError(
+            f"the OpenAI API sent a malformed {type(model).__name__}: {where}: {problem['msg']}",
+            type="MalformedResponse",
+        ) from None
 
 
 def from_status_error(err: openai.APIStatusError, doing: str) -> ApplicationError:

@@ -19,7 +19,7 @@ from openai import AsyncOpenAI
 from temporalio import activity
 
 from activities.heartbeats import heartbeating
-from activities.openai_errors import api_errors
+from activities.openai_errors import api_errors, checked
 from workflows.contracts import (
     FILE_SEARCH_EXTENSIONS,
     MAX_FILE_BYTES,
@@ -78,7 +78,7 @@ class VectorStoreActivities:
         spec = request.spec
         with api_errors(f"ensuring vector store {spec.id or spec.name!r}"):
             if spec.id is not None:
-                return (await self.client.vector_stores.retrieve(spec.id)).id
+                return checked(await self.client.vector_stores.retrieve(spec.id)).id
             async for store in self.client.vector_stores.list(limit=100):
                 if store.name == spec.name:
                     return store.id
@@ -86,7 +86,7 @@ class VectorStoreActivities:
             for key in ("expires_after", "chunking_strategy"):
                 if getattr(spec, key) is not None:
                     params[key] = getattr(spec, key)
-            return (await self.client.vector_stores.create(**params)).id
+            return checked(await self.client.vector_stores.create(**params)).id
 
     @activity.defn(name=ADD_FILES)
     async def add_files(self, request: AddFiles) -> int:

@@ -35,10 +35,10 @@ def free_port() -> int:
         return port
 
 
-def start_emulator(port: int, in_progress: float) -> subprocess.Popen[bytes]:
+def start_emulator(port: int, in_progress: float, queued: float = 0.05) -> subprocess.Popen[bytes]:
     cli = Path(sys.executable).parent / "durable-assistants"
     process = subprocess.Popen(
-        [str(cli), "emulator", "--port", str(port), "--queued", "0.05",
+        [str(cli), "emulator", "--port", str(port), "--queued", str(queued),
          "--in-progress", str(in_progress)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -33,6 +33,11 @@ class FaultRule(BaseModel):
         description="close the connection after the headers, halfway through a body, or "
         "after the first events of a stream",
     )
+    corrupt: Literal["truncate", "unknown_status", "missing_fields"] | None = Field(
+        None,
+        description="malform a JSON response: cut it in half, give it an unknown `status`, or "
+        "drop its `id` and `status`",
+    )
     rate: float = Field(1.0, ge=0, le=1, description="probability that a matching request is hit")
     times: int | None = Field(None, ge=1, description="stop after hitting this many requests")
     route: str = Field(".*", description="regular expression matched against 'METHOD /path'")

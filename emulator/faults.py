@@ -7,6 +7,7 @@ the `X-Emulator-Fault` header of a single request (`status=429 retry_after=0.5`,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -113,11 +114,61 @@ class FaultInjector:
             )
             await error.response()(scope, receive, send)
             return
+        if rule.corrupt is not None:
+            self.counters().count("faults_injected", f"corrupt_{rule.corrupt}")
+            await self.app(scope, receive, _corrupting(send, rule.corrupt))
+            return
         if rule.drop is None:
             await self.app(scope, receive, send)
             return
         self.counters().count("faults_injected", f"drop_{rule.drop}")
         await self.app(scope, receive, _dropping(send, rule.drop))
+
+
+def _corrupting(send: Send, how: str) -> Send:
+    """Buffer a JSON response and send it malformed; other responses pass untouched."""
+    start: Message = {}
+    passthrough = False
+    body = b""
+
+    async def corrupting_send(message: Message) -> None:
+        nonlocal start, passthrough, body
+        if message["type"] == "http.response.start":
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            passthrough = b"application/json" not in content_type
+            start = message
+            if passthrough:
+                await send(message)
+            return
+        if passthrough:
+            await send(message)
+            return
+        body += message.get("body", b"")
+        if message.get("more_body"):
+            return
+        malformed = _malform(body, how)
+        headers = dict(start.get("headers", []))
+        headers[b"content-length"] = str(len(malformed)).encode()
+        await send({**start, "headers": list(headers.items())})
+        await send({"type": "http.response.body", "body": malformed})
+
+    return corrupting_send
+
+
+def _malform(body: bytes, how: str) -> bytes:
+    if how == "truncate":
+        return body[: len(body) // 2]
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError:
+        return body
+    if isinstance(document, dict):
+        if how == "unknown_status":
+            document["status"] = "bewildered"
+        else:
+            document.pop("id", None)
+            document.pop("status", None)
+    return json.dumps(document).encode()
 
 
 def _dropping(send: Send, where: str) -> Send:

@@ -145,3 +145,19 @@ def test_state_file_keeps_objects_across_restarts(tmp_path: Path) -> None:
         sdk = OpenAI(base_url=second.base_url, api_key="sk-x", max_retries=0)
         text = sdk.beta.threads.messages.list(thread.id).data[0].content[0].text.value  # type: ignore[union-attr]
         assert text == "remember me"
+
+
+@pytest.mark.parametrize("how", ["truncate", "unknown_status", "missing_fields"])
+def test_corrupt_responses_are_malformed_as_asked(emulator: BackgroundEmulator, how: str) -> None:
+    headers = {"Authorization": "Bearer sk-x", "X-Emulator-Fault": f"corrupt={how}"}
+    body = {"model": "gpt-4o"}
+    response = httpx.post(f"{emulator.base_url}/assistants", json=body, headers=headers)
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(response.content)
+    if how == "truncate":
+        with pytest.raises(ValueError, match=r"Expecting|Unterminated"):
+            response.json()
+    elif how == "unknown_status":
+        assert response.json()["status"] == "bewildered"
+    else:
+        assert "id" not in response.json()

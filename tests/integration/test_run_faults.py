@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 
+import httpx2 as httpx
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
@@ -162,3 +163,32 @@ async def test_the_temporal_cli_starts_a_run_with_plain_json(
     result = await client.get_workflow_handle(workflow_id, result_type=RunResult).result()
     assert result.status == "completed"
     assert [call.output for call in result.tool_calls] == ["42"]
+
+
+MALFORMED = [
+    FaultRule(corrupt="truncate", rate=0.15),
+    FaultRule(corrupt="unknown_status", rate=0.15),
+    FaultRule(corrupt="missing_fields", rate=0.15),
+]
+
+
+async def test_malformed_responses_are_retried_never_a_stuck_run(
+    client: Client, task_queue: str, settings: Settings, assistant_id: str
+) -> None:
+    config = EmulatorConfig(api_key=API_KEY, timings=FAST, seed=11)
+    with BackgroundEmulator(config) as garbling_api:
+        garbled = settings.model_copy(update={"openai_base_url": garbling_api.base_url})
+        counters = Counters(garbling_api)
+        assistant = await _copy_assistant(garbling_api, assistant_id)
+        garbling = config.model_copy(update={"faults": MALFORMED}).model_dump(mode="json")
+        httpx.put(f"{garbling_api.admin_url}/config", json=garbling).raise_for_status()
+        questions = [f"What is the weather in Town{n}?" for n in range(6)]
+        async with build_worker(client, garbled):
+            results = await asyncio.wait_for(asyncio.gather(
+                *(run(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions)
+            ), timeout=120)  # fmt: skip
+        faults = counters.read()["faults_injected"]
+        runs_per_thread = [counters.of_thread("runs_created", r.thread_id or "") for r in results]
+    assert [r.status for r in results] == ["completed"] * len(questions)
+    assert sum(count for kind, count in faults.items() if "corrupt" in kind) > 0
+    assert runs_per_thread == [1] * len(questions)

@@ -101,3 +101,29 @@ def test_transport_failures_and_malformed_bodies_are_retried() -> None:
             assert isinstance(caught.value, ApplicationError)
             assert not caught.value.non_retryable
             assert caught.value.type == "APIConnectionError"
+
+
+def test_malformed_response_objects_are_a_retried_error() -> None:
+    from openai.types.beta import Thread
+    from openai.types.beta.threads import Run
+
+    from activities.openai_errors import checked
+
+    thread = Thread.construct(id="thread_1", object="thread", created_at=1, metadata={})
+    assert checked(thread).id == "thread_1"
+    for malformed, named in (
+        (Run.construct(**{**RUN, "status": "bewildered"}), "status"),
+        (Thread.construct(object="thread", created_at=1), "id"),
+    ):
+        with pytest.raises(ApplicationError) as caught:
+            checked(malformed)
+        assert caught.value.type == "MalformedResponse"
+        assert f": {named}: " in caught.value.message
+        assert not caught.value.non_retryable
+
+
+RUN: dict[str, Any] = {
+    "id": "run_1", "object": "thread.run", "created_at": 1, "assistant_id": "asst_1",
+    "thread_id": "thread_1", "status": "queued", "instructions": "", "model": "gpt-4o",
+    "tools": [], "parallel_tool_calls": True,
+}  # fmt: skip

@@ -1,0 +1,251 @@
+"""The chaos suite (`make chaos`): durable runs under killed workers, a restarted Temporal
+server and API fault storms. Prints a summary table and keeps it in tests/chaos/results.md.
+
+    python -m tests.chaos.run [--runs 100] [--chaos-seconds 60]
+
+Scenarios:
+  kill    runs with two tool rounds each, in flight across two worker processes; a random
+          worker is killed with SIGKILL every few seconds and restarted; the dev server is
+          restarted once (its SQLite file kept)
+  faults  the same load through 30% 429 (retry-after), 10% 500 and 5% dropped bodies/streams
+Checked from the emulator's counters: one run and one user message per thread, and exactly
+one accepted tool-output submission per tool round. Tool executions beyond one per call
+are counted (at-least-once is allowed: tools get an idempotency key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.tools import tool_definition
+from benchmarks.emulator_bench import free_port
+from workers.settings import load_settings
+from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
+from workers.worker import project_tools
+from workflows.contracts import RunRequest, RunResult
+from workflows.run import AssistantRun
+
+KEY = "sk-chaos"
+CLI = str(Path(sys.executable).parent / "durable-assistants")
+RESULTS = Path(__file__).with_name("results.md")
+TOOLS = "activities.example_tools,tests.chaos.tools"
+ROUNDS = 2
+STORM = ["status=429 rate=0.3 retry_after=0.5", "status=500 rate=0.1",
+         "drop=body rate=0.05", "drop=stream rate=0.05"]  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    runs: int
+    completed: int
+    duplicates: int
+    lost: int
+    extra_tool_executions: int
+    slowest_run_seconds: float
+    wall_seconds: float
+
+
+class Stack:
+    """A dev server, an emulator and worker processes, each restartable."""
+
+    def __init__(self, folder: Path, faults: list[str]) -> None:
+        self.folder = folder
+        self.faults = faults
+        self.port, self.emulator_port = free_port(), free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.base_url = f"http://127.0.0.1:{self.emulator_port}/v1"
+        self.server: asyncio.subprocess.Process | None = None
+        self.emulator: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.visits = folder / "visits.log"
+
+    async def start_server(self) -> None:
+        db = self.folder / "temporal.sqlite"
+        self.server = await start_dev_server(
+            ip="127.0.0.1", port=self.port, ui_port=free_port(), db_file=db
+        )
+        await wait_until_serving(self.server, self.address, self.folder / "temporal.log")
+
+    async def restart_server(self) -> None:
+        assert self.server is not None
+        await stop_process(self.server)
+        await self.start_server()
+
+    def start_emulator(self) -> None:
+        faults = [arg for rule in self.faults for arg in ("--fault", rule)]
+        self.emulator = subprocess.Popen(
+            [CLI, "emulator", "--port", str(self.emulator_port), "--queued", "0.2",
+             "--in-progress", "1.0", *faults],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            try:
+                httpx.get(f"{self.admin}/health").raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("the emulator did not start")
+
+    @property
+    def admin(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}/_emulator"
+
+    def spawn_worker(self) -> subprocess.Popen[bytes]:
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(Path.cwd()),
+               "TEMPORAL_ADDRESS": self.address, "OPENAI_BASE_URL": self.base_url,
+               "OPENAI_API_KEY": KEY, "TOOLS_MODULES": TOOLS, "LOG_LEVEL": "ERROR",
+               "HEARTBEAT_THROTTLE_SECONDS": "1",
+               "CHAOS_VISITS_FILE": str(self.visits)}  # fmt: skip
+        return subprocess.Popen([CLI, "worker"], env=env, stderr=subprocess.DEVNULL)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        snapshot: dict[str, dict[str, int]] = httpx.get(f"{self.admin}/counters").json()
+        return snapshot
+
+    async def stop(self) -> None:
+        for process in [*self.workers, self.emulator]:
+            if process is not None:
+                process.kill()
+                process.wait()
+        if self.server is not None:
+            await stop_process(self.server)
+
+
+async def assistant_for(stack: Stack) -> str:
+    from openai import AsyncOpenAI
+
+    settings = load_settings(tools_modules=TOOLS)
+    tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+    async with AsyncOpenAI(base_url=stack.base_url, api_key=KEY, max_retries=20) as openai:
+        created = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
+    return created.id
+
+
+async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | None, float]:
+    started = time.perf_counter()
+    try:
+        result = await client.execute_workflow(
+            AssistantRun.run, request, id=f"chaos-{uuid.uuid4()}", task_queue="durable-assistants"
+        )
+    except Exception:  # counted as lost below
+        return None, time.perf_counter() - started
+    return result, time.perf_counter() - started
+
+
+async def connect(address: str) -> Client:
+    for _ in range(100):
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"cannot reach {address}")
+
+
+async def chaos(stack: Stack, seconds: float, restart_server: bool) -> None:
+    """Kill a random worker every few seconds and restart it; restart the server once."""
+    deadline = time.monotonic() + seconds
+    server_restarted = not restart_server
+    while time.monotonic() < deadline:
+        await asyncio.sleep(random.uniform(3, 6))
+        victim = random.randrange(len(stack.workers))
+        stack.workers[victim].send_signal(signal.SIGKILL)
+        stack.workers[victim].wait()
+        await asyncio.sleep(1)
+        stack.workers[victim] = stack.spawn_worker()
+        if not server_restarted and time.monotonic() > deadline - seconds / 2:
+            await stack.restart_server()
+            server_restarted = True
+
+
+async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]) -> Outcome:
+    with tempfile.TemporaryDirectory() as folder:
+        stack = Stack(Path(folder), faults)
+        try:
+            await stack.start_server()
+            stack.start_emulator()
+            assistant = await assistant_for(stack)
+            stack.workers = [stack.spawn_worker(), stack.spawn_worker()]
+            client = await connect(stack.address)
+            request = RunRequest.model_validate({
+                "assistant_id": assistant,
+                "timeouts": {"heartbeat_seconds": 2, "api_initial_retry_seconds": 0.2,
+                             "api_max_attempts": 50},
+            })  # fmt: skip
+            started = time.perf_counter()
+            jobs = [timed_run(client, _question(request, n)) for n in range(runs)]
+            disorder = chaos(stack, chaos_seconds, restart_server=name == "kill")
+            results = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
+            return _outcome(name, stack, results, time.perf_counter() - started)
+        finally:
+            await stack.stop()
+
+
+def _question(request: RunRequest, n: int) -> RunRequest:
+    text = f'call record_visit with {{"city": "City{n}"}} then calculate {n} * 2'
+    return request.model_copy(update={"messages": [{"content": text}]}, deep=True)
+
+
+def _outcome(
+    name: str, stack: Stack, results: list[tuple[RunResult | None, float]], wall: float
+) -> Outcome:
+    counters = stack.counters()
+    finished = [r for r, _ in results if r is not None]
+    completed = [r for r in finished if r.status == "completed" and len(r.tool_calls) == ROUNDS]
+    duplicates = sum(
+        counters.get(counter, {}).get(r.thread_id or "", 0) > 1
+        for r in finished for counter in ("runs_created", "messages_created")
+    )  # fmt: skip
+    accepted = counters.get("tool_output_submissions", {}).get("accepted", 0)
+    duplicates += max(0, accepted - ROUNDS * len(finished))
+    visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
+    return Outcome(
+        scenario=name, runs=len(results), completed=len(completed), duplicates=duplicates,
+        lost=len(results) - len(finished), extra_tool_executions=len(visits) - len(set(visits)),
+        slowest_run_seconds=max(seconds for _, seconds in results), wall_seconds=wall,
+    )  # fmt: skip
+
+
+def table(outcomes: list[Outcome]) -> str:
+    lines = ["| scenario | runs | completed | duplicates | lost | extra tool executions "
+             "| slowest run | wall |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for o in outcomes:
+        lines.append(f"| {o.scenario} | {o.runs} | {o.completed} | {o.duplicates} | {o.lost} | "
+                     f"{o.extra_tool_executions} | {o.slowest_run_seconds:.1f} s | "
+                     f"{o.wall_seconds:.1f} s |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+async def main(args: argparse.Namespace) -> list[Outcome]:
+    return [
+        await scenario("kill", args.runs, args.chaos_seconds, faults=[]),
+        await scenario("faults", args.runs, 0, faults=STORM),
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--chaos-seconds", type=float, default=60)
+    outcomes = asyncio.run(main(parser.parse_args()))
+    report = table(outcomes)
+    RESULTS.write_text(report)
+    print(report)
+    sys.stdout.flush()
+    ok = all(o.completed == o.runs and o.duplicates == 0 and o.lost == 0 for o in outcomes)
+    os._exit(0 if ok else 1)
