@@ -314,13 +314,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             floor = Worker(env.client, task_queue="bench-d", workflows=[TemporalFloor],
                            activities=[nothing])  # fmt: skip
             async with build_worker(env.client, settings), floor:
-                results: dict[str, Any] = {
-                    "timings": {"queued": args.queued, "in_progress": args.in_progress},
-                    "latency": await latency(bench, args.repeat),
-                    "by_duration": await by_duration(bench, args.durations),
-                    "history": await history_costs(env.client, bench),
-                    "throughput": await throughput(bench, args.concurrency, args.runs),
-                }
+                if args.footprint_only:
+                    results = json.loads((RESULTS / "runs.json").read_text())
+                else:
+                    results = {
+                        "timings": {"queued": args.queued, "in_progress": args.in_progress},
+                        "latency": await latency(bench, args.repeat),
+                        "by_duration": await by_duration(bench, args.durations),
+                        "history": await history_costs(env.client, bench),
+                        "throughput": await throughput(bench, args.concurrency, args.runs),
+                    }
         worker_env = {"PATH": os.environ["PATH"], "TEMPORAL_ADDRESS": address,
                       "TEMPORAL_TASK_QUEUE": "bench-rss", "OPENAI_BASE_URL": base,
                       "OPENAI_API_KEY": KEY, "LOG_LEVEL": "WARNING"}  # fmt: skip
@@ -397,6 +400,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=32, help="runs per throughput level")
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="a smoke run with small numbers")
+    parser.add_argument(
+        "--footprint-only", action="store_true", help="re-measure only the worker footprint"
+    )
     args = parser.parse_args()
     if args.quick:
         args.in_progress, args.repeat, args.durations = 0.3, 2, [0.2, 0.6]

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     graceful_shutdown_seconds: float = Field(30.0, gt=0)
+    max_concurrent_activities: int = Field(
+        2000, ge=1, description="activity slots; every run in flight holds one while it waits"
+    )
     heartbeat_throttle_seconds: float = Field(
         2.0, gt=0, description="longest gap between heartbeats sent; bounds how late a cancel lands"
     )

@@ -107,6 +107,7 @@ def build_worker(
         else activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
+        max_concurrent_activities=settings.max_concurrent_activities,
     )
 
 

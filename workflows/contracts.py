@@ -144,9 +144,13 @@ class Attachment(Contract):
     tools: list[AttachmentTool] = Field(default_factory=_file_search_only)
 
 
+MAX_MESSAGE_CHARS = 256_000
+"""The API's limit on one message's content."""
+
+
 class InputMessage(Contract):
     role: Literal["user", "assistant"] = "user"
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     attachments: list[Attachment] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -296,7 +300,7 @@ RUN_OVERRIDES = frozenset({
 class ThreadMessage(Contract):
     """Update `send_message` / Signal `post_message` of `AssistantThread`."""
 
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     attachments: list[Attachment] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
     overrides: dict[str, Any] = Field(

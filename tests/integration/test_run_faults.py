@@ -13,6 +13,7 @@ import httpx2 as httpx
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from emulator.config import EmulatorConfig, FaultRule
 from emulator.server import BackgroundEmulator
@@ -192,3 +193,32 @@ async def test_malformed_responses_are_retried_never_a_stuck_run(
     assert [r.status for r in results] == ["completed"] * len(questions)
     assert sum(count for kind, count in faults.items() if "corrupt" in kind) > 0
     assert runs_per_thread == [1] * len(questions)
+
+
+async def test_an_oversized_message_is_refused_before_it_reaches_history(
+    client: Client, task_queue: str, worker: None, assistant_id: str
+) -> None:
+    with pytest.raises(ValueError, match="at most 256000 characters"):
+        ask(assistant_id, "x" * 256_001)  # the typed client refuses it before sending
+    workflow_id = f"huge-{uuid.uuid4()}"
+    huge = {"assistant_id": assistant_id, "messages": [{"content": "x" * 3_000_000}]}
+    with pytest.raises(RPCError, match=r"(?i)size"):
+        await client.start_workflow("AssistantRun", huge, id=workflow_id, task_queue=task_queue)
+    assert (await client.count_workflows(f'WorkflowId = "{workflow_id}"')).count == 0
+
+
+async def test_the_temporal_cli_with_invalid_json_fails_naming_the_field(
+    client: Client, task_queue: str, worker: None, temporal_address: str
+) -> None:
+    workflow_id = f"cli-bad-{uuid.uuid4()}"
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(temporal_binary()), "workflow", "start", "--address", temporal_address,
+         "--type", "AssistantRun", "--task-queue", task_queue, "--workflow-id", workflow_id,
+         "--input", json.dumps({"assistant_id": "asst_1", "messages": [{"content": 7}]})],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=10)
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert "messages.0.content" in failure.value.cause.message

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from activities.tools import (
@@ -271,3 +273,24 @@ def test_example_tools_register_and_compute() -> None:
     assert error_of(run(registry, "get_order_status", '{"order_id": "B-1"}'))["message"] == (
         "no order B-1"
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(arguments=st.text(max_size=60) | st.builds(json.dumps, st.dictionaries(
+    st.sampled_from(["a", "b", "c", "address"]),
+    st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2),
+)))  # fmt: skip
+def test_any_arguments_give_an_output_or_a_readable_error(arguments: str) -> None:
+    registry = ToolRegistry()
+
+    @registry.tool
+    def add(a: int, b: int = 1) -> int:
+        return a + b
+
+    output = run(registry, "add", arguments)
+    if output.error is None:
+        given_arguments = json.loads(arguments or "{}")
+        expected = int(given_arguments["a"]) + int(given_arguments.get("b", 1))
+        assert int(output.output) == expected
+    else:
+        assert error_of(output)["type"] in ("invalid_json", "invalid_arguments")
