@@ -25,12 +25,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from activities.tools import tool_definition
 from benchmarks.emulator_bench import free_port
@@ -138,14 +142,34 @@ async def assistant_for(stack: Stack) -> str:
 
 
 async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | None, float]:
+    """Start a run and wait for its result, riding out the server restart (client calls
+    that fail meanwhile are repeated; the workflow id makes the start idempotent)."""
     started = time.perf_counter()
+    workflow_id = f"chaos-{uuid.uuid4()}"
+
+    async def start() -> Any:
+        return await client.start_workflow(
+            AssistantRun.run, request, id=workflow_id, task_queue="durable-assistants",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )  # fmt: skip
+
     try:
-        result = await client.execute_workflow(
-            AssistantRun.run, request, id=f"chaos-{uuid.uuid4()}", task_queue="durable-assistants"
-        )
-    except Exception:  # counted as lost below
+        handle = await _through_outages(start)
+        result: RunResult = await _through_outages(handle.result)
+    except WorkflowFailureError:
         return None, time.perf_counter() - started
     return result, time.perf_counter() - started
+
+
+async def _through_outages(call: Callable[[], Awaitable[Any]], seconds: float = 180) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except (RPCError, RuntimeError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
 
 
 async def connect(address: str) -> Client:
@@ -182,13 +206,8 @@ async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]
             assistant = await assistant_for(stack)
             stack.workers = [stack.spawn_worker(), stack.spawn_worker()]
             client = await connect(stack.address)
-            request = RunRequest.model_validate({
-                "assistant_id": assistant,
-                "timeouts": {"heartbeat_seconds": 2, "api_initial_retry_seconds": 0.2,
-                             "api_max_attempts": 50},
-            })  # fmt: skip
             started = time.perf_counter()
-            jobs = [timed_run(client, _question(request, n)) for n in range(runs)]
+            jobs = [timed_run(client, _question(assistant, n)) for n in range(runs)]
             disorder = chaos(stack, chaos_seconds, restart_server=name == "kill")
             results = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
             return _outcome(name, stack, results, time.perf_counter() - started)
@@ -196,9 +215,13 @@ async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]
             await stack.stop()
 
 
-def _question(request: RunRequest, n: int) -> RunRequest:
+def _question(assistant_id: str, n: int) -> RunRequest:
     text = f'call record_visit with {{"city": "City{n}"}} then calculate {n} * 2'
-    return request.model_copy(update={"messages": [{"content": text}]}, deep=True)
+    return RunRequest.model_validate({
+        "assistant_id": assistant_id, "messages": [{"content": text}],
+        "timeouts": {"heartbeat_seconds": 2, "api_initial_retry_seconds": 0.2,
+                     "api_max_attempts": 50},
+    })  # fmt: skip
 
 
 def _outcome(
