@@ -222,3 +222,24 @@ async def test_the_temporal_cli_with_invalid_json_fails_naming_the_field(
         await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=10)
     assert isinstance(failure.value.cause, ApplicationError)
     assert "messages.0.content" in failure.value.cause.message
+
+
+async def test_a_429_is_retried_no_earlier_than_its_retry_after(
+    client: Client, task_queue: str, settings: Settings, assistant_id: str
+) -> None:
+    config = EmulatorConfig(api_key=API_KEY, timings=FAST)
+    with BackgroundEmulator(config) as limited:
+        assistant = await _copy_assistant(limited, assistant_id)
+        rule = FaultRule(status=429, retry_after=2, times=1, route="^POST /v1/threads$")
+        limiting = config.model_copy(update={"faults": [rule]}).model_dump(mode="json")
+        httpx.put(f"{limited.admin_url}/config", json=limiting).raise_for_status()
+        async with build_worker(client, settings.model_copy(
+            update={"openai_base_url": limited.base_url})):  # fmt: skip
+            handle = await start(client, task_queue, ask(assistant, "Hi", timeouts=QUICK))
+            assert (await handle.result()).status == "completed"
+    events = (await handle.fetch_history()).events
+    scheduled = next(e for e in events if e.HasField("activity_task_scheduled_event_attributes"))
+    started = next(e for e in events if e.HasField("activity_task_started_event_attributes"))
+    assert started.activity_task_started_event_attributes.attempt == 2
+    waited = started.event_time.ToDatetime() - scheduled.event_time.ToDatetime()
+    assert waited.total_seconds() >= 2.0  # the policy alone would retry after 0.05 s
