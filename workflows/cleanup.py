@@ -3,14 +3,11 @@ Temporal Schedule (`durable-assistants cleanup schedule`) or once (`cleanup run`
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_options import api_call_options
     from workflows.cleanup_steps import (
         DELETE_RESOURCES,
         FIND_CANDIDATES,
@@ -23,19 +20,6 @@ with workflow.unsafe.imports_passed_through():
 PAGE = 100
 
 
-def activity_options(policy: CleanupPolicy) -> dict[str, Any]:
-    timeouts = policy.timeouts
-    return {
-        "start_to_close_timeout": timedelta(seconds=timeouts.api_call_seconds),
-        "heartbeat_timeout": timedelta(seconds=timeouts.heartbeat_seconds),
-        "retry_policy": RetryPolicy(
-            initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
-            maximum_attempts=timeouts.api_max_attempts,
-            maximum_interval=timedelta(seconds=30),
-        ),
-    }
-
-
 @workflow.defn(name="Cleanup", failure_exception_types=[ValidationError])
 class Cleanup:
     @workflow.run
@@ -43,7 +27,7 @@ class Cleanup:
         request = FindCandidates(policy=policy, now=workflow.now().timestamp())
         found: Candidates = await workflow.execute_activity(
             FIND_CANDIDATES, request, result_type=Candidates, summary="find old resources",
-            **activity_options(policy),
+            **api_call_options(policy.timeouts),
         )  # fmt: skip
         chosen = found.delete[: policy.max_deletions]
         over_cap = [item.model_copy(update={"reason": "max_deletions reached"})
@@ -58,7 +42,7 @@ class Cleanup:
             refused: list[CleanupItem] = await workflow.execute_activity(
                 DELETE_RESOURCES, DeleteResources(items=page), result_type=list[CleanupItem],
                 summary=f"delete {len(page)} ({start + len(page)}/{len(chosen)})",
-                **activity_options(policy),
+                **api_call_options(policy.timeouts),
             )  # fmt: skip
             refused_ids = {item.id for item in refused}
             report.deleted += [item for item in page if item.id not in refused_ids]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_options import api_call_options
     from workflows.contracts import (
         FileOutcome,
         IngestFile,
@@ -168,16 +167,6 @@ class VectorStoreIngest:
         workflow.set_current_details(f"{phase}: {details}")
 
     async def _call(self, activity: str, argument: Any, result: type[T] | Any) -> Any:
-        timeouts = self.request.timeouts
         return await workflow.execute_activity(
-            activity,
-            argument,
-            result_type=result,
-            start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
-            heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
-                maximum_attempts=timeouts.api_max_attempts,
-                maximum_interval=timedelta(seconds=30),
-            ),
+            activity, argument, result_type=result, **api_call_options(self.request.timeouts)
         )

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_options import api_call_options
     from workflows.backend import (
         ACTIVE_RUN_CONFLICT,
         CANCEL_RUN,
@@ -277,18 +277,11 @@ class AssistantRun:
                     summary: str) -> Any:  # fmt: skip
         if self.stop_reason is not None and self.phase != RunPhase.cancelling:
             self._stopped_between_steps()
-        timeouts = self.request.timeouts
         return await workflow.execute_activity(
             activity,
             argument,
             result_type=result,
-            start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
-            heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
-                maximum_attempts=timeouts.api_max_attempts,
-                maximum_interval=timedelta(seconds=30),
-            ),
+            **api_call_options(self.request.timeouts),
             # a start interrupted by a cancel must finish its request before we look it up
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=summary,
