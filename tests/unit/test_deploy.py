@@ -1,0 +1,47 @@
+"""The deployment files agree with the code: every variable they set is a setting, the
+image contains every package, and the Temporal profile file loads."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+from temporalio.envconfig import ClientConfigProfile
+
+from workers.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+SETTINGS = {name.upper() for name in Settings.model_fields}
+
+
+def test_compose_and_kubernetes_set_only_real_settings() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    worker = yaml.safe_load((DEPLOY / "kubernetes" / "worker.yaml").read_text())
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    names = set(compose["services"]["worker"]["environment"]) | {
+        e["name"] for e in container["env"]
+    }
+    assert names <= SETTINGS, names - SETTINGS
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 30
+
+
+def test_the_image_contains_every_package() -> None:
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for package in packages:
+        assert f"COPY {package} {package}" in dockerfile
+
+
+def test_the_temporal_profiles_load() -> None:
+    def load(name: str) -> ClientConfigProfile:
+        return ClientConfigProfile.load(
+            profile=name, config_source=DEPLOY / "temporal.toml", disable_env=True
+        )
+
+    for name in ("default", "cloud"):
+        assert load(name).to_client_connect_config()["target_host"].endswith(":7233")
+    mtls = load("cloud-mtls")
+    assert mtls.tls is not None
+    assert mtls.address == load("cloud").address
