@@ -26,7 +26,7 @@ async def run_demo(client: Client, settings: Settings, console: Console) -> None
     try:
         result = await handle.result()
     except WorkflowFailureError as err:
-        console.print(f"[red]the demo run failed: {err.cause}[/red]")
+        console.print(f"the demo run failed: {err.cause}", style="red", markup=False)
         return
     print_result(result, as_json=False, console=console)
     console.print(f"See it in the UI: [bold]{ui_link(settings, handle.id)}[/bold]\n")

@@ -55,7 +55,7 @@ async def _with_progress(client: Client, workflow_id: str, console: Console) -> 
 
 
 def _print_report(result: IngestResult, console: Console) -> None:
-    console.print(f"vector store {result.vector_store_id}: {result.file_counts}")
+    console.print(f"vector store {result.vector_store_id}: {result.file_counts}", markup=False)
     for outcome in result.files:
         if outcome.status != "completed":
             error = (
@@ -63,4 +63,4 @@ def _print_report(result: IngestResult, console: Console) -> None:
                 if outcome.last_error
                 else ""
             )
-            console.print(f"  {outcome.status:9} {outcome.source}  {error}")
+            console.print(f"  {outcome.status:9} {outcome.source}  {error}", markup=False)

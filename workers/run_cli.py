@@ -108,10 +108,11 @@ def print_result(result: RunResult, as_json: bool, console: Console) -> None:
         print(result.model_dump_json(indent=2))
         return
     for call in result.tool_calls:
-        console.print(f"[dim]tool {call.name}({call.arguments}) -> {call.output}[/dim]")
+        line = f"tool {call.name}({call.arguments}) -> {call.output}"
+        console.print(line, style="dim", markup=False, soft_wrap=True)
     if result.status != "completed":
         error = f": {result.last_error.message}" if result.last_error else ""
-        console.print(f"[bold]{result.status}[/bold]{error}")
+        console.print(f"{result.status}{error}", style="bold", markup=False)
     print(result.output_text, flush=True)
 
 
