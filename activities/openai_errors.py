@@ -20,6 +20,7 @@ import pydantic
 from temporalio.exceptions import ApplicationError
 
 from workflows.backend import ACTIVE_RUN_CONFLICT
+from workflows.contracts import first_error
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 ASSISTANTS_SHUTDOWN = (
@@ -57,10 +58,9 @@ def checked(model: M) -> M:
     try:
         return type(model).model_validate(model.model_dump(mode="json", warnings=False))
     except pydantic.ValidationError as err:
-        problem = err.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in problem["loc"])
+        where, problem = first_error(err)
         raise ApplicationError(
-            f"the OpenAI API sent a malformed {type(model).__name__}: {where}: {problem['msg']}",
+            f"the OpenAI API sent a malformed {type(model).__name__}: {where}: {problem}",
             type="MalformedResponse",
         ) from None
 

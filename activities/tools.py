@@ -30,6 +30,7 @@ from workflows.contracts import (
     ToolOutput,
     ToolRetry,
     ToolSpec,
+    first_error,
     tool_error,
 )
 
@@ -139,6 +140,10 @@ class ToolRegistry:
     def catalog(self) -> ToolCatalog:
         return ToolCatalog(tools=[registered.spec for registered in self])
 
+    def definitions(self, backend: str) -> list[dict[str, Any]]:
+        """The `tools` array to put on an assistant (or a response) for every tool."""
+        return [tool_definition(registered.spec, backend) for registered in self]
+
 
 registry = ToolRegistry()
 tool = registry.tool
@@ -192,9 +197,8 @@ async def execute(registered: RegisteredTool, call: ToolCall, context: CallConte
     try:
         arguments = registered.arguments.model_validate(raw)
     except pydantic.ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        return tool_error("invalid_arguments", f"{field}: {first['msg']}", field)
+        field, problem = first_error(err)
+        return tool_error("invalid_arguments", f"{field or None}: {problem}", field or None)
     kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
     token = _current_call.set(context)
     try:

@@ -38,7 +38,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.tools import CallContext, execute, registry, tool_definition
+from activities.tools import CallContext, execute, registry
 from benchmarks.emulator_bench import RESULTS, free_port, rss_mib, start_emulator
 from benchmarks.floor import TemporalFloor, nothing
 from workers.settings import Settings, load_settings
@@ -307,7 +307,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     address = env.client.service_client.config.target_host
     try:
         settings = bench_settings(base, address, "bench-c")
-        tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+        tools = project_tools(settings).definitions("assistants")
         async with AsyncOpenAI(base_url=base, api_key=KEY, max_retries=0) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
             bench = Bench(openai, env.client, assistant.id, admin)

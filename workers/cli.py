@@ -286,10 +286,7 @@ def tools_schema(
     ] = Backend.assistants,
 ) -> None:
     """Print the `tools` array to put on an assistant (or a response) as JSON."""
-    from activities.tools import tool_definition
-
-    definitions = [tool_definition(t.spec, backend.value) for t in _tool_registry()]
-    print(json.dumps(definitions, indent=2))
+    print(json.dumps(_tool_registry().definitions(backend.value), indent=2))
 
 
 @app.command()

@@ -32,13 +32,16 @@ def thread_workflow_id(key: str) -> str:
     return f"thread-{key}"
 
 
+def as_message(message: ThreadMessage | str) -> ThreadMessage:
+    return ThreadMessage(content=message) if isinstance(message, str) else message
+
+
 async def send_message(
     client: Client, task_queue: str, config: ThreadConfig, message: ThreadMessage | str
 ) -> RunResult:
     """Send a message to the conversation `config.key` and wait for its answer. The thread
     workflow is started if it does not exist: one atomic call, no race between callers."""
-    if isinstance(message, str):
-        message = ThreadMessage(content=message)
+    message = as_message(message)
     start = WithStartWorkflowOperation(
         AssistantThread.run,
         config,
@@ -55,8 +58,7 @@ async def post_message(
     client: Client, task_queue: str, config: ThreadConfig, message: ThreadMessage | str
 ) -> ThreadHandle:
     """Queue a message without waiting for the answer (signal-with-start)."""
-    if isinstance(message, str):
-        message = ThreadMessage(content=message)
+    message = as_message(message)
     return await client.start_workflow(
         AssistantThread.run,
         config,

@@ -16,7 +16,7 @@ from workers import client as runs
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workers.worker import openai_client
-from workflows.contracts import AssistantSpec, RunRequest, RunResult
+from workflows.contracts import AssistantSpec, RunRequest, RunResult, first_error
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,6 @@ def ui_link(settings: Settings, workflow_id: str) -> str:
 
 def _first_line(err: Exception) -> str:
     if isinstance(err, ValidationError):
-        first = err.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}" if where else first["msg"]
+        where, problem = first_error(err)
+        return f"{where}: {problem}" if where else problem
     return str(err).splitlines()[0]

@@ -13,7 +13,7 @@ from workers import client as conversations
 from workers.connection import connect
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
-from workflows.contracts import ThreadConfig
+from workflows.contracts import ThreadConfig, first_error
 
 
 def thread_config(key: str, assistant_id: str | None, assistant_file: Path | None) -> ThreadConfig:
@@ -24,7 +24,7 @@ def thread_config(key: str, assistant_id: str | None, assistant_file: Path | Non
     try:
         return ThreadConfig(key=key, assistant_id=assistant_id, assistant=assistant)
     except ValidationError as err:
-        raise SettingsError(f"KEY: {err.errors(include_url=False)[0]['msg']}") from None
+        raise SettingsError(f"KEY: {first_error(err)[1]}") from None
 
 
 async def send_command(

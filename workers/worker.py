@@ -65,16 +65,21 @@ def project_activities(
     ]
 
 
-def openai_client(settings: Settings) -> AsyncOpenAI:
-    """The worker's one client. Its own retries are off: Temporal retries activities."""
+def openai_api_key(settings: Settings) -> str:
+    """The key the worker's client uses; a `SettingsError` when the OpenAI settings are unusable."""
     if settings.openai_backend != "assistants":
         raise SettingsError("OPENAI_BACKEND: only 'assistants' is implemented so far")
     if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
         raise SettingsError(
             "OPENAI_API_KEY: not set (use 'durable-assistants dev' for the local emulator)"
         )
+    return settings.openai_api_key.get_secret_value()
+
+
+def openai_client(settings: Settings) -> AsyncOpenAI:
+    """The worker's one client. Its own retries are off: Temporal retries activities."""
     return AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
+        api_key=openai_api_key(settings),
         base_url=settings.openai_base_url,
         organization=settings.openai_org_id,
         project=settings.openai_project_id,
@@ -134,7 +139,7 @@ async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
     workflows = WORKFLOWS if queue == settings.temporal_task_queue else []
     project_tools(settings)  # a bad TOOLS_MODULES fails before connecting
     if queue == settings.temporal_task_queue:
-        openai_client(settings)  # so does a missing OPENAI_API_KEY
+        openai_api_key(settings)  # so do unusable OpenAI settings
     stop = stop_on_signals()
     client = await connect(settings)
     worker = build_worker(client, settings, workflows=workflows, task_queue=queue)

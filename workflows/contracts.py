@@ -10,10 +10,16 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DESCRIBE_TOOLS = "tools.describe"
 """Activity type returning the worker's `ToolCatalog`; tools run as `tool.<name>`."""
+
+
+def first_error(err: ValidationError) -> tuple[str, str]:
+    """The first problem pydantic found, as (dotted field path, message), for one-line errors."""
+    problem = err.errors(include_url=False)[0]
+    return ".".join(str(part) for part in problem["loc"]), problem["msg"]
 
 
 class Contract(BaseModel):

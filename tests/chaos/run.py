@@ -36,7 +36,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from activities.tools import tool_definition
 from benchmarks.emulator_bench import free_port
 from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
@@ -135,7 +134,7 @@ async def assistant_for(stack: Stack) -> str:
     from openai import AsyncOpenAI
 
     settings = load_settings(tools_modules=TOOLS)
-    tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+    tools = project_tools(settings).definitions("assistants")
     async with AsyncOpenAI(base_url=stack.base_url, api_key=KEY, max_retries=20) as openai:
         created = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
     return created.id

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from openai import AsyncOpenAI
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
 
-from activities.tools import tool_definition
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
 from workers.settings import Settings, load_settings
@@ -65,7 +65,7 @@ async def openai(api: BackgroundEmulator) -> AsyncIterator[AsyncOpenAI]:
 @pytest.fixture
 async def assistant_id(openai: AsyncOpenAI, settings: Settings) -> str:
     """An assistant with every registered tool, as `tools schema` prints them."""
-    tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+    tools = project_tools(settings).definitions("assistants")
     assistant = await openai.beta.assistants.create(
         model="gpt-4o",
         name=f"test-{uuid.uuid4().hex[:8]}",
@@ -128,17 +128,32 @@ def worker_process(
         process.wait()
 
 
-def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:
-    env = {
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a `durable-assistants` process needs to reach this test's Temporal
+    server, task queue, emulator and tools."""
+    return {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(REPO_ROOT),
-        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_ADDRESS": settings.temporal_address or "",
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "OPENAI_BASE_URL": settings.openai_base_url or "",
         "OPENAI_API_KEY": API_KEY,
         "TOOLS_MODULES": TOOLS_MODULES,
-        "LOG_FORMAT": "json",
     }
+
+
+async def run_cli(
+    settings: Settings, *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`durable-assistants ARGS...` as a user types it, without blocking the event loop."""
+    return await asyncio.to_thread(
+        subprocess.run, [WORKER_CLI, *args], env=cli_env(settings), cwd=cwd, input=stdin,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:
+    env = {**cli_env(settings), "TEMPORAL_ADDRESS": temporal_address, "LOG_FORMAT": "json"}
     return subprocess.Popen(
         [WORKER_CLI, "worker"], env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL
     )

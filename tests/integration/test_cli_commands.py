@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
-from tests.integration.conftest import API_KEY
+from tests.integration.conftest import run_cli as cli
 from workers.settings import Settings
-
-CLI = str(Path(sys.executable).parent / "durable-assistants")
-
-
-async def cli(
-    settings: Settings, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "TEMPORAL_ADDRESS": settings.temporal_address or "",
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "OPENAI_BASE_URL": settings.openai_base_url or "",
-        "OPENAI_API_KEY": API_KEY,
-    }
-    return await asyncio.to_thread(
-        subprocess.run, [CLI, *args], env=env, input=stdin, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
 
 
 async def test_send_then_chat_continue_one_conversation(

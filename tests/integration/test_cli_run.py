@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.integration.conftest import API_KEY, TOOLS_MODULES
+from tests.integration.conftest import run_cli as cli
 from workers.settings import Settings
-
-CLI = str(Path(sys.executable).parent / "durable-assistants")
-
-
-async def cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "TEMPORAL_ADDRESS": settings.temporal_address or "",
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "OPENAI_BASE_URL": settings.openai_base_url or "",
-        "OPENAI_API_KEY": API_KEY,
-        "TOOLS_MODULES": TOOLS_MODULES,
-    }
-    return await asyncio.to_thread(
-        subprocess.run, [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
 
 
 async def test_run_prints_the_answer_and_json_result(

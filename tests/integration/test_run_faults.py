@@ -75,10 +75,9 @@ async def _copy_assistant(api: BackgroundEmulator, assistant_id: str) -> str:
     """The same assistant on another emulator (retrying through its faults)."""
     from openai import AsyncOpenAI
 
-    from activities.tools import tool_definition
     from workers.worker import project_tools
 
-    tools = [tool_definition(t.spec, "assistants") for t in project_tools(_tools_settings())]
+    tools = project_tools(_tools_settings()).definitions("assistants")
     async with AsyncOpenAI(base_url=api.base_url, api_key=API_KEY, max_retries=10) as openai:
         created = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
     return created.id

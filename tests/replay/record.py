@@ -18,7 +18,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools import tool_definition
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
 from workers.client import RunHandle, start_run
@@ -78,7 +77,7 @@ async def main() -> None:
             openai_api_key=SecretStr(KEY), graceful_shutdown_seconds=0.5,
             tools_modules="activities.example_tools,tests.integration.run_tools",
         )  # fmt: skip
-        tools = [tool_definition(t.spec, "assistants") for t in project_tools(settings)]
+        tools = project_tools(settings).definitions("assistants")
         async with AsyncOpenAI(base_url=api.base_url, api_key=KEY) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
         async with build_worker(env.client, settings):
