@@ -19,8 +19,8 @@ import openai
 import pydantic
 from temporalio.exceptions import ApplicationError
 
-from workflows.backend import ACTIVE_RUN_CONFLICT
-from workflows.contracts import first_error
+from workflows.common import first_error
+from workflows.run.steps import ACTIVE_RUN_CONFLICT
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 ASSISTANTS_SHUTDOWN = (

@@ -2,7 +2,7 @@
 
 A tool's JSON Schema is derived by pydantic from its signature, and the same model validates the
 model's arguments before the function runs. Anything that goes wrong before or inside the call is
-returned to the model as a readable error output (see `workflows.contracts.tool_error`), except
+returned to the model as a readable error output (see `workflows.common.tool_error`), except
 plain exceptions, which Temporal retries by the tool's retry policy first.
 """
 
@@ -22,17 +22,11 @@ import pydantic
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic_core import to_jsonable_python
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from workflows.contracts import (
-    DESCRIBE_TOOLS,
-    ToolCall,
-    ToolCatalog,
-    ToolOutput,
-    ToolRetry,
-    ToolSpec,
-    first_error,
-    tool_error,
-)
+from workflows.common import ToolCall, ToolOutput, first_error, tool_error
+from workflows.run.contracts import BUILT_IN_TOOLS, ToolReference
+from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolRetry, ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRUNCATION_MARKER = "\n…[truncated {omitted} characters]"
@@ -75,6 +69,8 @@ class RegisteredTool:
 
 
 class ToolRegistry:
+    """The function tools a worker knows, by name."""
+
     def __init__(self) -> None:
         self._tools: dict[str, RegisteredTool] = {}
 
@@ -133,6 +129,9 @@ class ToolRegistry:
 
     def get(self, name: str) -> RegisteredTool | None:
         return self._tools.get(name)
+
+    def __len__(self) -> int:
+        return len(self._tools)
 
     def __iter__(self) -> Iterator[RegisteredTool]:
         return iter(sorted(self._tools.values(), key=lambda t: t.spec.name))
@@ -264,6 +263,27 @@ class ToolActivities:
             )
 
         return activity.defn(name=registered.spec.activity_type)(run_tool)
+
+
+def resolve_tools(
+    registry: ToolRegistry, references: list[ToolReference], backend: str
+) -> list[dict[str, Any]]:
+    """API tool objects for registered tool names, built-ins and literal tool objects."""
+    resolved: list[dict[str, Any]] = []
+    for reference in references:
+        if isinstance(reference, dict):
+            resolved.append(reference)
+        elif reference in BUILT_IN_TOOLS:
+            resolved.append({"type": reference})
+        elif (registered := registry.get(reference)) is not None:
+            resolved.append(tool_definition(registered.spec, backend))
+        else:
+            raise ApplicationError(
+                f"tools: no registered tool named {reference!r}",
+                type="UnknownTool",
+                non_retryable=True,
+            )
+    return resolved
 
 
 def tool_definition(spec: ToolSpec, backend: str) -> dict[str, Any]:

@@ -38,10 +38,19 @@ def free_port() -> int:
 def start_emulator(port: int, in_progress: float, queued: float = 0.05) -> subprocess.Popen[bytes]:
     cli = Path(sys.executable).parent / "durable-assistants"
     process = subprocess.Popen(
-        [str(cli), "emulator", "--port", str(port), "--queued", str(queued),
-         "--in-progress", str(in_progress)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(cli),
+            "emulator",
+            "--port",
+            str(port),
+            "--queued",
+            str(queued),
+            "--in-progress",
+            str(in_progress),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -79,13 +88,17 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 def retrieve_latency(base: str, requests: int) -> dict[str, Any]:
     with httpx.Client() as client:
-        assistant = client.post(f"{base}/v1/assistants", json={"model": "gpt-4o"},
-                                headers=HEADERS).json()  # fmt: skip
+        assistant = client.post(
+            f"{base}/v1/assistants", json={"model": "gpt-4o"}, headers=HEADERS
+        ).json()
         run = client.post(
-            f"{base}/v1/threads/runs", headers=HEADERS,
-            json={"assistant_id": assistant["id"],
-                  "thread": {"messages": [{"role": "user", "content": "hi"}]}},
-        ).json()  # fmt: skip
+            f"{base}/v1/threads/runs",
+            headers=HEADERS,
+            json={
+                "assistant_id": assistant["id"],
+                "thread": {"messages": [{"role": "user", "content": "hi"}]},
+            },
+        ).json()
         run_url = f"{base}/v1/threads/{run['thread_id']}/runs/{run['id']}"
         health_url = f"{base}/_emulator/health"
         timed(client, run_url, 200)  # warm up
@@ -104,8 +117,9 @@ def retrieve_latency(base: str, requests: int) -> dict[str, Any]:
 async def open_streams(base: str, count: int, pid: int) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        assistant = (await client.post(f"{base}/v1/assistants", json={"model": "gpt-4o"},
-                                       headers=HEADERS)).json()  # fmt: skip
+        assistant = (
+            await client.post(f"{base}/v1/assistants", json={"model": "gpt-4o"}, headers=HEADERS)
+        ).json()
         peak_rss = 0.0
         opened = 0
 
@@ -118,8 +132,9 @@ async def open_streams(base: str, count: int, pid: int) -> dict[str, Any]:
                 "thread": {"messages": [message]},
             }
             events = 0
-            async with client.stream("POST", f"{base}/v1/threads/runs", json=body,
-                                     headers=HEADERS) as response:  # fmt: skip
+            async with client.stream(
+                "POST", f"{base}/v1/threads/runs", json=body, headers=HEADERS
+            ) as response:
                 opened += 1
                 async for line in response.aiter_lines():
                     events += line.startswith("event: ")
@@ -149,19 +164,21 @@ async def open_streams(base: str, count: int, pid: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     latency, streams = result["latency"], result["streams"]
-    return "\n".join([
-        "| emulator figure | value |",
-        "|---|---|",
-        f"| run retrieve, median / p95 | {latency['run_retrieve']['median_ms']} ms / "
-        f"{latency['run_retrieve']['p95_ms']} ms |",
-        f"| same server's health endpoint, median (baseline) | "
-        f"{latency['health_baseline']['median_ms']} ms |",
-        f"| retrieve / baseline | {latency['ratio_median']} |",
-        f"| concurrent run streams held open (model time {result['in_progress']} s) | "
-        f"{streams['completed']} of {streams['streams']} completed, "
-        f"{streams['errors']} errors, {streams['wall_seconds']} s wall |",
-        f"| emulator peak RSS during the streams | {streams['peak_rss_mib']} MiB |",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "| emulator figure | value |",
+            "|---|---|",
+            f"| run retrieve, median / p95 | {latency['run_retrieve']['median_ms']} ms / "
+            f"{latency['run_retrieve']['p95_ms']} ms |",
+            f"| same server's health endpoint, median (baseline) | "
+            f"{latency['health_baseline']['median_ms']} ms |",
+            f"| retrieve / baseline | {latency['ratio_median']} |",
+            f"| concurrent run streams held open (model time {result['in_progress']} s) | "
+            f"{streams['completed']} of {streams['streams']} completed, "
+            f"{streams['errors']} errors, {streams['wall_seconds']} s wall |",
+            f"| emulator peak RSS during the streams | {streams['peak_rss_mib']} MiB |",
+        ]
+    )
 
 
 def main() -> None:

@@ -41,20 +41,23 @@ from temporalio.worker import Worker
 from activities.tools import CallContext, execute, registry
 from benchmarks.emulator_bench import RESULTS, free_port, rss_mib, start_emulator
 from benchmarks.floor import TemporalFloor, nothing
-from workers.settings import Settings, load_settings
+from workers.settings import EXAMPLE_TOOLS, Settings, load_settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker, project_tools
 from workflows import search_attributes
 from workflows.contracts import RunRequest, ToolCall
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 KEY = "sk-bench"
 SCENARIOS = {
     "no tools": ("Say hello to Ada", 2),
     "1 tool round": ("What is the weather in Paris?", 5),
-    "3 tool rounds": ("What is the weather in Paris, then calculate 2 * 21, "
-                      "then check the status of order A-1001", 9),
-}  # fmt: skip
+    "3 tool rounds": (
+        "What is the weather in Paris, then calculate 2 * 21, "
+        "then check the status of order A-1001",
+        9,
+    ),
+}
 """Scenario: (message, activities AssistantRun runs for it), so D runs as many."""
 ACTION_EVENTS = (
     "workflow_execution_started_event_attributes",
@@ -152,9 +155,11 @@ async def latency(bench: Bench, repeat: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for scenario, (text, activities) in SCENARIOS.items():
         contenders: dict[str, Contender] = {
-            "A": bench.polling, "B": bench.streaming, "C": bench.durable,
+            "A": bench.polling,
+            "B": bench.streaming,
+            "C": bench.durable,
             "D": lambda _text, n=activities: bench.floor(n),  # type: ignore[misc]
-        }  # fmt: skip
+        }
         samples: dict[str, list[float]] = {name: [] for name in contenders}
         requests: dict[str, list[int]] = {name: [] for name in contenders}
         for iteration in range(repeat):
@@ -176,11 +181,12 @@ async def by_duration(bench: Bench, durations: list[float]) -> dict[str, Any]:
     for seconds in durations:
         text = f"What is the weather in Oslo? [[emulator in_progress={seconds}]]"
         row = {}
-        for name, contender in (("A", bench.polling), ("B", bench.streaming),
-                                ("C", bench.durable)):  # fmt: skip
+        for name, contender in (("A", bench.polling), ("B", bench.streaming), ("C", bench.durable)):
             before = bench.requests()
-            row[name] = {"seconds": await timed(contender(text)),
-                         "requests": bench.requests() - before}  # fmt: skip
+            row[name] = {
+                "seconds": await timed(contender(text)),
+                "requests": bench.requests() - before,
+            }
         results[str(seconds)] = row
     return results
 
@@ -198,8 +204,10 @@ async def history_costs(client: Client, bench: Bench) -> dict[str, Any]:
         await handle.result()
         events = (await handle.fetch_history()).events
         kinds = [event.WhichOneof("attributes") for event in events]
-        costs[scenario] = {"events": len(events),
-                           "actions": sum(kind in ACTION_EVENTS for kind in kinds)}  # fmt: skip
+        costs[scenario] = {
+            "events": len(events),
+            "actions": sum(kind in ACTION_EVENTS for kind in kinds),
+        }
     return costs
 
 
@@ -209,8 +217,10 @@ async def throughput(bench: Bench, levels: list[int], runs_per_level: int) -> di
     results: dict[str, Any] = {}
     for level in levels:
         row = {}
-        for name, contender in (("C", lambda: bench.durable(text)),
-                                ("D", lambda: bench.floor(SCENARIOS["no tools"][1]))):  # fmt: skip
+        for name, contender in (
+            ("C", lambda: bench.durable(text)),
+            ("D", lambda: bench.floor(SCENARIOS["no tools"][1])),
+        ):
             count = max(runs_per_level, level)
             wall = await at_concurrency(contender, count, level)
             row[name] = {"runs": count, "runs_per_second": count / wall}
@@ -237,8 +247,9 @@ def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(cli), "worker"], env=env, stderr=subprocess.DEVNULL)
 
 
-async def worker_footprint(client: Client, env: dict[str, str], assistant_id: str,
-                           admin: str, in_flight: int) -> dict[str, Any]:  # fmt: skip
+async def worker_footprint(
+    client: Client, env: dict[str, str], assistant_id: str, admin: str, in_flight: int
+) -> dict[str, Any]:
     """RSS and CPU of a worker process (`durable-assistants worker`) holding `in_flight`
     long runs, against the same worker idle."""
     worker = spawn_worker(env)
@@ -251,11 +262,17 @@ async def worker_footprint(client: Client, env: dict[str, str], assistant_id: st
             {"assistant_id": assistant_id, "messages": [{"content": text}]}
         )
         started = time.perf_counter()
-        handles = await asyncio.gather(*(
-            client.start_workflow(AssistantRun.run, request, id=f"rss-{uuid.uuid4()}",
-                                  task_queue=env["TEMPORAL_TASK_QUEUE"])
-            for _ in range(in_flight)
-        ))  # fmt: skip
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    AssistantRun.run,
+                    request,
+                    id=f"rss-{uuid.uuid4()}",
+                    task_queue=env["TEMPORAL_TASK_QUEUE"],
+                )
+                for _ in range(in_flight)
+            )
+        )
         for _ in range(300):
             if _runs_created(admin) - already >= in_flight:
                 break
@@ -271,8 +288,13 @@ async def worker_footprint(client: Client, env: dict[str, str], assistant_id: st
         for handle in handles:
             with contextlib.suppress(RPCError):  # one that already ended
                 await handle.terminate("benchmark done")
-        return {"in_flight": in_flight_now, "ramp_seconds": ramp, "idle_rss_mib": idle,
-                "rss_mib": peak, "cpu_cores_while_waiting": cpu}  # fmt: skip
+        return {
+            "in_flight": in_flight_now,
+            "ramp_seconds": ramp,
+            "idle_rss_mib": idle,
+            "rss_mib": peak,
+            "cpu_cores_while_waiting": cpu,
+        }
     finally:
         worker.kill()
         worker.wait()
@@ -290,9 +312,13 @@ def _cpu_seconds(pid: int) -> float:
 
 def bench_settings(base_url: str, address: str, queue: str) -> Settings:
     return load_settings(
-        temporal_address=address, temporal_task_queue=queue, openai_base_url=base_url,
-        openai_api_key=SecretStr(KEY), log_level="WARNING",
-    )  # fmt: skip
+        temporal_address=address,
+        temporal_task_queue=queue,
+        openai_base_url=base_url,
+        openai_api_key=SecretStr(KEY),
+        tools_modules=EXAMPLE_TOOLS,
+        log_level="WARNING",
+    )
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -311,8 +337,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         async with AsyncOpenAI(base_url=base, api_key=KEY, max_retries=0) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
             bench = Bench(openai, env.client, assistant.id, admin)
-            floor = Worker(env.client, task_queue="bench-d", workflows=[TemporalFloor],
-                           activities=[nothing])  # fmt: skip
+            floor = Worker(
+                env.client, task_queue="bench-d", workflows=[TemporalFloor], activities=[nothing]
+            )
             async with build_worker(env.client, settings), floor:
                 if args.footprint_only:
                     results = json.loads((RESULTS / "runs.json").read_text())
@@ -324,9 +351,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         "history": await history_costs(env.client, bench),
                         "throughput": await throughput(bench, args.concurrency, args.runs),
                     }
-        worker_env = {"PATH": os.environ["PATH"], "TEMPORAL_ADDRESS": address,
-                      "TEMPORAL_TASK_QUEUE": "bench-rss", "OPENAI_BASE_URL": base,
-                      "OPENAI_API_KEY": KEY, "LOG_LEVEL": "WARNING"}  # fmt: skip
+        worker_env = {
+            "PATH": os.environ["PATH"],
+            "TEMPORAL_ADDRESS": address,
+            "TEMPORAL_TASK_QUEUE": "bench-rss",
+            "OPENAI_BASE_URL": base,
+            "OPENAI_API_KEY": KEY,
+            "LOG_LEVEL": "WARNING",
+        }
         results["footprint"] = await worker_footprint(
             env.client, worker_env, assistant.id, admin, args.in_flight
         )
@@ -350,23 +382,33 @@ def markdown(results: dict[str, Any]) -> str:
             f"{c['p50'] / b['p50']:.2f} | {c['p50'] / d['p50']:.1f} | "
             f"{a['requests']:g} / {b['requests']:g} / {c['requests']:g} |"
         )
-    lines += ["", "| model time per phase | requests A / B / C | latency A / B / C |",
-              "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| model time per phase | requests A / B / C | latency A / B / C |",
+        "|---|---|---|",
+    ]
     for seconds, row in results["by_duration"].items():
-        lines.append(f"| {seconds} s | {row['A']['requests']} / {row['B']['requests']} / "
-                     f"{row['C']['requests']} | {row['A']['seconds']:.2f} / "
-                     f"{row['B']['seconds']:.2f} / {row['C']['seconds']:.2f} s |")  # fmt: skip
+        lines.append(
+            f"| {seconds} s | {row['A']['requests']} / {row['B']['requests']} / "
+            f"{row['C']['requests']} | {row['A']['seconds']:.2f} / "
+            f"{row['B']['seconds']:.2f} / {row['C']['seconds']:.2f} s |"
+        )
     lines += ["", "| C per run | history events | billable actions |", "|---|---|---|"]
     for scenario, cost in results["history"].items():
         lines.append(f"| {scenario} | {cost['events']} | {cost['actions']} |")
     lines += ["", "| concurrency | C runs/s | D runs/s | C/D |", "|---|---|---|---|"]
     for level, row in results["throughput"].items():
-        lines.append(f"| {level} | {row['C']['runs_per_second']:.1f} | "
-                     f"{row['D']['runs_per_second']:.1f} | {row['C/D']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {level} | {row['C']['runs_per_second']:.1f} | "
+            f"{row['D']['runs_per_second']:.1f} | {row['C/D']:.2f} |"
+        )
     fp = results["footprint"]
-    lines += ["", f"Worker with {fp['in_flight']} runs in flight: RSS {fp['rss_mib']:.0f} MiB "
-              f"(idle {fp['idle_rss_mib']:.0f} MiB), {fp['cpu_cores_while_waiting']:.2f} cores "
-              f"while the runs wait on the model."]  # fmt: skip
+    lines += [
+        "",
+        f"Worker with {fp['in_flight']} runs in flight: RSS {fp['rss_mib']:.0f} MiB "
+        f"(idle {fp['idle_rss_mib']:.0f} MiB), {fp['cpu_cores_while_waiting']:.2f} cores "
+        f"while the runs wait on the model.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -378,10 +420,17 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     durations = [float(s) for s in results["by_duration"]]
     figure, axis = plt.subplots(figsize=(6, 4))
-    for name, label in (("A", "A: SDK polling helpers"), ("B", "B: SDK streaming helpers"),
-                        ("C", "C: AssistantRun (durable)")):  # fmt: skip
-        axis.plot(durations, [results["by_duration"][str(s)][name]["seconds"] for s in durations],
-                  marker="o", label=label)  # fmt: skip
+    for name, label in (
+        ("A", "A: SDK polling helpers"),
+        ("B", "B: SDK streaming helpers"),
+        ("C", "C: AssistantRun (durable)"),
+    ):
+        axis.plot(
+            durations,
+            [results["by_duration"][str(s)][name]["seconds"] for s in durations],
+            marker="o",
+            label=label,
+        )
     axis.set_xlabel("model time per phase (s)")
     axis.set_ylabel("end-to-end latency, one tool round (s)")
     axis.legend()

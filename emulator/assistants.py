@@ -13,9 +13,16 @@ from emulator.http import deleted, emulator, json_body, list_page, ok
 from emulator.store import JSON, Collection, Store, new_id
 
 _MUTABLE = (
-    "model", "name", "description", "instructions", "tools", "metadata",
-    "temperature", "top_p", "response_format",
-)  # fmt: skip
+    "model",
+    "name",
+    "description",
+    "instructions",
+    "tools",
+    "metadata",
+    "temperature",
+    "top_p",
+    "response_format",
+)
 
 
 def assistants(store: Store) -> Collection:

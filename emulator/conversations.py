@@ -43,8 +43,12 @@ async def create(request: Request) -> Response:
     body = await json_body(request, "createConversation")
     store = emulator(request).store
     items = stored_items(body.get("items") or [], "items")
-    conversation: JSON = {"id": new_id("conv_"), "object": "conversation",
-                    "created_at": store.now(), "metadata": body.get("metadata") or {}}  # fmt: skip
+    conversation: JSON = {
+        "id": new_id("conv_"),
+        "object": "conversation",
+        "created_at": store.now(),
+        "metadata": body.get("metadata") or {},
+    }
     conversations(store).add(conversation["id"], conversation)
     append_items(store, conversation["id"], items)
     return ok(conversation)
@@ -80,9 +84,15 @@ async def create_items(request: Request) -> Response:
     find_conversation(store, conversation_id)
     items = stored_items(body["items"], "items")
     append_items(store, conversation_id, items)
-    return ok({"object": "list", "data": items, "has_more": False,
-               "first_id": items[0]["id"] if items else None,
-               "last_id": items[-1]["id"] if items else None})  # fmt: skip
+    return ok(
+        {
+            "object": "list",
+            "data": items,
+            "has_more": False,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+        }
+    )
 
 
 async def list_items(request: Request) -> Response:

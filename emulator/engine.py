@@ -205,19 +205,27 @@ def _think(store: Store, entry: Entry, at: float) -> None:
 def _require_action(store: Store, entry: Entry, at: float) -> None:
     run, plan = entry.public, entry.private
     calls: list[JSON] = [
-        {"id": new_id("call_"), "type": "function",
-         "function": {"name": call.name, "arguments": call.arguments}}
+        {
+            "id": new_id("call_"),
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
         for call in plan.rounds[plan.rounds_done]
-    ]  # fmt: skip
+    ]
     plan.rounds_done += 1
     plan.completion_tokens += sum(model.count_tokens(c["function"]["arguments"]) for c in calls)
     step = _new_step(
-        store, run, "tool_calls",
-        {"type": "tool_calls",
-         "tool_calls": [{**call, "function": {**call["function"], "output": None}}
-                        for call in calls]},
+        store,
+        run,
+        "tool_calls",
+        {
+            "type": "tool_calls",
+            "tool_calls": [
+                {**call, "function": {**call["function"], "output": None}} for call in calls
+            ],
+        },
         at,
-    )  # fmt: skip
+    )
     plan.step_id = step["id"]
     run["status"] = "requires_action"
     run["required_action"] = {
@@ -250,13 +258,22 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
         run["incomplete_details"] = {"reason": "max_completion_tokens"}
     plan.completion_tokens += model.count_tokens(text)
     message = add_assistant_message(
-        store, run["thread_id"], text=text, annotations=annotations,
-        assistant_id=run["assistant_id"], run_id=run["id"], status=status, created_at=int(at),
-    )  # fmt: skip
+        store,
+        run["thread_id"],
+        text=text,
+        annotations=annotations,
+        assistant_id=run["assistant_id"],
+        run_id=run["id"],
+        status=status,
+        created_at=int(at),
+    )
     step = _new_step(
-        store, run, "message_creation",
-        {"type": "message_creation", "message_creation": {"message_id": message["id"]}}, at,
-    )  # fmt: skip
+        store,
+        run,
+        "message_creation",
+        {"type": "message_creation", "message_creation": {"message_id": message["id"]}},
+        at,
+    )
     _emit(plan, "thread.run.step.created", step)
     _emit(plan, "thread.run.step.in_progress", step)
     _emit_message(plan, message, text)
@@ -268,20 +285,27 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
 def _file_search_step(store: Store, entry: Entry, hits: list[SearchHit], at: float) -> None:
     run, plan = entry.public, entry.private
     results = [
-        {"file_id": hit.file_id, "file_name": hit.filename, "score": hit.score,
-         "content": [{"type": "text", "text": hit.text}]}
+        {
+            "file_id": hit.file_id,
+            "file_name": hit.filename,
+            "score": hit.score,
+            "content": [{"type": "text", "text": hit.text}],
+        }
         for hit in hits
-    ]  # fmt: skip
+    ]
     details = {
         "type": "tool_calls",
-        "tool_calls": [{
-            "id": new_id("call_"), "type": "file_search",
-            "file_search": {
-                "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
-                "results": results,
-            },
-        }],
-    }  # fmt: skip
+        "tool_calls": [
+            {
+                "id": new_id("call_"),
+                "type": "file_search",
+                "file_search": {
+                    "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0},
+                    "results": results,
+                },
+            }
+        ],
+    }
     step = _new_step(store, run, "tool_calls", details, at)
     _emit(plan, "thread.run.step.created", step)
     _close_step(step, "completed", at, plan)
@@ -296,9 +320,15 @@ def _emit_message(plan: RunPlan, message: JSON, text: str) -> None:
     for start in range(0, len(words), _DELTA_WORDS):
         chunk = " ".join(words[start : start + _DELTA_WORDS])
         value = chunk if start == 0 else " " + chunk
-        delta = {"id": message["id"], "object": "thread.message.delta",
-                 "delta": {"content": [{"index": 0, "type": "text",
-                                        "text": {"value": value, "annotations": []}}]}}  # fmt: skip
+        delta = {
+            "id": message["id"],
+            "object": "thread.message.delta",
+            "delta": {
+                "content": [
+                    {"index": 0, "type": "text", "text": {"value": value, "annotations": []}}
+                ]
+            },
+        }
         _emit(plan, "thread.message.delta", delta)
     _emit(plan, f"thread.message.{message['status']}", message)
 
@@ -339,8 +369,7 @@ def _close_open_step(store: Store, entry: Entry, status: str, at: float) -> None
 
 def _close_step(step: JSON, status: str, at: float, plan: RunPlan) -> None:
     step["status"] = status
-    step[{"completed": "completed_at", "cancelled": "cancelled_at", "expired": "expired_at",
-          "failed": "failed_at"}[status]] = int(at)  # fmt: skip
+    step[f"{status}_at"] = int(at)
     step["usage"] = _usage(plan.prompt_tokens, plan.completion_tokens)
 
 
@@ -375,10 +404,15 @@ def _cite(answer: model.Answer) -> tuple[str, list[JSON]]:
         marker = f"【{index}†{hit.filename}】"
         start = len(text)
         text += marker
-        annotations.append({
-            "type": "file_citation", "text": marker, "start_index": start,
-            "end_index": len(text), "file_citation": {"file_id": hit.file_id},
-        })  # fmt: skip
+        annotations.append(
+            {
+                "type": "file_citation",
+                "text": marker,
+                "start_index": start,
+                "end_index": len(text),
+                "file_citation": {"file_id": hit.file_id},
+            }
+        )
     return text, annotations
 
 
@@ -387,8 +421,11 @@ def _emit(plan: RunPlan, name: str, data: JSON) -> None:
 
 
 def _usage(prompt: int, completion: int) -> JSON:
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}  # fmt: skip
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _last_user_text(store: Store, thread_id: str) -> str:
@@ -402,11 +439,14 @@ def _planned_rounds(user_text: str, tools: list[JSON], request: JSON) -> list[li
     if request.get("tool_choice") == "none":
         return []
     functions = [
-        FunctionTool(t["function"]["name"], t["function"].get("parameters") or {},
-                     t["function"].get("description") or "")
+        FunctionTool(
+            t["function"]["name"],
+            t["function"].get("parameters") or {},
+            t["function"].get("description") or "",
+        )
         for t in tools
         if t["type"] == "function"
-    ]  # fmt: skip
+    ]
     parallel = request.get("parallel_tool_calls")
     return model.plan_rounds(user_text, functions, parallel is not False)
 

@@ -184,8 +184,9 @@ def _dropping(send: Send, where: str) -> Send:
         bodies += 1
         body: Any = message.get("body", b"")
         if where == "body" and body:
-            await send({"type": "http.response.body", "body": body[: len(body) // 2],
-                        "more_body": True})  # fmt: skip
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
             raise DroppedConnection
         if where == "stream" and bodies > _STREAM_EVENTS_BEFORE_DROP:
             raise DroppedConnection

@@ -86,13 +86,23 @@ def _nested(fields: dict[str, str]) -> JSON:
 async def list_files(request: Request) -> Response:
     store = emulator(request).store
     purpose = request.query_params.get("purpose")
-    found = [e.public for e in files(store).entries.values()
-             if purpose is None or e.public["purpose"] == purpose]  # fmt: skip
+    found = [
+        e.public
+        for e in files(store).entries.values()
+        if purpose is None or e.public["purpose"] == purpose
+    ]
     query = request.query_params
     if "limit" in query:
         return ok(list_page(request, found, max_limit=MAX_LIST_LIMIT))
-    return ok(paginate(found, limit=MAX_LIST_LIMIT, order=query.get("order", "desc"),
-                       after=query.get("after"), max_limit=MAX_LIST_LIMIT))  # fmt: skip
+    return ok(
+        paginate(
+            found,
+            limit=MAX_LIST_LIMIT,
+            order=query.get("order", "desc"),
+            after=query.get("after"),
+            max_limit=MAX_LIST_LIMIT,
+        )
+    )
 
 
 async def retrieve(request: Request) -> Response:

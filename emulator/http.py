@@ -70,14 +70,16 @@ def check_metadata(metadata: dict[str, str] | None, param: str = "metadata") -> 
             raise invalid(
                 f"Invalid '{param}': string too long. Expected a string with maximum length "
                 f"{METADATA_KEY_MAX}, but got a string with length {len(key)} instead.",
-                param=f"{param}.{key}", code="string_above_max_length",
-            )  # fmt: skip
+                param=f"{param}.{key}",
+                code="string_above_max_length",
+            )
         if len(value) > METADATA_VALUE_MAX:
             raise invalid(
                 f"Invalid '{param}.{key}': string too long. Expected a string with maximum "
                 f"length {METADATA_VALUE_MAX}, but got a string with length {len(value)} instead.",
-                param=f"{param}.{key}", code="string_above_max_length",
-            )  # fmt: skip
+                param=f"{param}.{key}",
+                code="string_above_max_length",
+            )
 
 
 def list_page(request: Request, items: list[JSON], max_limit: int = 100) -> JSON:
@@ -88,8 +90,9 @@ def list_page(request: Request, items: list[JSON], max_limit: int = 100) -> JSON
     except ValueError:
         raise invalid(
             f"Invalid type for 'limit': expected an integer, but got '{query['limit']}' instead.",
-            param="limit", code="invalid_type",
-        ) from None  # fmt: skip
+            param="limit",
+            code="invalid_type",
+        ) from None
     return paginate(
         items,
         limit=limit,

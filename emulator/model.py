@@ -105,7 +105,7 @@ def _calls_in(segment: str, tools: list[FunctionTool]) -> list[ToolCall]:
         (position, index, tool)
         for index, tool in enumerate(tools)
         if (position := _mention(segment, tool.name)) is not None
-    )  # fmt: skip
+    )
     calls: list[ToolCall] = []
     # Each tool reads its arguments from its own part of the round: up to the next tool named.
     for index, (start, _, tool) in enumerate(mentioned):
@@ -145,8 +145,14 @@ def _candidates(segment: str, tool_name: str) -> list[str]:
 def _argument_sets(segment: str, tool: FunctionTool) -> list[dict[str, Any]]:
     schema = tool.parameters or {}
     candidates = _candidates(segment, tool.name)
-    first_string = next((name for name, prop in _properties(schema).items()
-                         if _is_free_string(_resolve(schema, prop))), None)  # fmt: skip
+    first_string = next(
+        (
+            name
+            for name, prop in _properties(schema).items()
+            if _is_free_string(_resolve(schema, prop))
+        ),
+        None,
+    )
     several = len(candidates) > 1 and re.search(r"\band\b", segment, re.I)
     if first_string and several and not _explicit_value(segment, first_string):
         return [
@@ -199,9 +205,13 @@ def _fill(
 
 
 def _value_for(
-    root: dict[str, Any], name: str, prop: dict[str, Any], segment: str,
-    candidates: list[str], numbers: list[str],
-) -> Any:  # fmt: skip
+    root: dict[str, Any],
+    name: str,
+    prop: dict[str, Any],
+    segment: str,
+    candidates: list[str],
+    numbers: list[str],
+) -> Any:
     explicit = _explicit_value(segment, name)
     kind = prop.get("type")
     if "enum" in prop:
@@ -235,5 +245,11 @@ def _placeholder(prop: dict[str, Any], segment: str) -> Any:
     kind = prop.get("type")
     if "enum" in prop:
         return prop["enum"][0]
-    return {"string": segment, "integer": 0, "number": 0, "boolean": False,
-            "array": [], "object": {}}.get(str(kind), segment)  # fmt: skip
+    return {
+        "string": segment,
+        "integer": 0,
+        "number": 0,
+        "boolean": False,
+        "array": [],
+        "object": {},
+    }.get(str(kind), segment)

@@ -54,8 +54,12 @@ def create_response(
 ) -> Entry:
     """Create a response for `request` (already validated against the spec)."""
     if request.get("model") is None:
-        raise APIError(400, "Missing required parameter: 'model'.", param="model",
-                       code="missing_required_parameter")  # fmt: skip
+        raise APIError(
+            400,
+            "Missing required parameter: 'model'.",
+            param="model",
+            code="missing_required_parameter",
+        )
     history, conversation_id = _history(store, request)
     plan = new_plan(store, request, history, options, timings)
     plan.conversation_id = conversation_id
@@ -156,12 +160,20 @@ def _call_tool(entry: Entry, call: ToolCall) -> None:
     response, plan = entry.public, entry.private
     item = function_call(call.name, call.arguments)
     where = {"item_id": item["id"], "output_index": len(response["output"])}
-    _emit(plan, "response.output_item.added",
-          {"output_index": where["output_index"],
-           "item": {**item, "status": "in_progress", "arguments": ""}})  # fmt: skip
+    _emit(
+        plan,
+        "response.output_item.added",
+        {
+            "output_index": where["output_index"],
+            "item": {**item, "status": "in_progress", "arguments": ""},
+        },
+    )
     _emit(plan, "response.function_call_arguments.delta", {**where, "delta": call.arguments})
-    _emit(plan, "response.function_call_arguments.done",
-          {**where, "name": call.name, "arguments": call.arguments})  # fmt: skip
+    _emit(
+        plan,
+        "response.function_call_arguments.done",
+        {**where, "name": call.name, "arguments": call.arguments},
+    )
     _add_output(entry, item)
 
 
@@ -177,10 +189,14 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
     answer = model.answer(plan.user_text, plan.tool_results, hits)
     text = answer.text
     annotations: list[JSON] = [
-        {"type": "file_citation", "file_id": hit.file_id, "filename": hit.filename,
-         "index": len(text)}
+        {
+            "type": "file_citation",
+            "file_id": hit.file_id,
+            "filename": hit.filename,
+            "index": len(text),
+        }
         for hit in answer.citations
-    ]  # fmt: skip
+    ]
     status = "completed"
     limit = response["max_output_tokens"]
     if limit is not None and model.count_tokens(text) > limit:
@@ -195,17 +211,31 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
 def _file_search_call(entry: Entry, hits: list[SearchHit]) -> None:
     plan = entry.private
     results = [
-        {"file_id": hit.file_id, "filename": hit.filename, "score": hit.score, "text": hit.text,
-         "attributes": {}}
+        {
+            "file_id": hit.file_id,
+            "filename": hit.filename,
+            "score": hit.score,
+            "text": hit.text,
+            "attributes": {},
+        }
         for hit in hits
-    ]  # fmt: skip
-    item = {"id": new_id("fs_"), "type": "file_search_call", "status": "completed",
-            "queries": [plan.user_text],
-            "results": results if plan.include_search_results else None}  # fmt: skip
+    ]
+    item = {
+        "id": new_id("fs_"),
+        "type": "file_search_call",
+        "status": "completed",
+        "queries": [plan.user_text],
+        "results": results if plan.include_search_results else None,
+    }
     where = {"item_id": item["id"], "output_index": len(entry.public["output"])}
-    _emit(plan, "response.output_item.added",
-          {"output_index": where["output_index"],
-           "item": {**item, "status": "in_progress", "results": None}})  # fmt: skip
+    _emit(
+        plan,
+        "response.output_item.added",
+        {
+            "output_index": where["output_index"],
+            "item": {**item, "status": "in_progress", "results": None},
+        },
+    )
     for phase in ("in_progress", "searching", "completed"):
         _emit(plan, f"response.file_search_call.{phase}", where)
     _add_output(entry, item)
@@ -214,11 +244,19 @@ def _file_search_call(entry: Entry, hits: list[SearchHit]) -> None:
 def _emit_message(entry: Entry, message: JSON) -> None:
     plan = entry.private
     part = message["content"][0]
-    where = {"item_id": message["id"], "output_index": len(entry.public["output"]),
-             "content_index": 0}  # fmt: skip
-    _emit(plan, "response.output_item.added",
-          {"output_index": where["output_index"],
-           "item": {**message, "status": "in_progress", "content": []}})  # fmt: skip
+    where = {
+        "item_id": message["id"],
+        "output_index": len(entry.public["output"]),
+        "content_index": 0,
+    }
+    _emit(
+        plan,
+        "response.output_item.added",
+        {
+            "output_index": where["output_index"],
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+    )
     _emit(plan, "response.content_part.added", {**where, "part": output_text("")})
     words = part["text"].split(" ")
     for start in range(0, len(words), _DELTA_WORDS):
@@ -226,8 +264,11 @@ def _emit_message(entry: Entry, message: JSON) -> None:
         delta = chunk if start == 0 else " " + chunk
         _emit(plan, "response.output_text.delta", {**where, "delta": delta, "logprobs": []})
     for index, annotation in enumerate(part["annotations"]):
-        _emit(plan, "response.output_text.annotation.added",
-              {**where, "annotation_index": index, "annotation": annotation})  # fmt: skip
+        _emit(
+            plan,
+            "response.output_text.annotation.added",
+            {**where, "annotation_index": index, "annotation": annotation},
+        )
     _emit(plan, "response.output_text.done", {**where, "text": part["text"], "logprobs": []})
     _emit(plan, "response.content_part.done", {**where, "part": part})
     _add_output(entry, message)

@@ -24,10 +24,19 @@ def _stored_item(raw: JSON, param: str) -> JSON:
         return function_call(raw["name"], raw["arguments"], raw["call_id"])
     if kind == "function_call_output":
         if not raw.get("call_id"):
-            raise APIError(400, f"Missing required parameter: '{param}.call_id'.",
-                           param=f"{param}.call_id", code="missing_required_parameter")  # fmt: skip
-        return {"id": new_id("fco_"), "type": kind, "call_id": raw["call_id"],
-                "output": raw["output"], "status": "completed"}  # fmt: skip
+            raise APIError(
+                400,
+                f"Missing required parameter: '{param}.call_id'.",
+                param=f"{param}.call_id",
+                code="missing_required_parameter",
+            )
+        return {
+            "id": new_id("fco_"),
+            "type": kind,
+            "call_id": raw["call_id"],
+            "output": raw["output"],
+            "status": "completed",
+        }
     raise invalid(
         f"Invalid value: '{kind}'. The emulator supports items of type 'message', "
         "'function_call' and 'function_call_output'.",
@@ -42,13 +51,23 @@ def _message(role: str, content: str | list[JSON]) -> JSON:
         return output_message(
             [output_text(p["text"]) if p["type"] in _TEXT_PARTS else p for p in parts]
         )
-    return {"id": new_id("msg_"), "type": "message", "role": role, "status": "completed",
-            "content": parts}  # fmt: skip
+    return {
+        "id": new_id("msg_"),
+        "type": "message",
+        "role": role,
+        "status": "completed",
+        "content": parts,
+    }
 
 
 def output_message(content: list[JSON], status: str = "completed") -> JSON:
-    return {"id": new_id("msg_"), "type": "message", "role": "assistant", "status": status,
-            "content": content}  # fmt: skip
+    return {
+        "id": new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "status": status,
+        "content": content,
+    }
 
 
 def output_text(text: str, annotations: list[JSON] | None = None) -> JSON:

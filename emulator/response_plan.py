@@ -116,8 +116,9 @@ def _turn_so_far(context: list[JSON]) -> tuple[list[tuple[ToolCall, str]], int]:
     rounds (each response makes one round: a run of consecutive function calls)."""
     users = [index for index, item in enumerate(context) if is_user_message(item)]
     since = context[users[-1] + 1 :] if users else context
-    outputs = {item["call_id"]: item_text(item)
-               for item in since if item["type"] == "function_call_output"}  # fmt: skip
+    outputs = {
+        item["call_id"]: item_text(item) for item in since if item["type"] == "function_call_output"
+    }
     calls = [item for item in since if item["type"] == "function_call"]
     results = [(ToolCall(c["name"], c["arguments"]), outputs.get(c["call_id"], "")) for c in calls]
     rounds = sum(

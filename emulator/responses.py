@@ -57,8 +57,9 @@ def _starting_after(raw: str | None) -> int:
     except ValueError:
         raise invalid(
             f"Invalid type for 'starting_after': expected an integer, but got '{raw}' instead.",
-            param="starting_after", code="invalid_type",
-        ) from None  # fmt: skip
+            param="starting_after",
+            code="invalid_type",
+        ) from None
 
 
 async def delete(request: Request) -> Response:

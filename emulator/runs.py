@@ -44,8 +44,9 @@ async def create_thread_and_run(request: Request) -> Response:
     store = emu.store
     assistants(store).get(body["assistant_id"])
     options = parse_pairs(request.headers.get(RUN_OPTIONS_HEADER, ""))
-    thread = start_thread(store, {**(body.get("thread") or {}),
-                                  "tool_resources": body.get("tool_resources")})  # fmt: skip
+    thread = start_thread(
+        store, {**(body.get("thread") or {}), "tool_resources": body.get("tool_resources")}
+    )
     entry = engine.create_run(store, thread["id"], body, options, emu.config.timings)
     if not body.get("stream"):
         return ok(entry.public)

@@ -23,8 +23,11 @@ B = 0.75
 _TOKEN = re.compile(r"\S+")
 _WORD = re.compile(r"\w+")
 _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
-    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
-}  # fmt: skip
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
 def chunk(

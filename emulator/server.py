@@ -43,10 +43,13 @@ class BackgroundEmulator:
         self.port: int = self._socket.getsockname()[1]
         self._server = uvicorn.Server(
             uvicorn.Config(
-                self._app, log_level="warning", access_log=False, loop="asyncio",
+                self._app,
+                log_level="warning",
+                access_log=False,
+                loop="asyncio",
                 timeout_graceful_shutdown=1,
             )
-        )  # fmt: skip
+        )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )

@@ -123,26 +123,39 @@ def _api_error(error: ValidationError) -> APIError:
     if kind == "required":
         missing = str(error.message).split("'")[1]
         full = f"{param}.{missing}" if param else missing
-        return APIError(400, f"Missing required parameter: '{full}'.", param=full,
-                        code="missing_required_parameter")  # fmt: skip
+        return APIError(
+            400,
+            f"Missing required parameter: '{full}'.",
+            param=full,
+            code="missing_required_parameter",
+        )
     if kind == "additionalProperties":
         extra = sorted(set(value) - set(schema.get("properties", {})))
         unexpected = f"{param}.{extra[0]}" if param and extra else (extra[0] if extra else param)
-        return APIError(400, f"Unrecognized request argument supplied: {unexpected}",
-                        param=unexpected, code="unknown_parameter")  # fmt: skip
+        return APIError(
+            400,
+            f"Unrecognized request argument supplied: {unexpected}",
+            param=unexpected,
+            code="unknown_parameter",
+        )
     if kind == "type":
         names = [bound] if isinstance(bound, str) else list(bound)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return APIError(
             400,
             f"Invalid type for '{param}': expected {wanted}, but got {_json_type(value)} instead.",
-            param=param, code="invalid_type",
-        )  # fmt: skip
+            param=param,
+            code="invalid_type",
+        )
     if kind in ("enum", "const"):
         allowed = bound if kind == "enum" else [bound]
         listed = ", ".join(f"'{v}'" for v in allowed)
-        return APIError(400, f"Invalid value: '{value}'. Supported values are: {listed}.",
-                        param=param, code="invalid_value")  # fmt: skip
+        return APIError(
+            400,
+            f"Invalid value: '{value}'. Supported values are: {listed}.",
+            param=param,
+            code="invalid_value",
+        )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         side = "below minimum" if "inimum" in kind else "above maximum"
         sign = ">=" if "inimum" in kind else "<="
@@ -154,16 +167,21 @@ def _api_error(error: ValidationError) -> APIError:
             code=f"{_json_type(value, article=False)}_{side.replace(' ', '_')}_value",
         )
     if kind in ("maxItems", "minItems", "maxLength", "minLength", "maxProperties"):
-        what = {"maxItems": "array too long", "minItems": "array too short",
-                "maxLength": "string too long", "minLength": "string too short",
-                "maxProperties": "too many properties"}[str(kind)]  # fmt: skip
+        what = {
+            "maxItems": "array too long",
+            "minItems": "array too short",
+            "maxLength": "string too long",
+            "minLength": "string too short",
+            "maxProperties": "too many properties",
+        }[str(kind)]
         return APIError(
             400,
             f"Invalid '{param}': {what}. Expected a length of "
             f"{'at most' if str(kind).startswith('max') else 'at least'} {bound}, "
             f"but got {len(value)} instead.",
-            param=param, code=what.replace(" ", "_"),
-        )  # fmt: skip
+            param=param,
+            code=what.replace(" ", "_"),
+        )
     return APIError(400, f"Invalid value for '{param or 'body'}': {error.message}", param=param)
 
 

@@ -85,9 +85,16 @@ def add_user_message(store: Store, thread_id: str, request: JSON) -> JSON:
 
 
 def add_assistant_message(
-    store: Store, thread_id: str, *, text: str, annotations: list[JSON], assistant_id: str,
-    run_id: str, status: str = "completed", created_at: int | None = None,
-) -> JSON:  # fmt: skip
+    store: Store,
+    thread_id: str,
+    *,
+    text: str,
+    annotations: list[JSON],
+    assistant_id: str,
+    run_id: str,
+    status: str = "completed",
+    created_at: int | None = None,
+) -> JSON:
     return _message(
         store,
         thread_id,
@@ -101,11 +108,18 @@ def add_assistant_message(
 
 
 def _message(
-    store: Store, thread_id: str, *, role: str, content: list[JSON],
-    attachments: list[JSON] | None = None, metadata: JSON | None = None,
-    assistant_id: str | None = None, run_id: str | None = None, status: str = "completed",
+    store: Store,
+    thread_id: str,
+    *,
+    role: str,
+    content: list[JSON],
+    attachments: list[JSON] | None = None,
+    metadata: JSON | None = None,
+    assistant_id: str | None = None,
+    run_id: str | None = None,
+    status: str = "completed",
     created_at: int | None = None,
-) -> JSON:  # fmt: skip
+) -> JSON:
     now = store.now() if created_at is None else created_at
     message: JSON = {
         "id": new_id("msg_"),

@@ -29,10 +29,31 @@ from emulator.http import deleted, emulator, json_body, list_page, ok
 from emulator.model import SearchHit
 from emulator.store import JSON, Collection, Entry, Store, new_id
 
-SUPPORTED_EXTENSIONS = frozenset({
-    ".c", ".cpp", ".cs", ".css", ".doc", ".docx", ".go", ".html", ".java", ".js", ".json", ".md",
-    ".pdf", ".php", ".pptx", ".py", ".rb", ".sh", ".tex", ".ts", ".txt",
-})  # fmt: skip
+SUPPORTED_EXTENSIONS = frozenset(
+    {
+        ".c",
+        ".cpp",
+        ".cs",
+        ".css",
+        ".doc",
+        ".docx",
+        ".go",
+        ".html",
+        ".java",
+        ".js",
+        ".json",
+        ".md",
+        ".pdf",
+        ".php",
+        ".pptx",
+        ".py",
+        ".rb",
+        ".sh",
+        ".tex",
+        ".ts",
+        ".txt",
+    }
+)
 SUPPORTED_FILES_URL = (
     "https://platform.openai.com/docs/assistants/tools/file-search#supported-files"
 )
@@ -134,8 +155,10 @@ async def create(request: Request) -> Response:
     body = await json_body(request, "createVectorStore")
     emu = emulator(request)
     entry = _new_store(emu.store, body)
-    requests = [{"file_id": file_id, "chunking_strategy": body.get("chunking_strategy")}
-                for file_id in body.get("file_ids") or []]  # fmt: skip
+    requests = [
+        {"file_id": file_id, "chunking_strategy": body.get("chunking_strategy")}
+        for file_id in body.get("file_ids") or []
+    ]
     _add_files(emu.store, entry.public["id"], requests, emu.config.timings.indexing)
     return ok(_advance(emu.store, entry))
 
@@ -189,13 +212,17 @@ async def search_store(request: Request) -> Response:
     threshold = (body.get("ranking_options") or {}).get("score_threshold", 0.0)
     matches = _ranked(store, [found["id"]], " ".join(queries), body.get("filters"))
     kept = [m for m in matches if m.score >= threshold]
-    return ok({
-        "object": "vector_store.search_results.page",
-        "search_query": queries,
-        "data": [_result(m) for m in kept[: body.get("max_num_results", DEFAULT_SEARCH_RESULTS)]],
-        "has_more": False,
-        "next_page": None,
-    })  # fmt: skip
+    return ok(
+        {
+            "object": "vector_store.search_results.page",
+            "search_query": queries,
+            "data": [
+                _result(m) for m in kept[: body.get("max_num_results", DEFAULT_SEARCH_RESULTS)]
+            ],
+            "has_more": False,
+            "next_page": None,
+        }
+    )
 
 
 def _result(match: _Match) -> JSON:
@@ -374,8 +401,10 @@ def _scripted_failure(options: dict[str, str], attempt: int) -> str | None:
         return None
     code, times = failure
     if code not in LAST_ERROR_CODES:
-        raise invalid(f"Invalid emulator directive index_fail={code}: expected one of "
-                      f"{', '.join(LAST_ERROR_CODES)}.")  # fmt: skip
+        raise invalid(
+            f"Invalid emulator directive index_fail={code}: expected one of "
+            f"{', '.join(LAST_ERROR_CODES)}."
+        )
     return code if times is None or attempt <= times else None
 
 
@@ -467,16 +496,25 @@ async def file_content(request: Request) -> Response:
     vs_id, file_id = request.path_params["vector_store_id"], request.path_params["file_id"]
     indexed = _file_entry(store, vs_id, file_id).public["status"] == "completed"
     parts = [{"type": "text", "text": _text(files.content(store, file_id))}] if indexed else []
-    return ok({"object": "vector_store.file_content.page", "data": parts,
-               "has_more": False, "next_page": None})  # fmt: skip
+    return ok(
+        {
+            "object": "vector_store.file_content.page",
+            "data": parts,
+            "has_more": False,
+            "next_page": None,
+        }
+    )
 
 
 def _status_filter(request: Request) -> str | None:
     wanted = request.query_params.get("filter")
     if wanted is not None and wanted not in FILE_STATUSES:
         listed = ", ".join(f"'{status}'" for status in FILE_STATUSES)
-        raise invalid(f"Invalid value: '{wanted}'. Supported values are: {listed}.",
-                      param="filter", code="invalid_value")  # fmt: skip
+        raise invalid(
+            f"Invalid value: '{wanted}'. Supported values are: {listed}.",
+            param="filter",
+            code="invalid_value",
+        )
     return wanted
 
 
@@ -506,8 +544,11 @@ def _batch_requests(body: JSON) -> list[JSON]:
 
 
 def _batch_files(store: Store, batch: JSON) -> list[Entry]:
-    return [entry for entry in _files(store).of(batch["vector_store_id"])
-            if entry.private.batch_id == batch["id"]]  # fmt: skip
+    return [
+        entry
+        for entry in _files(store).of(batch["vector_store_id"])
+        if entry.private.batch_id == batch["id"]
+    ]
 
 
 def _batch_entry(store: Store, vs_id: str, batch_id: str) -> Entry:

@@ -21,7 +21,7 @@ from temporalio.client import (
 
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
-from workflows.cleanup import Cleanup
+from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CleanupPolicy, CleanupReport
 
 SCHEDULE_ID = "durable-assistants-cleanup"

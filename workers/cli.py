@@ -8,20 +8,15 @@ import os
 import sys
 import traceback
 from collections.abc import Coroutine
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from workers.logging import configure_logging
-from workers.settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from activities.tools import ToolRegistry
-    from workflows.contracts import CleanupPolicy
+from workers.cli_cleanup import cleanup_app
+from workers.cli_support import EXIT_USAGE, cli_settings, console
+from workers.cli_tools import tools_app
+from workers.settings import SettingsError
 
 app = typer.Typer(
     help="Durable OpenAI assistant runs on Temporal.",
@@ -29,34 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
-
-EXIT_USAGE = 2
-
-
-class Backend(StrEnum):
-    assistants = "assistants"
-    responses = "responses"
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    secrets = [
-        secret.get_secret_value()
-        for secret in (settings.openai_api_key, settings.temporal_api_key)
-        if secret is not None
-    ]
-    configure_logging(settings.log_format, settings.log_level, secrets)
-    return settings
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.run(coroutine)
 
 
-tools_app = typer.Typer(help="The function tools registered from TOOLS_MODULES.")
 app.add_typer(tools_app, name="tools")
-cleanup_app = typer.Typer(help="Delete old threads, vector stores and files on a schedule.")
 app.add_typer(cleanup_app, name="cleanup")
 
 
@@ -70,7 +44,7 @@ def worker(
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
     from workers.worker import run_worker
 
-    _run(run_worker(_settings(), task_queue))
+    _run(run_worker(cli_settings(), task_queue))
 
 
 @app.command("run")
@@ -95,11 +69,17 @@ def run_(
     if (assistant_id is None) == (assistant_file is None):
         raise SettingsError("give exactly one of --assistant-id and --assistant-file")
     options = RunOptions(
-        messages=message, assistant_id=assistant_id, assistant_file=assistant_file,
-        thread_id=thread_id, files=file or [], deadline=deadline, workflow_id=workflow_id,
-        as_json=json_output, wait=not no_wait,
-    )  # fmt: skip
-    code = asyncio.run(run_command(_settings(), options, console))
+        messages=message,
+        assistant_id=assistant_id,
+        assistant_file=assistant_file,
+        thread_id=thread_id,
+        files=file or [],
+        deadline=deadline,
+        workflow_id=workflow_id,
+        as_json=json_output,
+        wait=not no_wait,
+    )
+    code = asyncio.run(run_command(cli_settings(), options, console))
     raise typer.Exit(code)
 
 
@@ -108,7 +88,7 @@ def status(workflow_id: str) -> None:
     """Print a run's state (running) or its result (closed) as JSON."""
     from workers.run_cli import status_command
 
-    _run(status_command(_settings(), workflow_id))
+    _run(status_command(cli_settings(), workflow_id))
 
 
 @app.command()
@@ -119,7 +99,7 @@ def cancel(
     """Cancel a run at the API; returns once it is terminal."""
     from workers.run_cli import cancel_command
 
-    _run(cancel_command(_settings(), workflow_id, reason))
+    _run(cancel_command(cli_settings(), workflow_id, reason))
 
 
 @app.command()
@@ -134,7 +114,7 @@ def send(
     from workers.thread_cli import send_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file)
-    _run(send_command(_settings(), config, text, json_output, console))
+    _run(send_command(cli_settings(), config, text, json_output, console))
 
 
 @app.command()
@@ -147,7 +127,7 @@ def chat(
     from workers.thread_cli import chat_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file)
-    _run(chat_command(_settings(), config, console))
+    _run(chat_command(cli_settings(), config, console))
 
 
 @app.command()
@@ -159,92 +139,7 @@ def ingest(
     """Upload and index files into a vector store, waiting until they are ready."""
     from workers.ingest_cli import ingest_command
 
-    raise typer.Exit(asyncio.run(ingest_command(_settings(), name, paths, json_output, console)))
-
-
-def _cleanup_policy(
-    thread_max_age: str | None, vector_store_max_age: str | None, file_max_age: str | None,
-    dry_run: bool, max_deletions: int, workflow_query: str | None,
-) -> CleanupPolicy:  # fmt: skip
-    from workers.cleanup_cli import seconds
-    from workflows.contracts import CleanupPolicy
-
-    return CleanupPolicy(
-        thread_max_age_seconds=seconds("--thread-max-age", thread_max_age),
-        vector_store_max_age_seconds=seconds("--vector-store-max-age", vector_store_max_age),
-        file_max_age_seconds=seconds("--file-max-age", file_max_age),
-        dry_run=dry_run, max_deletions=max_deletions, workflow_query=workflow_query,
-    )  # fmt: skip
-
-
-ThreadMaxAge = Annotated[str | None, typer.Option(help="e.g. 24h; unset: keep threads")]
-VectorStoreMaxAge = Annotated[str | None, typer.Option(help="e.g. 30d; unset: keep stores")]
-FileMaxAge = Annotated[str | None, typer.Option(help="e.g. 30d; unset: keep files")]
-DryRun = Annotated[bool, typer.Option(help="report what would be deleted, delete nothing")]
-MaxDeletions = Annotated[int, typer.Option(help="cap per execution")]
-WorkflowQuery = Annotated[
-    str | None, typer.Option(help="visibility filter for runs whose threads may go")
-]
-
-
-@cleanup_app.command("schedule")
-def cleanup_schedule(
-    every: Annotated[str, typer.Option(help="interval, e.g. 1h")] = "1h",
-    thread_max_age: ThreadMaxAge = None,
-    vector_store_max_age: VectorStoreMaxAge = None,
-    file_max_age: FileMaxAge = None,
-    dry_run: DryRun = False,
-    max_deletions: MaxDeletions = 1000,
-    workflow_query: WorkflowQuery = None,
-) -> None:
-    """Create or update the cleanup schedule (overlapping executions are skipped)."""
-    from workers.cleanup_cli import schedule_command, seconds
-
-    policy = _cleanup_policy(thread_max_age, vector_store_max_age, file_max_age, dry_run,
-                             max_deletions, workflow_query)  # fmt: skip
-    interval = seconds("--every", every) or 3600.0
-    console.print(asyncio.run(schedule_command(_settings(), policy, interval)))
-
-
-@cleanup_app.command("run")
-def cleanup_run(
-    thread_max_age: ThreadMaxAge = None,
-    vector_store_max_age: VectorStoreMaxAge = None,
-    file_max_age: FileMaxAge = None,
-    dry_run: DryRun = False,
-    max_deletions: MaxDeletions = 1000,
-    workflow_query: WorkflowQuery = None,
-) -> None:
-    """Run the cleanup once now and print its report as JSON."""
-    from workers.cleanup_cli import run_once
-
-    policy = _cleanup_policy(thread_max_age, vector_store_max_age, file_max_age, dry_run,
-                             max_deletions, workflow_query)  # fmt: skip
-    print(asyncio.run(run_once(_settings(), policy)).model_dump_json(indent=2))
-
-
-@cleanup_app.command("pause")
-def cleanup_pause() -> None:
-    """Pause the cleanup schedule."""
-    _cleanup_control("pause")
-
-
-@cleanup_app.command("unpause")
-def cleanup_unpause() -> None:
-    """Unpause the cleanup schedule."""
-    _cleanup_control("unpause")
-
-
-@cleanup_app.command("delete")
-def cleanup_delete() -> None:
-    """Delete the cleanup schedule (running executions finish)."""
-    _cleanup_control("delete")
-
-
-def _cleanup_control(action: str) -> None:
-    from workers.cleanup_cli import control
-
-    console.print(asyncio.run(control(_settings(), action)))
+    raise typer.Exit(asyncio.run(ingest_command(cli_settings(), name, paths, json_output, console)))
 
 
 @app.command()
@@ -253,40 +148,6 @@ def schema() -> None:
     from workers.schema import contract_schemas
 
     print(json.dumps(contract_schemas(), indent=2))
-
-
-def _tool_registry() -> ToolRegistry:
-    from workers.worker import project_tools
-
-    return project_tools(_settings())
-
-
-@tools_app.command("list")
-def tools_list() -> None:
-    """Print the registered tools: activity type, task queue, timeout, retries."""
-    table = Table("tool", "activity", "task queue", "timeout", "attempts", "kind", "description")
-    for registered in _tool_registry():
-        spec = registered.spec
-        table.add_row(
-            spec.name,
-            spec.activity_type,
-            spec.task_queue or "(worker's)",
-            f"{spec.timeout_seconds:g}s",
-            str(spec.retry.max_attempts or "unlimited"),
-            "external" if spec.external else ("strict" if spec.strict else "function"),
-            spec.description.splitlines()[0] if spec.description else "",
-        )
-    Console().print(table)
-
-
-@tools_app.command("schema")
-def tools_schema(
-    backend: Annotated[
-        Backend, typer.Option(help="tool format: assistants or responses")
-    ] = Backend.assistants,
-) -> None:
-    """Print the `tools` array to put on an assistant (or a response) as JSON."""
-    print(json.dumps(_tool_registry().definitions(backend.value), indent=2))
 
 
 @app.command()
@@ -304,10 +165,14 @@ def dev(
     from workers.devstack import DevStackOptions, run_dev_stack
 
     options = DevStackOptions(
-        ip=ip, port=port, ui_port=ui_port, emulator_port=emulator_port, data_dir=data_dir,
+        ip=ip,
+        port=port,
+        ui_port=ui_port,
+        emulator_port=emulator_port,
+        data_dir=data_dir,
         demo=demo,
-    )  # fmt: skip
-    _run(run_dev_stack(_settings(), options, console))
+    )
+    _run(run_dev_stack(cli_settings(), options, console))
 
 
 @app.command()
@@ -333,6 +198,9 @@ def emulator(
     ] = None,
 ) -> None:
     """Serve the local OpenAI-compatible emulator (the model behind tests and the demo)."""
+    from workers.devstack import require_emulator
+
+    require_emulator()
     from emulator.config import EmulatorConfig, Timings
     from emulator.faults import parse_rule
     from emulator.server import serve

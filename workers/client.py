@@ -21,8 +21,8 @@ from workflows.contracts import (
     ThreadMessage,
     ThreadState,
 )
-from workflows.run import AssistantRun
-from workflows.thread import AssistantThread
+from workflows.run.workflow import AssistantRun
+from workflows.thread.workflow import AssistantThread
 
 RunHandle = WorkflowHandle[AssistantRun, RunResult]
 ThreadHandle = WorkflowHandle[AssistantThread, ThreadState]

@@ -9,11 +9,10 @@ from pathlib import Path
 from pydantic import SecretStr
 from rich.console import Console
 
-from emulator.server import BackgroundEmulator
 from workers.connection import connect
 from workers.demo import run_demo
 from workers.ports import ensure_port_free
-from workers.settings import Settings
+from workers.settings import EXAMPLE_TOOLS, Settings, SettingsError
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import build_worker, serve, stop_on_signals
 
@@ -33,6 +32,10 @@ EMULATOR_API_KEY = "sk-emulator"
 
 async def run_dev_stack(settings: Settings, options: DevStackOptions, console: Console) -> None:
     use_emulator = settings.openai_api_key is None
+    if use_emulator:
+        require_emulator()
+    if "tools_modules" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"tools_modules": EXAMPLE_TOOLS})
     ensure_port_free(options.ip, options.port, "--port")
     ensure_port_free(options.ip, options.ui_port, "--ui-port")
     if use_emulator:
@@ -54,6 +57,8 @@ async def run_dev_stack(settings: Settings, options: DevStackOptions, console: C
         console.print(f"Temporal UI: [bold]http://{options.ip}:{options.ui_port}[/bold]")
         console.print(f"Temporal gRPC: {address}, task queue {settings.temporal_task_queue}")
         if use_emulator:
+            from emulator.server import BackgroundEmulator
+
             emulator = BackgroundEmulator(host=options.ip, port=options.emulator_port).start()
             settings = settings.model_copy(
                 update={
@@ -77,3 +82,14 @@ async def run_dev_stack(settings: Settings, options: DevStackOptions, console: C
                 emulator.stop()
     finally:
         await stop_process(server)
+
+
+def require_emulator() -> None:
+    """The emulator is a distribution of its own (emulator/): say how to get it."""
+    try:
+        import emulator.server  # noqa: F401
+    except ImportError as err:
+        raise SettingsError(
+            f"the OpenAI emulator is not installed ({err}): pip install ./emulator from the "
+            "repository, or set OPENAI_API_KEY to use OpenAI"
+        ) from None

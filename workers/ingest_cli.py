@@ -13,7 +13,7 @@ from temporalio.client import Client
 from workers.connection import connect
 from workers.settings import Settings
 from workflows.contracts import IngestFile, IngestRequest, IngestResult, VectorStoreSpec
-from workflows.ingest import VectorStoreIngest
+from workflows.ingest.workflow import VectorStoreIngest
 
 POLL_SECONDS = 0.5
 
@@ -27,9 +27,11 @@ async def ingest_command(
         files=[IngestFile(path=str(path.resolve())) for path in paths],
     )
     handle = await client.start_workflow(
-        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}",
+        VectorStoreIngest.run,
+        request,
+        id=f"ingest-{uuid.uuid4()}",
         task_queue=settings.temporal_task_queue,
-    )  # fmt: skip
+    )
     result = await _with_progress(client, handle.id, console)
     if as_json:
         print(result.model_dump_json(indent=2))
@@ -48,8 +50,13 @@ async def _with_progress(client: Client, workflow_id: str, console: Console) -> 
             progress = await handle.query(VectorStoreIngest.progress)
             done = progress.by_status.get("completed", 0) + progress.by_status.get("failed", 0)
             counts = ", ".join(f"{k} {v}" for k, v in sorted(progress.by_status.items()))
-            bar.update(task, description=progress.phase, total=progress.files, completed=done,
-                       counts=counts)  # fmt: skip
+            bar.update(
+                task,
+                description=progress.phase,
+                total=progress.files,
+                completed=done,
+                counts=counts,
+            )
             await asyncio.wait([result], timeout=POLL_SECONDS)
     return await result
 

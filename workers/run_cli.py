@@ -16,7 +16,8 @@ from workers import client as runs
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workers.worker import openai_client
-from workflows.contracts import AssistantSpec, RunRequest, RunResult, first_error
+from workflows.common import first_error
+from workflows.contracts import AssistantSpec, RunRequest, RunResult
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,15 @@ def load_assistant(path: Path) -> AssistantSpec:
 
 def build_request(options: RunOptions, file_ids: list[str]) -> RunRequest:
     attachments = [{"file_id": file_id} for file_id in file_ids]
-    messages = [{"content": text, "attachments": attachments if i == 0 else []}
-                for i, text in enumerate(options.messages)]  # fmt: skip
-    fields: dict[str, Any] = {"messages": messages, "thread_id": options.thread_id,
-                              "deadline_seconds": options.deadline}  # fmt: skip
+    messages = [
+        {"content": text, "attachments": attachments if i == 0 else []}
+        for i, text in enumerate(options.messages)
+    ]
+    fields: dict[str, Any] = {
+        "messages": messages,
+        "thread_id": options.thread_id,
+        "deadline_seconds": options.deadline,
+    }
     if options.assistant_file is not None:
         fields["assistant"] = load_assistant(options.assistant_file)
     else:

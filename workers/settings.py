@@ -16,6 +16,8 @@ from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import TLSConfig
 
 DEFAULT_TASK_QUEUE = "durable-assistants"
+EXAMPLE_TOOLS = "activities.example_tools"
+"""The demo's tools: what `dev` serves unless TOOLS_MODULES says otherwise."""
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
 
@@ -59,7 +61,7 @@ class Settings(BaseSettings):
     )
 
     tools_modules: str = Field(
-        "activities.example_tools", description="comma-separated modules whose @tool functions"
+        "", description="comma-separated modules whose @tool functions the worker serves"
     )
     tool_output_max_chars: int = Field(16_000, gt=0)
 

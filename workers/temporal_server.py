@@ -47,16 +47,21 @@ async def start_dev_server(
             str(temporal_binary()),
             "server",
             "start-dev",
-            "--ip", ip,
-            "--port", str(port),
-            "--ui-port", str(ui_port),
-            "--db-filename", str(db_file),
-            "--log-level", "warn",
+            "--ip",
+            ip,
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--db-filename",
+            str(db_file),
+            "--log-level",
+            "warn",
             "--ui-disable-news-fetch",
             *search_attribute_args(),
             stdout=server_log,
             stderr=server_log,
-        )  # fmt: skip
+        )
 
 
 async def wait_until_serving(

@@ -13,7 +13,8 @@ from workers import client as conversations
 from workers.connection import connect
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
-from workflows.contracts import ThreadConfig, first_error
+from workflows.common import first_error
+from workflows.contracts import ThreadConfig
 
 
 def thread_config(key: str, assistant_id: str | None, assistant_file: Path | None) -> ThreadConfig:

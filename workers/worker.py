@@ -13,16 +13,18 @@ from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.assistants import AssistantsActivities
-from activities.cleanup import CleanupActivities
+from activities.cleanup.candidates import CleanupCandidates
+from activities.cleanup.deletion import CleanupDeletion
+from activities.run.assistants import AssistantsActivities
 from activities.tools import ToolActivities, ToolRegistry, load_tools
-from activities.vector_stores import VectorStoreActivities
+from activities.vector_stores.ingest import VectorStoreActivities
+from activities.vector_stores.readiness import VectorStoreReadiness
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
-from workflows.cleanup import Cleanup
-from workflows.ingest import VectorStoreIngest
-from workflows.run import AssistantRun
-from workflows.thread import AssistantThread
+from workflows.cleanup.workflow import Cleanup
+from workflows.ingest.workflow import VectorStoreIngest
+from workflows.run.workflow import AssistantRun
+from workflows.thread.workflow import AssistantThread
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +44,9 @@ def project_activities(
     openai = openai_client(settings)
     backend = AssistantsActivities(openai, registry)
     stores = VectorStoreActivities(openai)
-    cleanup = CleanupActivities(openai, client)
+    readiness = VectorStoreReadiness(openai)
+    candidates = CleanupCandidates(openai, client)
+    deletion = CleanupDeletion(openai)
     return [
         *served,
         backend.ensure_assistant,
@@ -52,7 +56,7 @@ def project_activities(
         backend.submit_tool_outputs,
         backend.cancel_run,
         backend.delete_thread,
-        backend.wait_for_vector_stores,
+        readiness.wait_for_vector_stores,
         stores.check_files,
         stores.upload_files,
         stores.ensure_vector_store,
@@ -60,8 +64,8 @@ def project_activities(
         stores.wait_for_files,
         stores.remove_files,
         stores.file_counts,
-        cleanup.find_candidates,
-        cleanup.delete,
+        candidates.find_candidates,
+        deletion.delete,
     ]
 
 
@@ -116,6 +120,21 @@ def build_worker(
     )
 
 
+def announce_tools(registry: ToolRegistry, queue: str, settings: Settings) -> None:
+    """Say at start-up which tools this worker executes, and loudly when none."""
+    served = [
+        t.spec.name
+        for t in registry
+        if not t.spec.external and (t.spec.task_queue or settings.temporal_task_queue) == queue
+    ]
+    if served:
+        log.info("serving tools", task_queue=queue, tools=served)
+    else:
+        log.warning(
+            "serving no function tools", task_queue=queue, tools_modules=settings.tools_modules
+        )
+
+
 def stop_on_signals() -> asyncio.Event:
     """An event set by the first SIGINT or SIGTERM."""
     stop = asyncio.Event()
@@ -137,10 +156,11 @@ async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
     """Serve the project's task queue, or only the tools of another `task_queue`."""
     queue = task_queue or settings.temporal_task_queue
     workflows = WORKFLOWS if queue == settings.temporal_task_queue else []
-    project_tools(settings)  # a bad TOOLS_MODULES fails before connecting
+    registry = project_tools(settings)  # a bad TOOLS_MODULES fails before connecting
     if queue == settings.temporal_task_queue:
         openai_api_key(settings)  # so do unusable OpenAI settings
     stop = stop_on_signals()
     client = await connect(settings)
+    announce_tools(registry, queue, settings)
     worker = build_worker(client, settings, workflows=workflows, task_queue=queue)
     await serve(worker, stop)

@@ -41,15 +41,19 @@ from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import project_tools
 from workflows.contracts import RunRequest, RunResult
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 KEY = "sk-chaos"
 CLI = str(Path(sys.executable).parent / "durable-assistants")
 RESULTS = Path(__file__).with_name("results.md")
 TOOLS = "activities.example_tools,tests.chaos.tools"
 ROUNDS = 2
-STORM = ["status=429 rate=0.3 retry_after=0.5", "status=500 rate=0.1",
-         "drop=body rate=0.05", "drop=stream rate=0.05"]  # fmt: skip
+STORM = [
+    "status=429 rate=0.3 retry_after=0.5",
+    "status=500 rate=0.1",
+    "drop=body rate=0.05",
+    "drop=stream rate=0.05",
+]
 
 
 @dataclass
@@ -93,10 +97,20 @@ class Stack:
     def start_emulator(self) -> None:
         faults = [arg for rule in self.faults for arg in ("--fault", rule)]
         self.emulator = subprocess.Popen(
-            [CLI, "emulator", "--port", str(self.emulator_port), "--queued", "0.2",
-             "--in-progress", "1.0", *faults],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                CLI,
+                "emulator",
+                "--port",
+                str(self.emulator_port),
+                "--queued",
+                "0.2",
+                "--in-progress",
+                "1.0",
+                *faults,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(200):
             try:
                 httpx.get(f"{self.admin}/health").raise_for_status()
@@ -110,11 +124,17 @@ class Stack:
         return f"http://127.0.0.1:{self.emulator_port}/_emulator"
 
     def spawn_worker(self) -> subprocess.Popen[bytes]:
-        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(Path.cwd()),
-               "TEMPORAL_ADDRESS": self.address, "OPENAI_BASE_URL": self.base_url,
-               "OPENAI_API_KEY": KEY, "TOOLS_MODULES": TOOLS, "LOG_LEVEL": "ERROR",
-               "HEARTBEAT_THROTTLE_SECONDS": "1",
-               "CHAOS_VISITS_FILE": str(self.visits)}  # fmt: skip
+        env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(Path.cwd()),
+            "TEMPORAL_ADDRESS": self.address,
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": KEY,
+            "TOOLS_MODULES": TOOLS,
+            "LOG_LEVEL": "ERROR",
+            "HEARTBEAT_THROTTLE_SECONDS": "1",
+            "CHAOS_VISITS_FILE": str(self.visits),
+        }
         return subprocess.Popen([CLI, "worker"], env=env, stderr=subprocess.DEVNULL)
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -148,9 +168,12 @@ async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | No
 
     async def start() -> Any:
         return await client.start_workflow(
-            AssistantRun.run, request, id=workflow_id, task_queue="durable-assistants",
+            AssistantRun.run,
+            request,
+            id=workflow_id,
+            task_queue="durable-assistants",
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )  # fmt: skip
+        )
 
     try:
         handle = await _through_outages(start)
@@ -216,11 +239,17 @@ async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]
 
 def _question(assistant_id: str, n: int) -> RunRequest:
     text = f'call record_visit with {{"city": "City{n}"}} then calculate {n} * 2'
-    return RunRequest.model_validate({
-        "assistant_id": assistant_id, "messages": [{"content": text}],
-        "timeouts": {"heartbeat_seconds": 2, "api_initial_retry_seconds": 0.2,
-                     "api_max_attempts": 50},
-    })  # fmt: skip
+    return RunRequest.model_validate(
+        {
+            "assistant_id": assistant_id,
+            "messages": [{"content": text}],
+            "timeouts": {
+                "heartbeat_seconds": 2,
+                "api_initial_retry_seconds": 0.2,
+                "api_max_attempts": 50,
+            },
+        }
+    )
 
 
 def _outcome(
@@ -231,25 +260,36 @@ def _outcome(
     completed = [r for r in finished if r.status == "completed" and len(r.tool_calls) == ROUNDS]
     duplicates = sum(
         counters.get(counter, {}).get(r.thread_id or "", 0) > 1
-        for r in finished for counter in ("runs_created", "messages_created")
-    )  # fmt: skip
+        for r in finished
+        for counter in ("runs_created", "messages_created")
+    )
     accepted = counters.get("tool_output_submissions", {}).get("accepted", 0)
     duplicates += max(0, accepted - ROUNDS * len(finished))
     visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
     return Outcome(
-        scenario=name, runs=len(results), completed=len(completed), duplicates=duplicates,
-        lost=len(results) - len(finished), extra_tool_executions=len(visits) - len(set(visits)),
-        slowest_run_seconds=max(seconds for _, seconds in results), wall_seconds=wall,
-    )  # fmt: skip
+        scenario=name,
+        runs=len(results),
+        completed=len(completed),
+        duplicates=duplicates,
+        lost=len(results) - len(finished),
+        extra_tool_executions=len(visits) - len(set(visits)),
+        slowest_run_seconds=max(seconds for _, seconds in results),
+        wall_seconds=wall,
+    )
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = ["| scenario | runs | completed | duplicates | lost | extra tool executions "
-             "| slowest run | wall |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| scenario | runs | completed | duplicates | lost | extra tool executions "
+        "| slowest run | wall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for o in outcomes:
-        lines.append(f"| {o.scenario} | {o.runs} | {o.completed} | {o.duplicates} | {o.lost} | "
-                     f"{o.extra_tool_executions} | {o.slowest_run_seconds:.1f} s | "
-                     f"{o.wall_seconds:.1f} s |")  # fmt: skip
+        lines.append(
+            f"| {o.scenario} | {o.runs} | {o.completed} | {o.duplicates} | {o.lost} | "
+            f"{o.extra_tool_executions} | {o.slowest_run_seconds:.1f} s | "
+            f"{o.wall_seconds:.1f} s |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -23,9 +23,12 @@ WEATHER: FunctionToolParam = {
 
 def test_create_retrieve_modify_delete(client: OpenAI) -> None:
     created = client.beta.assistants.create(
-        model="gpt-4o", name="helper", instructions="Be brief.", tools=[WEATHER],
+        model="gpt-4o",
+        name="helper",
+        instructions="Be brief.",
+        tools=[WEATHER],
         metadata={"team": "a"},
-    )  # fmt: skip
+    )
     assert created.id.startswith("asst_")
     assert client.beta.assistants.retrieve(created.id).tools[0].type == "function"
 

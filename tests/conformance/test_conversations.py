@@ -48,8 +48,10 @@ def test_items_create_list_retrieve_delete(client: OpenAI) -> None:
         item.model_dump() for item in client.conversations.items.list(conversation.id, order="asc")
     ]
     assert [(item["content"][0]["type"], item["content"][0]["text"]) for item in listed] == [
-        ("input_text", "First"), ("output_text", "Second"), ("input_text", "Third"),
-    ]  # fmt: skip
+        ("input_text", "First"),
+        ("output_text", "Second"),
+        ("input_text", "Third"),
+    ]
     first, second, third = (item["id"] for item in listed)
 
     page = client.conversations.items.list(conversation.id, limit=2)

@@ -46,15 +46,17 @@ def test_upload_from_a_path_keeps_its_name(client: OpenAI, tmp_path: Path) -> No
 
 def test_expires_after_sets_expires_at(client: OpenAI) -> None:
     created = client.files.create(
-        file=("batch.jsonl", unique("{}")), purpose="batch",
+        file=("batch.jsonl", unique("{}")),
+        purpose="batch",
         expires_after={"anchor": "created_at", "seconds": 3600},
-    )  # fmt: skip
+    )
     assert created.expires_at == created.created_at + 3600
 
 
 def test_list_filters_by_purpose_and_pages(client: OpenAI) -> None:
-    ids = [client.files.create(file=(f"{i}.png", unique("png")), purpose="vision").id
-           for i in range(3)]  # fmt: skip
+    ids = [
+        client.files.create(file=(f"{i}.png", unique("png")), purpose="vision").id for i in range(3)
+    ]
     listed = client.files.list(purpose="vision").data
     assert {f.purpose for f in listed} == {"vision"}
     assert {f.id for f in listed} >= set(ids)
@@ -89,9 +91,11 @@ def test_missing_fields_are_400(
     emulator: BackgroundEmulator, form: dict[str, str], upload: Any, missing: str
 ) -> None:
     response = httpx.post(
-        f"{emulator.base_url}/files", data=form, files=upload or {"other": ("x", b"x")},
+        f"{emulator.base_url}/files",
+        data=form,
+        files=upload or {"other": ("x", b"x")},
         headers={"Authorization": f"Bearer {API_KEY}"},
-    )  # fmt: skip
+    )
     assert response.status_code == 400
     assert_schema("ErrorResponse", response.json())
     assert response.json()["error"]["param"] == missing

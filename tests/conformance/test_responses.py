@@ -54,8 +54,10 @@ def calls_of(response: Response) -> list[ResponseFunctionToolCall]:
 
 
 def outputs_for(response: Response, output: str) -> ResponseInputParam:
-    return [{"type": "function_call_output", "call_id": call.call_id, "output": output}
-            for call in calls_of(response)]  # fmt: skip
+    return [
+        {"type": "function_call_output", "call_id": call.call_id, "output": output}
+        for call in calls_of(response)
+    ]
 
 
 def test_plain_text_response(client: OpenAI) -> None:
@@ -128,9 +130,11 @@ def test_function_tool_round_trip(client: OpenAI, counters: Any) -> None:
     assert call.id.startswith("fc_")
 
     answer = client.responses.create(
-        model="gpt-4o", previous_response_id=response.id, tools=[WEATHER],
+        model="gpt-4o",
+        previous_response_id=response.id,
+        tools=[WEATHER],
         input=outputs_for(response, '{"conditions": "sunny"}'),
-    )  # fmt: skip
+    )
     assert answer.previous_response_id == response.id
     assert 'get_weather returned {"conditions": "sunny"}' in answer.output_text
     received = counters()["function_call_outputs_received"]
@@ -147,25 +151,32 @@ def test_parallel_function_calls(client: OpenAI) -> None:
         "Paris",
     ]
     answer = client.responses.create(
-        model="gpt-4o", previous_response_id=response.id, tools=[WEATHER],
+        model="gpt-4o",
+        previous_response_id=response.id,
+        tools=[WEATHER],
         input=outputs_for(response, "mild"),
-    )  # fmt: skip
+    )
     assert answer.output_text.count("get_weather returned mild") == 2
 
 
 def test_without_parallel_tool_calls_each_call_takes_a_response(client: OpenAI) -> None:
     cities = []
     response = client.responses.create(
-        model="gpt-4o", input="Weather in Paris and London", tools=[WEATHER],
+        model="gpt-4o",
+        input="Weather in Paris and London",
+        tools=[WEATHER],
         parallel_tool_calls=False,
-    )  # fmt: skip
+    )
     while calls_of(response):
         assert len(calls_of(response)) == 1
         cities.append(json.loads(calls_of(response)[0].arguments)["city"])
         response = client.responses.create(
-            model="gpt-4o", previous_response_id=response.id, tools=[WEATHER],
-            parallel_tool_calls=False, input=outputs_for(response, "ok"),
-        )  # fmt: skip
+            model="gpt-4o",
+            previous_response_id=response.id,
+            tools=[WEATHER],
+            parallel_tool_calls=False,
+            input=outputs_for(response, "ok"),
+        )
     assert cities == ["Paris", "London"]
     assert response.output_text.count("get_weather returned ok") == 2
 
@@ -197,14 +208,19 @@ def test_conversation_chains_responses_and_collects_their_items(client: OpenAI) 
     assert first.conversation is not None
     assert first.conversation.id == conversation.id
     second = client.responses.create(
-        model="gpt-4o", tools=[WEATHER], conversation={"id": conversation.id},
+        model="gpt-4o",
+        tools=[WEATHER],
+        conversation={"id": conversation.id},
         input=outputs_for(first, "foggy"),
-    )  # fmt: skip
+    )
     assert "get_weather returned foggy" in second.output_text
     items = client.conversations.items.list(conversation.id, order="asc").data
     assert [item.type for item in items] == [
-        "message", "function_call", "function_call_output", "message",
-    ]  # fmt: skip
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
     assert [getattr(item, "role", None) for item in items] == ["user", None, None, "assistant"]
 
 
@@ -213,9 +229,11 @@ def test_previous_response_and_conversation_are_exclusive(client: OpenAI) -> Non
     response = client.responses.create(model="gpt-4o", input="Hi")
     with pytest.raises(openai.BadRequestError, match="Mutually exclusive parameters"):
         client.responses.create(
-            model="gpt-4o", input="Hi", previous_response_id=response.id,
+            model="gpt-4o",
+            input="Hi",
+            previous_response_id=response.id,
             conversation=conversation.id,
-        )  # fmt: skip
+        )
 
 
 def test_input_items_are_listed_and_paginated(client: OpenAI) -> None:
@@ -275,8 +293,10 @@ def test_background_stream_resumes_after_a_sequence_number(
         assert event["event"] == event["data"]["type"]
         assert_schema("ResponseStreamEvent", event["data"])
     assert [e["event"] for e in events[:3]] == [
-        "response.created", "response.queued", "response.in_progress",
-    ]  # fmt: skip
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+    ]
     response_id = events[0]["data"]["response"]["id"]
     resumed = raw_events(
         emulator, "GET", f"/responses/{response_id}", params={"stream": "true", "starting_after": 4}
@@ -347,9 +367,11 @@ async def test_async_background_tool_round_trip(aclient: AsyncOpenAI) -> None:
     response = await apoll(aclient, response)
     assert [call.name for call in calls_of(response)] == ["get_weather"]
     answer = await aclient.responses.create(
-        model="gpt-4o", previous_response_id=response.id, tools=[WEATHER],
+        model="gpt-4o",
+        previous_response_id=response.id,
+        tools=[WEATHER],
         input=outputs_for(response, "cold"),
-    )  # fmt: skip
+    )
     assert "get_weather returned cold" in answer.output_text
 
 

@@ -41,9 +41,11 @@ def submit_all(client: OpenAI, run: Run, output: str) -> Run:
     assert run.required_action is not None
     calls = run.required_action.submit_tool_outputs.tool_calls
     return client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=run.thread_id, poll_interval_ms=POLL_MS,
+        run_id=run.id,
+        thread_id=run.thread_id,
+        poll_interval_ms=POLL_MS,
         tool_outputs=[{"tool_call_id": call.id, "output": output} for call in calls],
-    )  # fmt: skip
+    )
 
 
 def test_plain_run_completes_with_an_answer(client: OpenAI, assistant: Assistant) -> None:
@@ -101,9 +103,11 @@ def raw_stream(
     emulator: BackgroundEmulator, path: str, body: dict[str, Any]
 ) -> list[dict[str, Any]]:
     with httpx.stream(
-        "POST", emulator.base_url + path, json={**body, "stream": True},
+        "POST",
+        emulator.base_url + path,
+        json={**body, "stream": True},
         headers={"Authorization": "Bearer sk-x", "OpenAI-Beta": "assistants=v2"},
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         return parse_events(response.iter_lines())
 
@@ -114,9 +118,11 @@ def test_every_raw_stream_event_matches_the_spec(
     events = raw_stream(
         emulator,
         "/threads/runs",
-        {"assistant_id": assistant.id,
-         "thread": {"messages": [{"role": "user", "content": "Weather in Oslo"}]}},
-    )  # fmt: skip
+        {
+            "assistant_id": assistant.id,
+            "thread": {"messages": [{"role": "user", "content": "Weather in Oslo"}]},
+        },
+    )
     names = [e["event"] for e in events]
     assert names[:3] == ["thread.created", "thread.run.created", "thread.run.queued"]
     assert names[-2:] == ["thread.run.requires_action", "done"]
@@ -196,11 +202,16 @@ def test_failed_run_carries_last_error(client: OpenAI, assistant: Assistant) -> 
 def test_run_overrides_and_additional_messages(client: OpenAI, assistant: Assistant) -> None:
     thread = client.beta.threads.create()
     run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=POLL_MS,
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        poll_interval_ms=POLL_MS,
         additional_messages=[{"role": "user", "content": "Weather in Kyiv"}],
-        tools=[], instructions="Override.", additional_instructions="More.",
-        temperature=0.2, metadata={"k": "v"},
-    )  # fmt: skip
+        tools=[],
+        instructions="Override.",
+        additional_instructions="More.",
+        temperature=0.2,
+        metadata={"k": "v"},
+    )
     assert run.status == "completed", "no tools on this run, so no tool call"
     assert run.instructions == "Override.\nMore."
     assert (run.temperature, run.metadata, run.tools) == (0.2, {"k": "v"}, [])
@@ -220,9 +231,10 @@ def test_unknown_assistant_is_404_and_creates_nothing(client: OpenAI, counters: 
     thread = client.beta.threads.create()
     with pytest.raises(openai.NotFoundError, match="No assistant found"):
         client.beta.threads.runs.create(
-            thread_id=thread.id, assistant_id="asst_missing",
+            thread_id=thread.id,
+            assistant_id="asst_missing",
             additional_messages=[{"role": "user", "content": "x"}],
-        )  # fmt: skip
+        )
     assert client.beta.threads.messages.list(thread.id).data == []
     assert thread.id not in counters().get("runs_created", {})
 
@@ -241,16 +253,18 @@ def test_poll_after_header_is_sent_when_configured(assistant: Assistant) -> None
 async def test_async_client_polls_and_streams(aclient: AsyncOpenAI) -> None:
     mine = await aclient.beta.assistants.create(model="gpt-4o", tools=[WEATHER])
     run = await aclient.beta.threads.create_and_run_poll(
-        assistant_id=mine.id, poll_interval_ms=POLL_MS,
+        assistant_id=mine.id,
+        poll_interval_ms=POLL_MS,
         thread={"messages": [{"role": "user", "content": "Weather in Bern"}]},
-    )  # fmt: skip
+    )
     assert run.status == "requires_action"
     assert run.required_action is not None
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     async with aclient.beta.threads.runs.submit_tool_outputs_stream(
-        run_id=run.id, thread_id=run.thread_id,
+        run_id=run.id,
+        thread_id=run.thread_id,
         tool_outputs=[{"tool_call_id": call.id, "output": "mild"}],
-    ) as stream:  # fmt: skip
+    ) as stream:
         await stream.until_done()
         final = await stream.get_final_run()
     assert final.status == "completed"

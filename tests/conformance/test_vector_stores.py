@@ -45,10 +45,13 @@ def handbook(client: OpenAI) -> VectorStore:
         ("parking.txt", PARKING, {"team": "facilities", "year": 2023}),
     ]
     batch = client.vector_stores.file_batches.create_and_poll(
-        vector_store_id=created.id, poll_interval_ms=POLL_MS,
-        files=[{"file_id": upload(client, name, text).id, "attributes": attributes}
-               for name, text, attributes in documents],
-    )  # fmt: skip
+        vector_store_id=created.id,
+        poll_interval_ms=POLL_MS,
+        files=[
+            {"file_id": upload(client, name, text).id, "attributes": attributes}
+            for name, text, attributes in documents
+        ],
+    )
     assert batch.status == "completed"
     return client.vector_stores.retrieve(created.id)
 
@@ -60,8 +63,13 @@ def test_create_retrieve_modify_delete(client: OpenAI, counters: Any) -> None:
     )
     assert created.id.startswith("vs_")
     assert (created.status, created.usage_bytes, created.name) == ("completed", 0, "docs")
-    assert counts(created) == {"in_progress": 0, "completed": 0, "failed": 0,
-                               "cancelled": 0, "total": 0}  # fmt: skip
+    assert counts(created) == {
+        "in_progress": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 0,
+    }
     assert created.expires_at == created.last_active_at + 2 * 86_400  # type: ignore[operator]
     assert counters()["vector_stores_created"]["total"] == before + 1
 
@@ -93,8 +101,9 @@ def test_a_file_is_in_progress_then_completed(client: OpenAI, counters: Any) -> 
     assert (added.id, added.status, added.last_error) == (document.id, "in_progress", None)
     assert added.chunking_strategy is not None
     assert added.chunking_strategy.model_dump() == {
-        "type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}
-    }  # fmt: skip
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+    }
     busy = client.vector_stores.retrieve(store.id)
     assert (busy.status, busy.file_counts.in_progress, busy.file_counts.total) == (
         "in_progress",
@@ -102,8 +111,9 @@ def test_a_file_is_in_progress_then_completed(client: OpenAI, counters: Any) -> 
         1,
     )
 
-    done = client.vector_stores.files.poll(document.id, vector_store_id=store.id,
-                                           poll_interval_ms=POLL_MS)  # fmt: skip
+    done = client.vector_stores.files.poll(
+        document.id, vector_store_id=store.id, poll_interval_ms=POLL_MS
+    )
     assert (done.status, done.last_error) == ("completed", None)
     assert done.usage_bytes > 0
     ready = client.vector_stores.retrieve(store.id)
@@ -115,9 +125,11 @@ def test_a_file_is_in_progress_then_completed(client: OpenAI, counters: Any) -> 
 def test_upload_and_poll_and_file_content(client: OpenAI) -> None:
     store = client.vector_stores.create(name="upload")
     added = client.vector_stores.files.upload_and_poll(
-        vector_store_id=store.id, file=("faq.txt", b"[[emulator index=0]] Shipping is free."),
-        poll_interval_ms=POLL_MS, attributes={"kind": "faq"},
-    )  # fmt: skip
+        vector_store_id=store.id,
+        file=("faq.txt", b"[[emulator index=0]] Shipping is free."),
+        poll_interval_ms=POLL_MS,
+        attributes={"kind": "faq"},
+    )
     assert (added.status, added.attributes) == ("completed", {"kind": "faq"})
     parts = client.vector_stores.files.content(added.id, vector_store_id=store.id).data
     assert [(p.type, p.text) for p in parts] == [("text", "Shipping is free.")]
@@ -151,8 +163,13 @@ def test_files_that_cannot_be_indexed_fail_with_the_right_codes(client: OpenAI) 
     store = client.vector_stores.create(name="failures", file_ids=[*failing, good])
     assert counts(store)["in_progress"] == 4
     ready = wait_for_store(client, store.id)
-    assert counts(ready) == {"in_progress": 0, "completed": 1, "failed": 3,
-                             "cancelled": 0, "total": 4}  # fmt: skip
+    assert counts(ready) == {
+        "in_progress": 0,
+        "completed": 1,
+        "failed": 3,
+        "cancelled": 0,
+        "total": 4,
+    }
     failed = client.vector_stores.files.list(vector_store_id=store.id, filter="failed").data
     assert {f.id: f.last_error.code for f in failed if f.last_error} == failing
     assert all(f.last_error and f.last_error.message for f in failed)
@@ -175,8 +192,13 @@ def test_index_failures_fail_then_succeed_when_added_again(client: OpenAI) -> No
     batch = client.vector_stores.file_batches.create_and_poll(
         vector_store_id=store.id, file_ids=[flaky.id], poll_interval_ms=POLL_MS
     )
-    assert counts(batch) == {"in_progress": 0, "completed": 1, "failed": 0,
-                             "cancelled": 0, "total": 1}  # fmt: skip
+    assert counts(batch) == {
+        "in_progress": 0,
+        "completed": 1,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 1,
+    }
     assert counts(client.vector_stores.retrieve(store.id))["completed"] == 1
 
 
@@ -185,13 +207,20 @@ def test_batches_count_their_files_and_list_them_by_status(client: OpenAI) -> No
     ids = [upload(client, f"doc{i}.txt", f"Document number {i}.").id for i in range(3)]
     broken = upload(client, "broken.bin", "binary").id
     batch = client.vector_stores.file_batches.create_and_poll(
-        vector_store_id=store.id, file_ids=[*ids, broken], poll_interval_ms=POLL_MS,
+        vector_store_id=store.id,
+        file_ids=[*ids, broken],
+        poll_interval_ms=POLL_MS,
         attributes={"source": "batch"},
-    )  # fmt: skip
+    )
     assert batch.id.startswith("vsfb_")
     assert (batch.status, batch.vector_store_id) == ("completed", store.id)
-    assert counts(batch) == {"in_progress": 0, "completed": 3, "failed": 1,
-                             "cancelled": 0, "total": 4}  # fmt: skip
+    assert counts(batch) == {
+        "in_progress": 0,
+        "completed": 3,
+        "failed": 1,
+        "cancelled": 0,
+        "total": 4,
+    }
     completed = client.vector_stores.file_batches.list_files(
         batch.id, vector_store_id=store.id, filter="completed"
     )
@@ -209,8 +238,13 @@ def test_cancelling_a_batch_cancels_its_unfinished_files(client: OpenAI) -> None
     )
     cancelled = client.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
     assert cancelled.status == "cancelled"
-    assert counts(cancelled) == {"in_progress": 0, "completed": 1, "failed": 0,
-                                 "cancelled": 1, "total": 2}  # fmt: skip
+    assert counts(cancelled) == {
+        "in_progress": 0,
+        "completed": 1,
+        "failed": 0,
+        "cancelled": 1,
+        "total": 2,
+    }
     assert client.vector_stores.retrieve(store.id).status == "completed"
     with pytest.raises(openai.BadRequestError, match="status 'cancelled'"):
         client.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
@@ -255,10 +289,16 @@ def test_search_applies_filters_thresholds_and_limits(
 
 def test_search_accepts_compound_filters(client: OpenAI, handbook: VectorStore) -> None:
     either = client.vector_stores.search(
-        handbook.id, query=["vacation days", "lost laptop", "parking permits"],
-        filters={"type": "or", "filters": [{"type": "gte", "key": "year", "value": 2025},
-                                           {"type": "in", "key": "team", "value": ["hr"]}]},
-    )  # fmt: skip
+        handbook.id,
+        query=["vacation days", "lost laptop", "parking permits"],
+        filters={
+            "type": "or",
+            "filters": [
+                {"type": "gte", "key": "year", "value": 2025},
+                {"type": "in", "key": "team", "value": ["hr"]},
+            ],
+        },
+    )
     assert sorted(r.filename for r in either.data) == ["laptops.md", "vacation.md"]
 
 
@@ -267,19 +307,23 @@ def test_static_chunking_is_validated_and_used(client: OpenAI) -> None:
     words = " ".join(f"word{i}" for i in range(300))
     document = upload(client, "long.txt", words)
     too_much: StaticFileChunkingStrategyObjectParam = {
-        "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 60}
-    }  # fmt: skip
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 60},
+    }
     with pytest.raises(openai.BadRequestError, match="half of max_chunk_size_tokens"):
         client.vector_stores.files.create(
             vector_store_id=store.id, file_id=document.id, chunking_strategy=too_much
         )
     half: StaticFileChunkingStrategyObjectParam = {
-        "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50}
-    }  # fmt: skip
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50},
+    }
     client.vector_stores.files.create_and_poll(
-        vector_store_id=store.id, file_id=document.id, poll_interval_ms=POLL_MS,
+        vector_store_id=store.id,
+        file_id=document.id,
+        poll_interval_ms=POLL_MS,
         chunking_strategy=half,
-    )  # fmt: skip
+    )
     found = client.vector_stores.search(store.id, query="word120").data
     assert len(found) == 2  # chunks overlap by half: word120 is in words 50-149 and 100-199
     assert all(len(r.content[0].text.split()) == 100 for r in found)
@@ -289,9 +333,10 @@ def test_a_run_with_file_search_answers_from_the_document(
     client: OpenAI, handbook: VectorStore
 ) -> None:
     assistant = client.beta.assistants.create(
-        model="gpt-4o", tools=[{"type": "file_search"}],
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
         tool_resources={"file_search": {"vector_store_ids": [handbook.id]}},
-    )  # fmt: skip
+    )
     thread = client.beta.threads.create(
         messages=[{"role": "user", "content": "How many vacation days do I get?"}]
     )
@@ -312,18 +357,24 @@ def test_a_run_with_file_search_answers_from_the_document(
 def test_files_attached_to_a_message_are_searched(client: OpenAI) -> None:
     document = upload(client, "menu.md", "The cafeteria serves lasagna every Thursday.")
     assistant = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "file_search"}])
-    thread = client.beta.threads.create(messages=[{
-        "role": "user", "content": "When is lasagna served?",
-        "attachments": [{"file_id": document.id, "tools": [{"type": "file_search"}]}],
-    }])  # fmt: skip
+    thread = client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "When is lasagna served?",
+                "attachments": [{"file_id": document.id, "tools": [{"type": "file_search"}]}],
+            }
+        ]
+    )
     assert thread.tool_resources
     assert thread.tool_resources.file_search
     store_ids = thread.tool_resources.file_search.vector_store_ids or []
     thread_store = client.vector_stores.retrieve(store_ids[0])
     assert thread_store.expires_after is not None
     assert (thread_store.expires_after.anchor, thread_store.expires_after.days) == (
-        "last_active_at", 7,
-    )  # fmt: skip
+        "last_active_at",
+        7,
+    )
     run = client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
     )
@@ -334,12 +385,14 @@ def test_files_attached_to_a_message_are_searched(client: OpenAI) -> None:
 async def test_async_client_round_trip(aclient: AsyncOpenAI) -> None:
     store = await aclient.vector_stores.create(name="async")
     added = await aclient.vector_stores.files.upload_and_poll(
-        vector_store_id=store.id, file=("tips.md", b"Water the plants on Mondays."),
+        vector_store_id=store.id,
+        file=("tips.md", b"Water the plants on Mondays."),
         poll_interval_ms=POLL_MS,
-    )  # fmt: skip
+    )
     assert added.status == "completed"
-    other = await aclient.files.create(file=("more.md", b"Feed the cat at noon."),
-                                       purpose="assistants")  # fmt: skip
+    other = await aclient.files.create(
+        file=("more.md", b"Feed the cat at noon."), purpose="assistants"
+    )
     batch = await aclient.vector_stores.file_batches.create_and_poll(
         vector_store_id=store.id, file_ids=[other.id], poll_interval_ms=POLL_MS
     )

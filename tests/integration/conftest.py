@@ -23,7 +23,7 @@ from emulator.server import BackgroundEmulator
 from workers.settings import Settings, load_settings
 from workers.worker import build_worker, project_tools
 from workflows.contracts import RunRequest, RunResult
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 API_KEY = "sk-integration"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -147,9 +147,15 @@ async def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`durable-assistants ARGS...` as a user types it, without blocking the event loop."""
     return await asyncio.to_thread(
-        subprocess.run, [WORKER_CLI, *args], env=cli_env(settings), cwd=cwd, input=stdin,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        subprocess.run,
+        [WORKER_CLI, *args],
+        env=cli_env(settings),
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[bytes]:

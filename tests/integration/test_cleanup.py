@@ -20,7 +20,7 @@ from workers.cleanup_cli import run_once, schedule_command
 from workers.client import send_message
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.cleanup import Cleanup
+from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CleanupPolicy, CleanupReport, RunTimeouts, ThreadConfig
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
@@ -69,13 +69,17 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
         team_y = await own_openai.vector_stores.create(name="y", metadata={"team": "y"})
         in_use = await own_openai.vector_stores.create(name="used", metadata={"team": "x"})
         await own_openai.beta.assistants.update(
-            assistant.id, tools=[{"type": "file_search"}],
+            assistant.id,
+            tools=[{"type": "file_search"}],
             tool_resources={"file_search": {"vector_store_ids": [in_use.id]}},
-        )  # fmt: skip
+        )
         policy = CleanupPolicy(
-            thread_max_age_seconds=0, vector_store_max_age_seconds=0, metadata={"team": "x"},
-            workflow_query=f'TaskQueue = "{task_queue}"', dry_run=True,
-        )  # fmt: skip
+            thread_max_age_seconds=0,
+            vector_store_max_age_seconds=0,
+            metadata={"team": "x"},
+            workflow_query=f'TaskQueue = "{task_queue}"',
+            dry_run=True,
+        )
         dry = await run_once(cleanup_settings, policy)
         assert ids(dry, "threads") == old_threads
         assert ids(dry, "vector_stores") == {team_x.id}
@@ -93,8 +97,9 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
         report = await _scheduled_result(client, schedule_id)
         await schedule.delete()
     assert (ids(report, "threads"), ids(report, "vector_stores")) == (
-        ids(dry, "threads"), ids(dry, "vector_stores"),
-    )  # fmt: skip
+        ids(dry, "threads"),
+        ids(dry, "vector_stores"),
+    )
     for thread_id in old_threads:
         assert not await exists(own_openai.beta.threads.retrieve(str(thread_id)))
     assert await exists(own_openai.beta.threads.retrieve(str(kept_thread)))
@@ -115,13 +120,19 @@ async def _scheduled_result(client: Client, schedule_id: str) -> CleanupReport:
 
 
 async def test_an_overlapping_execution_is_skipped(
-    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
     own_api: BackgroundEmulator,
-) -> None:  # fmt: skip
+) -> None:
     for n in range(3):
         await own_openai.files.create(file=(f"old{n}.txt", b"old"), purpose="assistants")
-    slow = {"faults": [{"latency": 1.0, "route": "^DELETE /v1/files"}], "api_key": API_KEY,
-            "timings": FAST.model_dump()}  # fmt: skip
+    slow = {
+        "faults": [{"latency": 1.0, "route": "^DELETE /v1/files"}],
+        "api_key": API_KEY,
+        "timings": FAST.model_dump(),
+    }
     httpx.put(f"{own_api.admin_url}/config", json=slow).raise_for_status()
     schedule_id = f"cleanup-{uuid.uuid4().hex[:8]}"
     try:
@@ -144,23 +155,32 @@ async def test_an_overlapping_execution_is_skipped(
 
 
 async def test_a_worker_killed_mid_sweep_finishes_on_the_next_attempt(
-    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI,
-    own_api: BackgroundEmulator, temporal_address: str,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+    own_api: BackgroundEmulator,
+    temporal_address: str,
     worker_process: list[subprocess.Popen[bytes]],
-) -> None:  # fmt: skip
+) -> None:
     created = [
         (await own_openai.files.create(file=(f"sweep{n}.txt", b"x"), purpose="assistants")).id
         for n in range(40)
     ]
-    slow = {"faults": [{"latency": 0.1, "route": "^DELETE /v1/files"}], "api_key": API_KEY,
-            "timings": FAST.model_dump()}  # fmt: skip
+    slow = {
+        "faults": [{"latency": 0.1, "route": "^DELETE /v1/files"}],
+        "api_key": API_KEY,
+        "timings": FAST.model_dump(),
+    }
     httpx.put(f"{own_api.admin_url}/config", json=slow).raise_for_status()
     try:
         worker_process.append(spawn_worker(cleanup_settings, temporal_address))
         handle = await client.start_workflow(
-            Cleanup.run, CleanupPolicy(file_max_age_seconds=0, timeouts=QUICK),
-            id=f"sweep-{uuid.uuid4()}", task_queue=task_queue,
-        )  # fmt: skip
+            Cleanup.run,
+            CleanupPolicy(file_max_age_seconds=0, timeouts=QUICK),
+            id=f"sweep-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
         await asyncio.sleep(2.0)  # mid-sweep
         worker_process[0].kill()
         worker_process[0].wait()

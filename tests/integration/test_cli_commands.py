@@ -14,18 +14,26 @@ async def test_send_then_chat_continue_one_conversation(
     settings: Settings, worker: None, assistant_id: str
 ) -> None:
     key = uuid.uuid4().hex[:10]
-    sent = await cli(settings, "send", key, "Say hello to Ada", "--assistant-id", assistant_id,
-                     "--json")  # fmt: skip
+    sent = await cli(
+        settings, "send", key, "Say hello to Ada", "--assistant-id", assistant_id, "--json"
+    )
     assert sent.returncode == 0, sent.stderr
     first = json.loads(sent.stdout)
-    chat = await cli(settings, "chat", key, "--assistant-id", assistant_id,
-                     stdin="Say hello to Bob\n\nSay hello to Cy\n")  # fmt: skip
+    chat = await cli(
+        settings,
+        "chat",
+        key,
+        "--assistant-id",
+        assistant_id,
+        stdin="Say hello to Bob\n\nSay hello to Cy\n",
+    )
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.count("You said") == 2
     assert "Bob" in chat.stdout
     assert "Cy" in chat.stdout
-    again = json.loads((await cli(settings, "send", key, "Hi", "--assistant-id", assistant_id,
-                                  "--json")).stdout)  # fmt: skip
+    again = json.loads(
+        (await cli(settings, "send", key, "Hi", "--assistant-id", assistant_id, "--json")).stdout
+    )
     assert again["thread_id"] == first["thread_id"]
 
 
@@ -34,8 +42,12 @@ async def test_schema_describes_every_workflow_contract(settings: Settings) -> N
     run = schemas["AssistantRun"]
     assert "assistant_id" in run["input"]["properties"]
     assert run["output"]["properties"]["status"]["enum"] == [
-        "completed", "failed", "cancelled", "expired", "incomplete"
-    ]  # fmt: skip
+        "completed",
+        "failed",
+        "cancelled",
+        "expired",
+        "incomplete",
+    ]
     thread = schemas["AssistantThread"]
     assert set(thread["updates"]) == {"send_message", "cancel_current_run", "close"}
     assert "content" in thread["signals"]["post_message"]["properties"]

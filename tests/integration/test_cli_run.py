@@ -12,13 +12,21 @@ from workers.settings import Settings
 async def test_run_prints_the_answer_and_json_result(
     settings: Settings, worker: None, assistant_id: str, tmp_path: Path
 ) -> None:
-    plain = await cli(settings, "run", "--assistant-id", assistant_id, "-m",
-                      "What is the weather in Rome?", cwd=tmp_path)  # fmt: skip
+    plain = await cli(
+        settings,
+        "run",
+        "--assistant-id",
+        assistant_id,
+        "-m",
+        "What is the weather in Rome?",
+        cwd=tmp_path,
+    )
     assert plain.returncode == 0, plain.stderr
     assert "get_weather returned" in plain.stdout
     assert "/namespaces/default/workflows/run-" in plain.stderr
-    as_json = await cli(settings, "run", "--assistant-id", assistant_id, "-m", "Hi", "--json",
-                        cwd=tmp_path)  # fmt: skip
+    as_json = await cli(
+        settings, "run", "--assistant-id", assistant_id, "-m", "Hi", "--json", cwd=tmp_path
+    )
     assert json.loads(as_json.stdout)["status"] == "completed"
 
 
@@ -30,8 +38,18 @@ async def test_run_with_an_assistant_file_and_an_uploaded_file(
     notes = tmp_path / "notes.md"
     notes.write_text("The office parrot is called Archimedes and loves crackers.")
     question = "What is the office parrot called?"
-    result = await cli(settings, "run", "--assistant-file", str(spec), "--file", str(notes),
-                       "-m", question, "--json", cwd=tmp_path)  # fmt: skip
+    result = await cli(
+        settings,
+        "run",
+        "--assistant-file",
+        str(spec),
+        "--file",
+        str(notes),
+        "-m",
+        question,
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "Archimedes" in json.loads(result.stdout)["output_text"]
 
@@ -39,8 +57,16 @@ async def test_run_with_an_assistant_file_and_an_uploaded_file(
 async def test_no_wait_then_status_then_cancel(
     settings: Settings, worker: None, assistant_id: str, tmp_path: Path
 ) -> None:
-    started = await cli(settings, "run", "--assistant-id", assistant_id, "--no-wait", "-m",
-                        "Hello [[emulator queued=30]]", cwd=tmp_path)  # fmt: skip
+    started = await cli(
+        settings,
+        "run",
+        "--assistant-id",
+        assistant_id,
+        "--no-wait",
+        "-m",
+        "Hello [[emulator queued=30]]",
+        cwd=tmp_path,
+    )
     workflow_id = started.stdout.strip()
     assert workflow_id.startswith("run-"), started.stderr
     running = await cli(settings, "status", workflow_id, cwd=tmp_path)

@@ -11,10 +11,13 @@ CLI = str(Path(sys.executable).parent / "durable-assistants")
 
 def _run_worker(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CLI, "worker"], env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test", **env},
+        [CLI, "worker"],
+        env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test", **env},
         cwd=cwd,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowFailureError
 from tests.integration.conftest import Counters, ask, run, spawn_worker
 from workers.settings import Settings
 from workflows.contracts import IngestRequest, IngestResult, RunTimeouts
-from workflows.ingest import VectorStoreIngest
+from workflows.ingest.workflow import VectorStoreIngest
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
 
@@ -49,8 +49,9 @@ async def test_two_hundred_files_in_batches_are_all_indexed_and_uploaded_once(
     paths = write_docs(tmp_path, 200)
     name = f"kb-{uuid.uuid4().hex[:8]}"
     files = [{"path": str(p)} for p in paths]
-    result = await ingest(client, task_queue, vector_store={"name": name}, files=files,
-                          batch_size=60)  # fmt: skip
+    result = await ingest(
+        client, task_queue, vector_store={"name": name}, files=files, batch_size=60
+    )
     assert [f.status for f in result.files] == ["completed"] * 200
     assert result.file_counts["completed"] == 200
     assert result.skipped == []
@@ -69,13 +70,28 @@ async def test_bad_files_are_reported_and_transient_index_failures_retried(
     flaky.write_text(f"{uuid.uuid4()} [[emulator index_failures=1]] recovers on retry")
     broken = tmp_path / "broken.md"
     broken.write_text(f"{uuid.uuid4()} [[emulator index=fail]] never indexes")
-    files = [{"path": str(p)} for p in (good, tmp_path / "image.xyz", tmp_path / "empty.md",
-             tmp_path / "missing.md", flaky, broken)]  # fmt: skip
+    files = [
+        {"path": str(p)}
+        for p in (
+            good,
+            tmp_path / "image.xyz",
+            tmp_path / "empty.md",
+            tmp_path / "missing.md",
+            flaky,
+            broken,
+        )
+    ]
     files.append({"text": f"Inline note {uuid.uuid4()}", "filename": "note.txt"})
-    result = await ingest(client, task_queue, vector_store={"name": f"mix-{uuid.uuid4().hex[:8]}"},
-                          files=files, max_file_attempts=3)  # fmt: skip
-    statuses = [(f.status, f.last_error.code if f.last_error else None, f.attempts)
-                for f in result.files]  # fmt: skip
+    result = await ingest(
+        client,
+        task_queue,
+        vector_store={"name": f"mix-{uuid.uuid4().hex[:8]}"},
+        files=files,
+        max_file_attempts=3,
+    )
+    statuses = [
+        (f.status, f.last_error.code if f.last_error else None, f.attempts) for f in result.files
+    ]
     assert statuses == [
         ("completed", None, 1),
         ("skipped", "unsupported_file", 0),
@@ -91,15 +107,23 @@ async def test_bad_files_are_reported_and_transient_index_failures_retried(
 
 
 async def test_a_worker_killed_while_indexing_finishes_without_double_uploads(
-    client: Client, task_queue: str, settings: Settings, temporal_address: str,
-    counters: Counters, tmp_path: Path, worker_process: list[subprocess.Popen[bytes]],
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    temporal_address: str,
+    counters: Counters,
+    tmp_path: Path,
+    worker_process: list[subprocess.Popen[bytes]],
+) -> None:
     paths = write_docs(tmp_path, 40, extra="[[emulator index=2]]")
     worker_process.append(spawn_worker(settings, temporal_address))
-    request = IngestRequest.model_validate({
-        "vector_store": {"name": f"kill-{uuid.uuid4().hex[:8]}"}, "timeouts": QUICK,
-        "files": [{"path": str(p)} for p in paths],
-    })  # fmt: skip
+    request = IngestRequest.model_validate(
+        {
+            "vector_store": {"name": f"kill-{uuid.uuid4().hex[:8]}"},
+            "timeouts": QUICK,
+            "files": [{"path": str(p)} for p in paths],
+        }
+    )
     handle = await client.start_workflow(
         VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
     )
@@ -120,12 +144,17 @@ async def test_a_run_answers_from_the_ingested_store(
 ) -> None:
     handbook = tmp_path / "handbook.md"
     handbook.write_text(f"{uuid.uuid4()} Employees get thirty vacation days per year.")
-    result = await ingest(client, task_queue, vector_store={"name": f"hb-{uuid.uuid4().hex[:6]}"},
-                          files=[{"path": str(handbook)}])  # fmt: skip
+    result = await ingest(
+        client,
+        task_queue,
+        vector_store={"name": f"hb-{uuid.uuid4().hex[:6]}"},
+        files=[{"path": str(handbook)}],
+    )
     assistant = await openai.beta.assistants.create(
-        model="gpt-4o", tools=[{"type": "file_search"}],
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
         tool_resources={"file_search": {"vector_store_ids": [result.vector_store_id]}},
-    )  # fmt: skip
+    )
     answer = await run(client, task_queue, ask(assistant.id, "How many vacation days do we get?"))
     assert "thirty vacation days" in answer.output_text
     assert any(a.get("type") == "file_citation" for m in answer.messages for a in m.annotations)
@@ -140,9 +169,10 @@ async def test_a_run_waits_for_its_vector_store_to_finish_indexing(
     uploaded = await openai.files.create(file=handbook, purpose="assistants")
     await openai.vector_stores.files.create(store.id, file_id=uploaded.id)
     assistant = await openai.beta.assistants.create(
-        model="gpt-4o", tools=[{"type": "file_search"}],
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
         tool_resources={"file_search": {"vector_store_ids": [store.id]}},
-    )  # fmt: skip
+    )
     too_short = ask(assistant.id, "Are parking permits free?", vector_store_ready_seconds=0.2)
     with pytest.raises(WorkflowFailureError) as failure:
         await run(client, task_queue, too_short)

@@ -50,10 +50,25 @@ def test_dev_demo_answers_with_tools_serves_the_ui_and_stops_on_ctrl_c(tmp_path:
     ui_port = free_port()
     env = {"PATH": os.environ["PATH"], "LOG_FORMAT": "json"}
     process = subprocess.Popen(
-        [CLI, "dev", "--demo", "--port", str(free_port()), "--ui-port", str(ui_port),
-         "--emulator-port", str(free_port()), "--data-dir", str(tmp_path / "data")],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            CLI,
+            "dev",
+            "--demo",
+            "--port",
+            str(free_port()),
+            "--ui-port",
+            str(ui_port),
+            "--emulator-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         output = read_until(process, process.stdout, "calculate returned 126", timeout=90)
         assert "get_weather returned" in output

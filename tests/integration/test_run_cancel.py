@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from tests.integration.conftest import Counters, ask, run, start
 from workflows.contracts import CancelRequest, RunPhase, RunResult, RunState
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 SLOW_QUEUE = "[[emulator queued=30]]"
 Handle = WorkflowHandle[AssistantRun, RunResult]

@@ -50,9 +50,12 @@ def stormy_api() -> Iterator[BackgroundEmulator]:
 
 
 async def test_runs_complete_through_429_and_5xx_storms_without_duplicates(
-    client: Client, task_queue: str, settings: Settings, stormy_api: BackgroundEmulator,
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    stormy_api: BackgroundEmulator,
     assistant_id: str,
-) -> None:  # fmt: skip
+) -> None:
     stormy = settings.model_copy(update={"openai_base_url": stormy_api.base_url})
     counters = Counters(stormy_api)
     assistant = await _copy_assistant(stormy_api, assistant_id)
@@ -88,9 +91,14 @@ def _tools_settings() -> Settings:
 
 
 async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
-    client: Client, task_queue: str, settings: Settings, temporal_address: str,
-    assistant_id: str, counters: Counters, worker_process: list[subprocess.Popen[bytes]],
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    temporal_address: str,
+    assistant_id: str,
+    counters: Counters,
+    worker_process: list[subprocess.Popen[bytes]],
+) -> None:
     worker_process.append(spawn_worker(settings, temporal_address))
     text = "What is the weather in Oslo? [[emulator queued=3]]"
     handle = await start(client, task_queue, ask(assistant_id, text, timeouts=QUICK))
@@ -124,9 +132,13 @@ HELLO = {"assistant_id": "asst_1", "messages": [{"content": "hi"}]}
     ids=["no-assistant", "no-messages", "empty-content", "unknown-field", "range", "enum"],
 )
 async def test_invalid_input_fails_at_once_naming_the_field_and_creates_nothing(
-    client: Client, task_queue: str, worker: None, counters: Counters,
-    payload: dict[str, object], named: str,
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    worker: None,
+    counters: Counters,
+    payload: dict[str, object],
+    named: str,
+) -> None:
     handle = await client.start_workflow(
         "AssistantRun", payload, id=f"bad-{uuid.uuid4()}", task_queue=task_queue
     )
@@ -155,11 +167,25 @@ async def test_the_temporal_cli_starts_a_run_with_plain_json(
     payload = {"assistant_id": assistant_id, "messages": [{"content": "Please calculate 6 * 7"}]}
     await asyncio.to_thread(
         subprocess.run,
-        [str(temporal_binary()), "workflow", "start", "--address", temporal_address,
-         "--type", "AssistantRun", "--task-queue", task_queue, "--workflow-id", workflow_id,
-         "--input", json.dumps(payload)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
+        [
+            str(temporal_binary()),
+            "workflow",
+            "start",
+            "--address",
+            temporal_address,
+            "--type",
+            "AssistantRun",
+            "--task-queue",
+            task_queue,
+            "--workflow-id",
+            workflow_id,
+            "--input",
+            json.dumps(payload),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     result = await client.get_workflow_handle(workflow_id, result_type=RunResult).result()
     assert result.status == "completed"
     assert [call.output for call in result.tool_calls] == ["42"]
@@ -184,9 +210,12 @@ async def test_malformed_responses_are_retried_never_a_stuck_run(
         httpx.put(f"{garbling_api.admin_url}/config", json=garbling).raise_for_status()
         questions = [f"What is the weather in Town{n}?" for n in range(6)]
         async with build_worker(client, garbled):
-            results = await asyncio.wait_for(asyncio.gather(
-                *(run(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions)
-            ), timeout=120)  # fmt: skip
+            results = await asyncio.wait_for(
+                asyncio.gather(
+                    *(run(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions)
+                ),
+                timeout=120,
+            )
         faults = counters.read()["faults_injected"]
         runs_per_thread = [counters.of_thread("runs_created", r.thread_id or "") for r in results]
     assert [r.status for r in results] == ["completed"] * len(questions)
@@ -212,11 +241,25 @@ async def test_the_temporal_cli_with_invalid_json_fails_naming_the_field(
     workflow_id = f"cli-bad-{uuid.uuid4()}"
     await asyncio.to_thread(
         subprocess.run,
-        [str(temporal_binary()), "workflow", "start", "--address", temporal_address,
-         "--type", "AssistantRun", "--task-queue", task_queue, "--workflow-id", workflow_id,
-         "--input", json.dumps({"assistant_id": "asst_1", "messages": [{"content": 7}]})],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
+        [
+            str(temporal_binary()),
+            "workflow",
+            "start",
+            "--address",
+            temporal_address,
+            "--type",
+            "AssistantRun",
+            "--task-queue",
+            task_queue,
+            "--workflow-id",
+            workflow_id,
+            "--input",
+            json.dumps({"assistant_id": "asst_1", "messages": [{"content": 7}]}),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     with pytest.raises(WorkflowFailureError) as failure:
         await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=10)
     assert isinstance(failure.value.cause, ApplicationError)
@@ -232,8 +275,9 @@ async def test_a_429_is_retried_no_earlier_than_its_retry_after(
         rule = FaultRule(status=429, retry_after=2, times=1, route="^POST /v1/threads$")
         limiting = config.model_copy(update={"faults": [rule]}).model_dump(mode="json")
         httpx.put(f"{limited.admin_url}/config", json=limiting).raise_for_status()
-        async with build_worker(client, settings.model_copy(
-            update={"openai_base_url": limited.base_url})):  # fmt: skip
+        async with build_worker(
+            client, settings.model_copy(update={"openai_base_url": limited.base_url})
+        ):
             handle = await start(client, task_queue, ask(assistant, "Hi", timeouts=QUICK))
             assert (await handle.result()).status == "completed"
     events = (await handle.fetch_history()).events

@@ -19,7 +19,7 @@ from workers.client import post_message, send_message, thread_workflow_id
 from workers.settings import Settings
 from workers.temporal_server import temporal_binary
 from workflows.contracts import CloseThread, ThreadConfig, ThreadMessage
-from workflows.thread import AssistantThread
+from workflows.thread.workflow import AssistantThread
 
 
 def config(assistant_id: str, **fields: Any) -> ThreadConfig:
@@ -34,9 +34,13 @@ async def conversation(openai: AsyncOpenAI, thread_id: str) -> list[tuple[str, s
 
 
 async def test_concurrent_messages_run_one_at_a_time_in_order(
-    client: Client, task_queue: str, worker: None, assistant_id: str,
-    counters: Counters, openai: AsyncOpenAI,
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    counters: Counters,
+    openai: AsyncOpenAI,
+) -> None:
     thread = config(assistant_id)
     texts = [f"Message number {n}" for n in range(20)]
     results = await asyncio.gather(*(send_message(client, task_queue, thread, t) for t in texts))
@@ -70,9 +74,13 @@ async def test_update_with_start_from_two_clients_creates_one_workflow(
 
 
 async def test_continue_as_new_mid_queue_loses_and_repeats_nothing(
-    client: Client, task_queue: str, worker: None, assistant_id: str,
-    counters: Counters, openai: AsyncOpenAI,
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    counters: Counters,
+    openai: AsyncOpenAI,
+) -> None:
     thread = config(assistant_id, runs_before_continue_as_new=2)
     posted = [f"Posted message {n}" for n in range(5)]
     handle = await post_message(client, task_queue, thread, posted[0])
@@ -95,9 +103,14 @@ async def test_continue_as_new_mid_queue_loses_and_repeats_nothing(
 
 
 async def test_a_worker_killed_between_runs_leaves_the_conversation_intact(
-    client: Client, task_queue: str, settings: Settings, temporal_address: str,
-    assistant_id: str, counters: Counters, worker_process: list[subprocess.Popen[bytes]],
-) -> None:  # fmt: skip
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    temporal_address: str,
+    assistant_id: str,
+    counters: Counters,
+    worker_process: list[subprocess.Popen[bytes]],
+) -> None:
     worker_process.append(spawn_worker(settings, temporal_address))
     thread = config(assistant_id)
     first = await send_message(client, task_queue, thread, "First question")
@@ -165,15 +178,29 @@ async def test_the_temporal_cli_sends_a_message_with_update_with_start(
     temporal = [str(temporal_binary()), "workflow"]
     where = ["--address", temporal_address, "--workflow-id", f"thread-{key}"]
     await cli(
-        *temporal, "start-update-with-start", *where, "--type", "AssistantThread",
-        "--task-queue", task_queue, "--id-conflict-policy", "UseExisting",
-        "--input", json.dumps({"key": key, "assistant_id": assistant_id}),
-        "--update-name", "send_message", "--update-id", "first-message",
-        "--update-wait-for-stage", "accepted",
-        "--update-input", json.dumps({"content": "Say hello to the CLI"}),
-    )  # fmt: skip
-    answer = await cli(*temporal, "update", "result", *where, "--update-id", "first-message",
-                       "--output", "json")  # fmt: skip
+        *temporal,
+        "start-update-with-start",
+        *where,
+        "--type",
+        "AssistantThread",
+        "--task-queue",
+        task_queue,
+        "--id-conflict-policy",
+        "UseExisting",
+        "--input",
+        json.dumps({"key": key, "assistant_id": assistant_id}),
+        "--update-name",
+        "send_message",
+        "--update-id",
+        "first-message",
+        "--update-wait-for-stage",
+        "accepted",
+        "--update-input",
+        json.dumps({"content": "Say hello to the CLI"}),
+    )
+    answer = await cli(
+        *temporal, "update", "result", *where, "--update-id", "first-message", "--output", "json"
+    )
     assert "hello to the CLI" in answer
     assert json.loads(answer)["result"]["status"] == "completed"
 

@@ -147,8 +147,12 @@ async def test_failures_become_error_outputs_not_failed_workflows(
         ],
     )
     assert [error_type(r) for r in results] == [
-        "tool_failed", "tool_timeout", "unknown_tool", "invalid_json", "invalid_arguments"
-    ]  # fmt: skip
+        "tool_failed",
+        "tool_timeout",
+        "unknown_tool",
+        "invalid_json",
+        "invalid_arguments",
+    ]
     assert "disk on fire" in results[0].output
     assert results[0].attempts == 3
     assert "rendezvous" in results[2].output  # the model learns which tools exist

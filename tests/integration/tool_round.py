@@ -6,7 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import SubmitToolOutputsRequest, ToolCall, ToolCallResult
-    from workflows.tool_calls import ExternalToolOutputs, describe_tools, run_tool_calls
+    from workflows.run.tool_calls import ExternalToolOutputs, describe_tools, run_tool_calls
 
 
 @workflow.defn(name="ToolRoundForTests")

@@ -26,7 +26,7 @@ from workers.temporal_server import temporal_binary
 from workers.worker import build_worker, project_tools
 from workflows import search_attributes
 from workflows.contracts import CancelRequest, RunPhase, RunRequest
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 HISTORIES = Path(__file__).with_name("histories")
 QUEUE = "replay-recording"
@@ -34,14 +34,23 @@ KEY = "sk-record"
 SCENARIOS: dict[str, dict[str, object]] = {
     "plain": {"messages": [{"content": "Say hello to Ada"}]},
     "parallel_tools": {"messages": [{"content": "What is the weather in Paris and London?"}]},
-    "tool_rounds_with_errors": {"messages": [{"content": (
-        "Check the status of order A-1001, then call no_such_tool with {} "
-        "then calculate (2 + 3) * 4")}]},
-    "failed_then_retried": {"messages": [{"content": "Hi [[emulator fail=server_error*1]]"}],
-                            "max_run_attempts": 2},
+    "tool_rounds_with_errors": {
+        "messages": [
+            {
+                "content": (
+                    "Check the status of order A-1001, then call no_such_tool with {} "
+                    "then calculate (2 + 3) * 4"
+                )
+            }
+        ]
+    },
+    "failed_then_retried": {
+        "messages": [{"content": "Hi [[emulator fail=server_error*1]]"}],
+        "max_run_attempts": 2,
+    },
     "deadline": {"messages": [{"content": "Hi [[emulator queued=30]]"}], "deadline_seconds": 1},
     "cancelled_during_tools": {"messages": [{"content": 'call slow_lookup with {"seconds": 20}'}]},
-}  # fmt: skip
+}
 
 
 async def record(client: Client, assistant_id: str, name: str, fields: dict[str, object]) -> None:
@@ -73,10 +82,12 @@ async def main() -> None:
     timings = Timings(queued=0.02, in_progress=0.05, cancelling=0.02)
     with BackgroundEmulator(EmulatorConfig(timings=timings)) as api:
         settings = load_settings(
-            temporal_task_queue=QUEUE, openai_base_url=api.base_url,
-            openai_api_key=SecretStr(KEY), graceful_shutdown_seconds=0.5,
+            temporal_task_queue=QUEUE,
+            openai_base_url=api.base_url,
+            openai_api_key=SecretStr(KEY),
+            graceful_shutdown_seconds=0.5,
             tools_modules="activities.example_tools,tests.integration.run_tools",
-        )  # fmt: skip
+        )
         tools = project_tools(settings).definitions("assistants")
         async with AsyncOpenAI(base_url=api.base_url, api_key=KEY) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]

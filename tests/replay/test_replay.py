@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.run import AssistantRun
+from workflows.run.workflow import AssistantRun
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 

@@ -33,9 +33,14 @@ def store(clock: Clock) -> Store:
     store = Store(clock=clock)
     assistants(store).add(
         "asst_1",
-        {"id": "asst_1", "model": "gpt-4o", "instructions": "be brief", "tools": [WEATHER],
-         "tool_resources": {}},
-    )  # fmt: skip
+        {
+            "id": "asst_1",
+            "model": "gpt-4o",
+            "instructions": "be brief",
+            "tools": [WEATHER],
+            "tool_resources": {},
+        },
+    )
     return store
 
 
@@ -78,12 +83,18 @@ def test_a_late_look_applies_every_transition_at_the_time_it_was_due(
     assert run.public["started_at"] == 1_000_001
     assert run.public["completed_at"] == 1_000_003
     assert event_names(run) == [
-        "thread.run.created", "thread.run.queued", "thread.run.in_progress",
-        "thread.run.step.created", "thread.run.step.in_progress",
-        "thread.message.created", "thread.message.in_progress",
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
         *["thread.message.delta"] * event_names(run).count("thread.message.delta"),
-        "thread.message.completed", "thread.run.step.completed", "thread.run.completed",
-    ]  # fmt: skip
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+    ]
 
 
 def test_completion_writes_the_answer_to_the_thread_and_frees_it(
@@ -198,8 +209,9 @@ def test_then_splits_the_tool_calls_into_rounds(store: Store, clock: Clock) -> N
         assert _advance_to(store, clock, run, elapsed) == "requires_action"
         calls = run.public["required_action"]["submit_tool_outputs"]["tool_calls"]
         rounds.append([json.loads(c["function"]["arguments"])["city"] for c in calls])
-        engine.submit_tool_outputs(store, run, [{"tool_call_id": c["id"], "output": "ok"}
-                                                for c in calls])  # fmt: skip
+        engine.submit_tool_outputs(
+            store, run, [{"tool_call_id": c["id"], "output": "ok"} for c in calls]
+        )
     assert rounds == [["Paris"], ["Rome"]]
     assert _advance_to(store, clock, run, 9.0) == "completed"
 

@@ -55,8 +55,11 @@ def names(entry: Entry) -> list[str]:
 
 
 def outputs_for(entry: Entry, output: str) -> list[JSON]:
-    return [{"type": "function_call_output", "call_id": item["call_id"], "output": output}
-            for item in entry.public["output"] if item["type"] == "function_call"]  # fmt: skip
+    return [
+        {"type": "function_call_output", "call_id": item["call_id"], "output": output}
+        for item in entry.public["output"]
+        if item["type"] == "function_call"
+    ]
 
 
 def text_of(entry: Entry) -> str:
@@ -88,12 +91,17 @@ def test_a_late_look_applies_every_transition_at_the_time_it_was_due(
     deltas = names(response).count("response.output_text.delta")
     assert deltas > 1
     assert names(response) == [
-        "response.created", "response.queued", "response.in_progress",
-        "response.output_item.added", "response.content_part.added",
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
         *["response.output_text.delta"] * deltas,
-        "response.output_text.done", "response.content_part.done", "response.output_item.done",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
         "response.completed",
-    ]  # fmt: skip
+    ]
     assert [event["sequence_number"] for event in events(response)] == list(
         range(len(names(response)))
     )
@@ -126,8 +134,10 @@ def test_a_tool_request_completes_with_calls_and_the_next_response_answers(
     status_at(store, clock, calls, 3.0)
     [call] = calls.public["output"]
     assert (call["type"], call["name"], json.loads(call["arguments"])) == (
-        "function_call", "get_weather", {"city": "Paris"},
-    )  # fmt: skip
+        "function_call",
+        "get_weather",
+        {"city": "Paris"},
+    )
     assert "function_call_arguments.done" in " ".join(names(calls))
 
     answer = create(
@@ -147,8 +157,12 @@ def test_then_splits_the_calls_into_one_round_per_response(store: Store, clock: 
     for elapsed in (3.0, 6.0):
         status_at(store, clock, response, elapsed)
         cities.append([json.loads(c["arguments"])["city"] for c in response.public["output"]])
-        response = create(store, outputs_for(response, "ok"), tools=[WEATHER],
-                          previous_response_id=response.public["id"])  # fmt: skip
+        response = create(
+            store,
+            outputs_for(response, "ok"),
+            tools=[WEATHER],
+            previous_response_id=response.public["id"],
+        )
     assert cities == [["Paris"], ["Rome"]]
     status_at(store, clock, response, 9.0)
     assert text_of(response).count("get_weather returned ok") == 2
@@ -195,8 +209,10 @@ def test_fail_directive_with_count_fails_only_the_first_responses(
     text = "Hi [[emulator fail=server_error*1]]"
     failed = create(store, text)
     assert status_at(store, clock, failed, 3.0) == "failed"
-    assert failed.public["error"] == {"code": "server_error",
-                                      "message": "Sorry, something went wrong."}  # fmt: skip
+    assert failed.public["error"] == {
+        "code": "server_error",
+        "message": "Sorry, something went wrong.",
+    }
     assert names(failed)[-1] == "response.failed"
     retry = create(store, text)
     assert status_at(store, clock, retry, 6.0) == "completed"
@@ -240,8 +256,11 @@ def test_a_conversation_collects_the_items_of_finished_responses(
     answer = create(store, outputs_for(first, "cold"), tools=[WEATHER], conversation="conv_1")
     status_at(store, clock, answer, 9.0)
     assert [item["type"] for item in items_of(store, "conv_1")] == [
-        "message", "function_call", "function_call_output", "message",
-    ]  # fmt: skip
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
     assert answer.public["conversation"] == {"id": "conv_1"}
 
 
@@ -257,8 +276,9 @@ def test_file_search_quotes_and_cites_the_best_hit(
 
     monkeypatch.setattr(vector_stores, "search", search)
     tool = {"type": "file_search", "vector_store_ids": ["vs_1"], "max_num_results": 3}
-    response = create(store, "How long do returns take?", tools=[tool],
-                      include=["file_search_call.results"])  # fmt: skip
+    response = create(
+        store, "How long do returns take?", tools=[tool], include=["file_search_call.results"]
+    )
     status_at(store, clock, response, 3.0)
     assert searched == [(["vs_1"], "How long do returns take?", 3)]
     search_call, message = response.public["output"]

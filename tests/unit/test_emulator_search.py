@@ -19,8 +19,10 @@ SIZES = st.integers(2, 20).flatmap(lambda size: st.tuples(st.just(size), st.inte
 def test_chunks_are_verbatim_windows_sharing_the_overlap() -> None:
     text = "one two  three\nfour five six seven"
     assert chunk(text, max_tokens=3, overlap=1) == [
-        "one two  three", "three\nfour five", "five six seven",
-    ]  # fmt: skip
+        "one two  three",
+        "three\nfour five",
+        "five six seven",
+    ]
 
 
 def test_short_and_empty_texts() -> None:

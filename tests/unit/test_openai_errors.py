@@ -123,7 +123,14 @@ def test_malformed_response_objects_are_a_retried_error() -> None:
 
 
 RUN: dict[str, Any] = {
-    "id": "run_1", "object": "thread.run", "created_at": 1, "assistant_id": "asst_1",
-    "thread_id": "thread_1", "status": "queued", "instructions": "", "model": "gpt-4o",
-    "tools": [], "parallel_tool_calls": True,
-}  # fmt: skip
+    "id": "run_1",
+    "object": "thread.run",
+    "created_at": 1,
+    "assistant_id": "asst_1",
+    "thread_id": "thread_1",
+    "status": "queued",
+    "instructions": "",
+    "model": "gpt-4o",
+    "tools": [],
+    "parallel_tool_calls": True,
+}

@@ -16,11 +16,18 @@ def test_tool_outputs_with_brackets_are_printed_literally(
 ) -> None:
     stream = io.StringIO()
     result = RunResult(
-        status="failed", thread_id="t", run_id="r", assistant_id="a", output_text="[b]answer",
-        tool_calls=[ToolCallResult(id="c", name="lookup", arguments='{"ids": [1]}',
-                                   output='{"items": ["[red]x"]}')],
+        status="failed",
+        thread_id="t",
+        run_id="r",
+        assistant_id="a",
+        output_text="[b]answer",
+        tool_calls=[
+            ToolCallResult(
+                id="c", name="lookup", arguments='{"ids": [1]}', output='{"items": ["[red]x"]}'
+            )
+        ],
         last_error={"code": "server_error", "message": "Sorry [1]"},
-    )  # fmt: skip
+    )
     print_result(result, as_json=False, console=Console(file=stream, width=200))
     assert stream.getvalue().splitlines() == [
         'tool lookup({"ids": [1]}) -> {"items": ["[red]x"]}',

@@ -66,8 +66,11 @@ def test_scalar_parameters_become_typed_required_properties() -> None:
     schema = schema_of(f)
     assert schema["required"] == ["name", "count", "ratio", "enabled"]
     assert [schema["properties"][k]["type"] for k in schema["required"]] == [
-        "string", "integer", "number", "boolean"
-    ]  # fmt: skip
+        "string",
+        "integer",
+        "number",
+        "boolean",
+    ]
     assert schema["additionalProperties"] is False
 
 
@@ -276,10 +279,16 @@ def test_example_tools_register_and_compute() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(arguments=st.text(max_size=60) | st.builds(json.dumps, st.dictionaries(
-    st.sampled_from(["a", "b", "c", "address"]),
-    st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2),
-)))  # fmt: skip
+@given(
+    arguments=st.text(max_size=60)
+    | st.builds(
+        json.dumps,
+        st.dictionaries(
+            st.sampled_from(["a", "b", "c", "address"]),
+            st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2),
+        ),
+    )
+)
 def test_any_arguments_give_an_output_or_a_readable_error(arguments: str) -> None:
     registry = ToolRegistry()
 

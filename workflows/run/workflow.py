@@ -4,7 +4,7 @@
              -> submitting_outputs -> ... -> completed | failed | cancelled | expired | incomplete
     any phase --cancel update, workflow cancellation or deadline--> cancelling -> terminal
 
-Every API call is an activity of the configured backend (see `workflows.backend`); each one
+Every API call is an activity of the configured backend (see `workflows.run.steps`); each one
 returns only when the run needs tool outputs or has ended, so history grows with transitions.
 """
 
@@ -12,16 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.activity_options import api_call_options
-    from workflows.backend import (
+    from workflows.common import (
+        TERMINAL_PHASES,
+        RunPhase,
+        Step,
+        ToolCallResult,
+        ToolOutputSubmission,
+        Usage,
+        call_api,
+    )
+    from workflows.run.contracts import (
+        RUN_TARGET,
+        WORKFLOW_OPTIONS,
+        CancelRequest,
+        RunRequest,
+        RunResult,
+        RunState,
+        SubmitToolOutputsRequest,
+    )
+    from workflows.run.failures import active_run_of, raise_failure
+    from workflows.run.snapshots import (
+        describe,
+        expired_calls,
+        seconds_until_expiry,
+        should_retry,
+    )
+    from workflows.run.steps import (
         ACTIVE_RUN_CONFLICT,
         CANCEL_RUN,
         CREATE_THREAD,
@@ -37,22 +60,15 @@ with workflow.unsafe.imports_passed_through():
         RunSnapshot,
         StartRun,
         SubmitToolOutputs,
+        ToolCatalog,
         WaitForRun,
         WaitForVectorStores,
     )
-    from workflows.contracts import (
-        TERMINAL_PHASES,
-        CancelRequest,
-        RunPhase,
-        RunRequest,
-        RunResult,
-        RunState,
-        SubmitToolOutputsRequest,
-        ToolCallResult,
-        ToolCatalog,
-        ToolOutputSubmission,
-        Usage,
-        tool_error,
+    from workflows.run.tool_calls import (
+        ExternalToolOutputs,
+        check_tool_names,
+        describe_tools,
+        run_tool_calls,
     )
     from workflows.search_attributes import (
         OPENAI_ASSISTANT_ID,
@@ -60,18 +76,15 @@ with workflow.unsafe.imports_passed_through():
         OPENAI_THREAD_ID,
         RUN_PHASE,
     )
-    from workflows.tool_calls import ExternalToolOutputs, describe_tools, run_tool_calls
 
-R = TypeVar("R", bound=BaseModel)
-RETRYABLE_RUN_FAILURES = frozenset({"server_error", "rate_limit_exceeded"})
-EXPIRY_GRACE = timedelta(seconds=2)
-NOT_RUN_PARAMETERS = ("assistant_id", "assistant", "thread_id", "messages", "deadline_seconds",
-                      "on_active_run", "max_run_attempts", "timeouts",
-                      "vector_store_ready_seconds")  # fmt: skip
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 @workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
 class AssistantRun:
+    """One assistant run, driven from its messages to a terminal status."""
+
     @workflow.init
     def __init__(self, request: RunRequest) -> None:
         self.request = request
@@ -101,7 +114,7 @@ class AssistantRun:
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if driver.done():
-            _raise_failure(driver)
+            raise_failure(driver)
         else:
             await self._stop(driver)
         return self._result()
@@ -142,16 +155,15 @@ class AssistantRun:
     async def _drive(self) -> None:
         request = self.request
         if request.tool_names():
-            self._check_tool_names(await self._catalog())
+            check_tool_names(request, await self._catalog())
         if request.assistant is not None:
-            self.assistant_id = await self._call(
-                ENSURE_ASSISTANT, EnsureAssistant(spec=request.assistant), str,
-                f"ensure assistant {request.assistant.name!r}",
-            )  # fmt: skip
+            ensure = EnsureAssistant(spec=request.assistant)
+            summary = f"ensure assistant {request.assistant.name!r}"
+            self.assistant_id = await self._call(ENSURE_ASSISTANT, ensure, summary)
         if self.thread_id is None:
             self._enter(RunPhase.creating, "creating a thread")
             create = CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
-            self.thread_id = await self._call(CREATE_THREAD, create, str, "create a thread")
+            self.thread_id = await self._call(CREATE_THREAD, create, "create a thread")
         if request.vector_store_ready_seconds is not None:
             await self._wait_for_vector_stores(request.vector_store_ready_seconds)
         for attempt in range(1, request.max_run_attempts + 1):
@@ -159,7 +171,7 @@ class AssistantRun:
             snapshot = await self._start(attempt)
             while snapshot.status == RunPhase.requires_action:
                 snapshot = await self._answer_tool_calls(snapshot)
-            if not self._should_retry(snapshot, attempt):
+            if not should_retry(snapshot, attempt, request.max_run_attempts):
                 return
             self.earlier_usage += snapshot.usage or Usage()
 
@@ -170,7 +182,7 @@ class AssistantRun:
         wait = WaitForVectorStores(
             assistant_id=self.assistant_id, thread_id=self.thread_id, timeout_seconds=bound
         )
-        await self._call(WAIT_FOR_VECTOR_STORES, wait, list[str], "wait for vector stores")
+        await self._call(WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
 
     async def _start(self, attempt: int) -> RunSnapshot:
         """Create the run (and the thread, on the first attempt without one) with the new
@@ -184,13 +196,15 @@ class AssistantRun:
                 assistant_id=self.assistant_id,
                 thread_id=self.thread_id,
                 messages=request.messages if attempt == 1 else [],
-                overrides=request.model_dump(exclude=set(NOT_RUN_PARAMETERS), exclude_none=True),
+                overrides=request.model_dump(
+                    exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
+                ),
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
-                return self._record(await self._call(START_RUN, start, RunSnapshot, "start run"))
+                return self._record(await self._call(START_RUN, start, "start run"))
             except ActivityError as err:
-                await self._resolve_conflict(_active_run_of(err), err)
+                await self._resolve_conflict(active_run_of(err), err)
 
     async def _resolve_conflict(self, active_run: str | None, err: ActivityError) -> None:
         """The thread has another active run: wait for it, cancel it, or fail, per policy."""
@@ -207,12 +221,12 @@ class AssistantRun:
         self._enter(RunPhase.creating, f"{policy}: thread busy with {active_run}")
         if policy == "cancel":
             cancel = CancelRun(thread_id=self.thread_id, run_id=active_run, idempotency_key="")
-            await self._call(CANCEL_RUN, cancel, RunSnapshot, f"cancel {active_run}")
+            await self._call(CANCEL_RUN, cancel, f"cancel {active_run}")
         else:
             wait = WaitForRun(
                 run=RunRef(thread_id=self.thread_id, run_id=active_run), until_terminal=True
             )
-            await self._call(WAIT_FOR_RUN, wait, RunSnapshot, f"wait for {active_run} to end")
+            await self._call(WAIT_FOR_RUN, wait, f"wait for {active_run} to end")
 
     async def _answer_tool_calls(self, snapshot: RunSnapshot) -> RunSnapshot:
         names = ", ".join(call.name for call in snapshot.tool_calls)
@@ -223,17 +237,17 @@ class AssistantRun:
         try:
             results = await asyncio.wait_for(
                 run_tool_calls(snapshot.tool_calls, catalog, self.external),
-                timeout=self._until_expiry(snapshot),
+                timeout=seconds_until_expiry(snapshot, workflow.now()),
             )
         except TimeoutError:
-            self.tool_calls += _expired_calls(snapshot)
+            self.tool_calls += expired_calls(snapshot)
             wait = WaitForRun(run=snapshot.ref, until_terminal=True)
-            return self._record(await self._call(WAIT_FOR_RUN, wait, RunSnapshot, "run expired"))
+            return self._record(await self._call(WAIT_FOR_RUN, wait, "run expired"))
         self.tool_calls += results
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
         outputs = [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]
         submit = SubmitToolOutputs(run=snapshot.ref, tool_outputs=outputs)
-        return self._record(await self._call(SUBMIT_TOOL_OUTPUTS, submit, RunSnapshot, names))
+        return self._record(await self._call(SUBMIT_TOOL_OUTPUTS, submit, names))
 
     async def _stop(self, driver: asyncio.Task[None]) -> None:
         """Stop driving the run, cancel it at the API, and record how it really ended."""
@@ -250,7 +264,7 @@ class AssistantRun:
             run_id=latest.run_id if latest else None,
             idempotency_key=self._idempotency_key(self.run_attempts),
         )
-        self._record(await self._call(CANCEL_RUN, cancel, RunSnapshot, "cancel the run"))
+        self._record(await self._call(CANCEL_RUN, cancel, "cancel the run"))
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         self.latest = snapshot
@@ -258,7 +272,7 @@ class AssistantRun:
         phase = snapshot.status
         if phase == RunPhase.cancelled and self.deadline_passed:
             phase = RunPhase.expired
-        self._enter(phase, _describe(snapshot))
+        self._enter(phase, describe(snapshot))
         return snapshot
 
     def _enter(self, phase: RunPhase, details: str) -> None:
@@ -273,18 +287,16 @@ class AssistantRun:
             updates.append(OPENAI_ASSISTANT_ID.value_set(self.assistant_id))
         workflow.upsert_search_attributes(updates)
 
-    async def _call(self, activity: str, argument: BaseModel, result: type[R] | Any,
-                    summary: str) -> Any:  # fmt: skip
+    async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         if self.stop_reason is not None and self.phase != RunPhase.cancelling:
             self._stopped_between_steps()
-        return await workflow.execute_activity(
-            activity,
+        return await call_api(
+            step,
             argument,
-            result_type=result,
-            **api_call_options(self.request.timeouts),
+            self.request.timeouts,
+            summary,
             # a start interrupted by a cancel must finish its request before we look it up
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary=summary,
         )
 
     def _stopped_between_steps(self) -> None:
@@ -302,31 +314,6 @@ class AssistantRun:
                 self._stopped_between_steps()
             self.catalog = await describe_tools()
         return self.catalog
-
-    def _check_tool_names(self, catalog: ToolCatalog) -> None:
-        for field, name in self.request.tool_names():
-            if catalog.find(name) is None:
-                known = ", ".join(t.name for t in catalog.tools) or "none"
-                raise ApplicationError(
-                    f"{field}: no registered tool named {name!r} (registered: {known})",
-                    type="InvalidRunRequest",
-                    non_retryable=True,
-                )
-
-    def _should_retry(self, snapshot: RunSnapshot, attempt: int) -> bool:
-        error = snapshot.last_error
-        return (
-            snapshot.status == RunPhase.failed
-            and error is not None
-            and error.code in RETRYABLE_RUN_FAILURES
-            and attempt < self.request.max_run_attempts
-        )
-
-    def _until_expiry(self, snapshot: RunSnapshot) -> float | None:
-        if snapshot.expires_at is None:
-            return None
-        left = snapshot.expires_at - workflow.now().timestamp() + EXPIRY_GRACE.total_seconds()
-        return max(left, 0.0)
 
     def _usage(self) -> Usage:
         current = self.latest.usage if self.latest and self.latest.usage else Usage()
@@ -352,40 +339,3 @@ class AssistantRun:
             completed_at=latest.completed_at if latest else None,
             cancel_reason=self.stop_reason,
         )
-
-
-def _raise_failure(driver: asyncio.Task[None]) -> None:
-    """Fail the workflow with what went wrong: an activity's own error, not "activity failed"."""
-    try:
-        driver.result()
-    except ActivityError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise ApplicationError(
-                cause.message, *cause.details, type=cause.type, non_retryable=True
-            ) from err
-        raise
-
-
-def _active_run_of(err: ActivityError) -> str | None:
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == ACTIVE_RUN_CONFLICT and cause.details:
-        return str(cause.details[0])
-    return None
-
-
-def _expired_calls(snapshot: RunSnapshot) -> list[ToolCallResult]:
-    failure = tool_error("run_expired", "the run expired before this tool call finished")
-    return [
-        ToolCallResult(id=c.id, name=c.name, arguments=c.arguments, output=failure.output,
-                       error=failure.error)
-        for c in snapshot.tool_calls
-    ]  # fmt: skip
-
-
-def _describe(snapshot: RunSnapshot) -> str:
-    if snapshot.status == RunPhase.requires_action:
-        return f"{snapshot.run_id} needs {len(snapshot.tool_calls)} tool outputs"
-    if snapshot.last_error is not None:
-        return f"{snapshot.run_id}: {snapshot.last_error.code}: {snapshot.last_error.message}"
-    return f"{snapshot.run_id} on {snapshot.thread_id}"

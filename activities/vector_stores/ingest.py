@@ -1,16 +1,9 @@
-"""Files and vector stores: checks, deduplicated uploads, batches and indexing waits.
-
-An upload's filename carries 16 hex digits of its content's sha256 (`notes.md` becomes
-`notes.3f2a9c1b7d4e5f60.md`), so a retried upload or a re-run of the same ingest finds the
-file it already sent instead of sending it again.
-"""
+"""The ingest steps: checks, deduplicated uploads, batches and indexing waits."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +13,10 @@ from temporalio import activity
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors, checked
-from workflows.contracts import (
-    FILE_SEARCH_EXTENSIONS,
-    MAX_FILE_BYTES,
-    IngestFile,
-    RunError,
-)
-from workflows.ingest_steps import (
+from activities.vector_stores.files import HASH_IN_NAME, check_file, content_hash, hashed_name
+from workflows.common import RunError
+from workflows.ingest.contracts import IngestFile
+from workflows.ingest.steps import (
     ADD_FILES,
     CHECK_FILES,
     ENSURE_VECTOR_STORE,
@@ -45,21 +35,20 @@ from workflows.ingest_steps import (
     WaitForFiles,
 )
 
-HASH_IN_NAME = re.compile(r"\.([0-9a-f]{16})(\.[^.]*)?$")
-CHUNK_BYTES = 1024 * 1024
-
 
 class VectorStoreActivities:
+    """The steps of `VectorStoreIngest`: files checked, uploaded once, added and indexed."""
+
     def __init__(self, client: AsyncOpenAI, poll_interval: float = 0.25, max_poll: float = 5.0):
         self.client = client
         self.poll_interval = poll_interval
         self.max_poll = max_poll
 
-    @activity.defn(name=CHECK_FILES)
+    @activity.defn(name=CHECK_FILES.name)
     async def check_files(self, request: CheckFiles) -> list[CheckedFile]:
         return [await asyncio.to_thread(check_file, f) for f in request.files]
 
-    @activity.defn(name=UPLOAD_FILES)
+    @activity.defn(name=UPLOAD_FILES.name)
     async def upload_files(self, request: UploadFiles) -> list[UploadedFile]:
         """Upload files (streamed from disk) unless their content is already uploaded."""
         async with heartbeating():
@@ -73,7 +62,7 @@ class VectorStoreActivities:
 
             return list(await asyncio.gather(*(one(f) for f in request.files)))
 
-    @activity.defn(name=ENSURE_VECTOR_STORE)
+    @activity.defn(name=ENSURE_VECTOR_STORE.name)
     async def ensure_vector_store(self, request: EnsureVectorStore) -> str:
         spec = request.spec
         with api_errors(f"ensuring vector store {spec.id or spec.name!r}"):
@@ -88,7 +77,7 @@ class VectorStoreActivities:
                     params[key] = getattr(spec, key)
             return checked(await self.client.vector_stores.create(**params)).id
 
-    @activity.defn(name=ADD_FILES)
+    @activity.defn(name=ADD_FILES.name)
     async def add_files(self, request: AddFiles) -> int:
         """Add files in one batch, except those already in the store (an earlier attempt may
         have added them); how many were added."""
@@ -103,7 +92,7 @@ class VectorStoreActivities:
                 )
         return len(files)
 
-    @activity.defn(name=WAIT_FOR_FILES)
+    @activity.defn(name=WAIT_FOR_FILES.name)
     async def wait_for_files(self, request: WaitForFiles) -> list[IndexedFile]:
         """Wait, with backoff, until none of these files is in progress; their outcomes."""
         files = self.client.vector_stores.files
@@ -119,7 +108,7 @@ class VectorStoreActivities:
                     delay = min(delay * 1.5, self.max_poll)
                 return [_indexed(f) async for f in files.list(store, limit=100) if f.id in wanted]
 
-    @activity.defn(name=REMOVE_FILES)
+    @activity.defn(name=REMOVE_FILES.name)
     async def remove_files(self, request: RemoveFiles) -> None:
         """Take files out of a store (before adding them again); gone already is fine."""
         with api_errors(f"removing files from {request.vector_store_id}"):
@@ -129,7 +118,7 @@ class VectorStoreActivities:
                         file_id, vector_store_id=request.vector_store_id
                     )
 
-    @activity.defn(name=FILE_COUNTS)
+    @activity.defn(name=FILE_COUNTS.name)
     async def file_counts(self, vector_store_id: str) -> dict[str, int]:
         with api_errors(f"reading {vector_store_id}"):
             store = await self.client.vector_stores.retrieve(vector_store_id)
@@ -159,54 +148,6 @@ class VectorStoreActivities:
                 uploaded = await self.client.files.create(file=(name, data), purpose="assistants")
         existing[digest] = uploaded.id
         return UploadedFile(file_id=uploaded.id, bytes=size, reused=False)
-
-
-def check_file(file: IngestFile) -> CheckedFile:
-    """Whether file_search can index the file, decided before anything is uploaded."""
-    if file.file_id is not None:
-        return CheckedFile()
-    name = Path(file.path).name if file.path else file.filename or ""
-    extension = Path(name).suffix.lower()
-    if extension not in FILE_SEARCH_EXTENSIONS:
-        return _refused("unsupported_file", f"{name}: file_search does not index {extension!r}")
-    if file.text is not None:
-        size = len(file.text.encode())
-    else:
-        try:
-            size = Path(file.path or "").stat().st_size
-            with Path(file.path or "").open("rb"):
-                pass
-        except OSError as err:
-            return _refused("unreadable_file", f"{file.path}: {err.strerror}")
-    if size == 0:
-        return _refused("empty_file", f"{name} is empty")
-    if size > MAX_FILE_BYTES:
-        return _refused("file_too_large", f"{name} is {size} bytes; the limit is 512 MB")
-    return CheckedFile(bytes=size)
-
-
-def content_hash(file: IngestFile) -> tuple[str, int]:
-    """sha256 of the content, read in chunks (never the whole file at once), and its size."""
-    digest = hashlib.sha256()
-    if file.text is not None:
-        data = file.text.encode()
-        digest.update(data)
-        return digest.hexdigest()[:16], len(data)
-    size = 0
-    with Path(file.path or "").open("rb") as content:
-        while chunk := content.read(CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest()[:16], size
-
-
-def hashed_name(name: str, digest: str) -> str:
-    path = Path(name)
-    return f"{path.stem}.{digest}{path.suffix}"
-
-
-def _refused(code: str, message: str) -> CheckedFile:
-    return CheckedFile(error=RunError(code=code, message=message))
 
 
 def _indexed(file: Any) -> IndexedFile:

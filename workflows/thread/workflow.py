@@ -15,24 +15,26 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.backend import DELETE_THREAD
-    from workflows.contracts import (
+    from workflows.common import RunError
+    from workflows.run.contracts import RunRequest, RunResult
+    from workflows.run.workflow import AssistantRun
+    from workflows.search_attributes import OPENAI_THREAD_ID
+    from workflows.thread.contracts import (
         CloseThread,
         QueuedMessage,
-        RunRequest,
-        RunResult,
         RunSummary,
         ThreadCarry,
         ThreadConfig,
         ThreadMessage,
         ThreadState,
     )
-    from workflows.run import AssistantRun
-    from workflows.search_attributes import OPENAI_THREAD_ID
+    from workflows.thread.steps import DELETE_THREAD
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
 class AssistantThread:
+    """One conversation: its API thread, and its messages answered one run at a time."""
+
     @workflow.init
     def __init__(self, config: ThreadConfig) -> None:
         carried = config.carried
@@ -64,9 +66,12 @@ class AssistantThread:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self.delete_thread and self.thread_id:
             await workflow.execute_activity(
-                DELETE_THREAD, self.thread_id, result_type=bool,
-                start_to_close_timeout=timedelta(minutes=1), summary="delete the API thread",
-            )  # fmt: skip
+                DELETE_THREAD.name,
+                self.thread_id,
+                result_type=DELETE_THREAD.result,
+                start_to_close_timeout=timedelta(minutes=1),
+                summary="delete the API thread",
+            )
         return self.state()
 
     @workflow.update
@@ -163,9 +168,8 @@ class AssistantThread:
             "assistant": config.assistant,
             "thread_id": self.thread_id,
             "on_active_run": "wait",
-            "messages": [{"content": message.content, "attachments": message.attachments,
-                          "metadata": message.metadata}],
-        }  # fmt: skip
+            "messages": [message.model_dump(include={"content", "attachments", "metadata"})],
+        }
         return RunRequest.model_validate(fields)
 
     def _enqueue(self, message: ThreadMessage, answered_by_update: bool) -> QueuedMessage:
@@ -178,9 +182,12 @@ class AssistantThread:
 
     def _remember(self, queued: QueuedMessage, workflow_id: str, result: RunResult) -> None:
         summary = RunSummary(
-            message_id=queued.id, workflow_id=workflow_id, run_id=result.run_id,
-            status=result.status, output_text=result.output_text[:500],
-        )  # fmt: skip
+            message_id=queued.id,
+            workflow_id=workflow_id,
+            run_id=result.run_id,
+            status=result.status,
+            output_text=result.output_text[:500],
+        )
         keep = self.config.recent_results
         self.recent = [*self.recent, summary][-keep:] if keep else []
 
@@ -198,9 +205,12 @@ class AssistantThread:
 
     def _carry(self) -> ThreadConfig:
         carry = ThreadCarry(
-            thread_id=self.thread_id, queue=list(self.queue),
-            next_message_id=self.next_message_id, runs_done=self.runs_done, recent=self.recent,
-        )  # fmt: skip
+            thread_id=self.thread_id,
+            queue=list(self.queue),
+            next_message_id=self.next_message_id,
+            runs_done=self.runs_done,
+            recent=self.recent,
+        )
         return self.config.model_copy(
             update={"carried": carry, "delete_thread_when_done": self.delete_thread}
         )
@@ -210,7 +220,10 @@ def _failed(err: ChildWorkflowError, thread_id: str | None) -> RunResult:
     """A run whose workflow failed (bad input, a non-retryable API error) answers `failed`."""
     cause = err.cause
     message = cause.message if isinstance(cause, ApplicationError) else str(err)
-    return RunResult.model_validate({
-        "status": "failed", "thread_id": thread_id, "run_id": None, "assistant_id": None,
-        "last_error": {"code": "run_workflow_failed", "message": message},
-    })  # fmt: skip
+    return RunResult(
+        status="failed",
+        thread_id=thread_id,
+        run_id=None,
+        assistant_id=None,
+        last_error=RunError(code="run_workflow_failed", message=message),
+    )

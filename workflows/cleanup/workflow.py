@@ -7,31 +7,31 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.activity_options import api_call_options
-    from workflows.cleanup_steps import (
+    from workflows.cleanup.contracts import CleanupPolicy, CleanupReport
+    from workflows.cleanup.steps import (
         DELETE_RESOURCES,
         FIND_CANDIDATES,
-        Candidates,
         DeleteResources,
         FindCandidates,
     )
-    from workflows.contracts import CleanupItem, CleanupPolicy, CleanupReport
+    from workflows.common import call_api
 
 PAGE = 100
 
 
 @workflow.defn(name="Cleanup", failure_exception_types=[ValidationError])
 class Cleanup:
+    """Delete what a cleanup policy names, in pages, and report what went and what stayed."""
+
     @workflow.run
     async def run(self, policy: CleanupPolicy) -> CleanupReport:
         request = FindCandidates(policy=policy, now=workflow.now().timestamp())
-        found: Candidates = await workflow.execute_activity(
-            FIND_CANDIDATES, request, result_type=Candidates, summary="find old resources",
-            **api_call_options(policy.timeouts),
-        )  # fmt: skip
+        found = await call_api(FIND_CANDIDATES, request, policy.timeouts, "find old resources")
         chosen = found.delete[: policy.max_deletions]
-        over_cap = [item.model_copy(update={"reason": "max_deletions reached"})
-                    for item in found.delete[policy.max_deletions :]]  # fmt: skip
+        over_cap = [
+            item.model_copy(update={"reason": "max_deletions reached"})
+            for item in found.delete[policy.max_deletions :]
+        ]
         report = CleanupReport(dry_run=policy.dry_run, skipped=[*found.keep, *over_cap])
         workflow.set_current_details(f"{len(chosen)} to delete, {len(report.skipped)} kept")
         if policy.dry_run:
@@ -39,11 +39,9 @@ class Cleanup:
             return report
         for start in range(0, len(chosen), PAGE):
             page = chosen[start : start + PAGE]
-            refused: list[CleanupItem] = await workflow.execute_activity(
-                DELETE_RESOURCES, DeleteResources(items=page), result_type=list[CleanupItem],
-                summary=f"delete {len(page)} ({start + len(page)}/{len(chosen)})",
-                **api_call_options(policy.timeouts),
-            )  # fmt: skip
+            summary = f"delete {len(page)} ({start + len(page)}/{len(chosen)})"
+            delete = DeleteResources(items=page)
+            refused = await call_api(DELETE_RESOURCES, delete, policy.timeouts, summary)
             refused_ids = {item.id for item in refused}
             report.deleted += [item for item in page if item.id not in refused_ids]
             report.failed += refused

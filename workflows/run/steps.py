@@ -1,8 +1,9 @@
-"""What the run workflow asks of an API backend: activity names and their payloads.
+"""What `AssistantRun` asks of its activities: step names and payloads.
 
-Each backend (Assistants API, Responses API) registers activities under these names, so the
-workflow drives either one unchanged. Every activity that reaches a decision point (the run
-needs tool outputs, or is terminal) returns a `RunSnapshot`.
+Each API backend registers activities under these names, so the workflow drives either one
+unchanged. Every step that reaches a decision point (the run needs tool outputs, or is
+terminal) returns a `RunSnapshot`. Tools are activities too: `tools.describe` lists them, and
+each one runs as `tool.<name>`.
 """
 
 from __future__ import annotations
@@ -11,26 +12,16 @@ from typing import Any
 
 from pydantic import Field
 
-from workflows.contracts import (
-    AssistantSpec,
+from workflows.common import (
     Contract,
-    InputMessage,
     RunError,
-    RunMessage,
     RunPhase,
+    Step,
     ToolCall,
     ToolOutputSubmission,
     Usage,
 )
-
-ENSURE_ASSISTANT = "run.ensure_assistant"
-CREATE_THREAD = "run.create_thread"
-START_RUN = "run.start"
-WAIT_FOR_RUN = "run.wait"
-SUBMIT_TOOL_OUTPUTS = "run.submit_tool_outputs"
-CANCEL_RUN = "run.cancel"
-DELETE_THREAD = "run.delete_thread"
-WAIT_FOR_VECTOR_STORES = "run.wait_for_vector_stores"
+from workflows.run.contracts import AssistantSpec, InputMessage, RunMessage
 
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
@@ -108,3 +99,49 @@ class WaitForVectorStores(Contract):
 
 class EnsureAssistant(Contract):
     spec: AssistantSpec
+
+
+class ToolRetry(Contract):
+    """Temporal retry policy of a tool's activity."""
+
+    max_attempts: int = Field(3, ge=0, description="0 means unlimited")
+    initial_interval_seconds: float = Field(1.0, gt=0)
+    backoff_coefficient: float = Field(2.0, ge=1)
+    maximum_interval_seconds: float = Field(30.0, gt=0)
+
+
+class ToolSpec(Contract):
+    """A registered function tool as the workflow sees it: how to call it and how to show it
+    to the model."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, object] = Field(default_factory=dict, description="JSON Schema")
+    strict: bool = False
+    timeout_seconds: float = 60.0
+    retry: ToolRetry = Field(default_factory=ToolRetry)
+    task_queue: str | None = Field(None, description="None: the worker's own task queue")
+    external: bool = Field(False, description="answered through the submit_tool_outputs update")
+    external_timeout_seconds: float = 3600.0
+
+    @property
+    def activity_type(self) -> str:
+        return f"tool.{self.name}"
+
+
+class ToolCatalog(Contract):
+    tools: list[ToolSpec] = Field(default_factory=list)
+
+    def find(self, name: str) -> ToolSpec | None:
+        return next((tool for tool in self.tools if tool.name == name), None)
+
+
+ENSURE_ASSISTANT = Step("run.ensure_assistant", EnsureAssistant, str)
+CREATE_THREAD = Step("run.create_thread", CreateThread, str)
+START_RUN = Step("run.start", StartRun, RunSnapshot)
+WAIT_FOR_RUN = Step("run.wait", WaitForRun, RunSnapshot)
+SUBMIT_TOOL_OUTPUTS = Step("run.submit_tool_outputs", SubmitToolOutputs, RunSnapshot)
+CANCEL_RUN = Step("run.cancel", CancelRun, RunSnapshot)
+WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])
+DESCRIBE_TOOLS = "tools.describe"
+"""Activity type returning the worker's `ToolCatalog`; tools run as `tool.<name>`."""

@@ -15,16 +15,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from workflows.contracts import (
-    DESCRIBE_TOOLS,
-    SubmitToolOutputsRequest,
-    ToolCall,
-    ToolCallResult,
-    ToolCatalog,
-    ToolOutput,
-    ToolSpec,
-    tool_error,
-)
+from workflows.common import ToolCall, ToolCallResult, ToolOutput, tool_error
+from workflows.run.contracts import RunRequest, SubmitToolOutputsRequest
+from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolSpec
 
 
 class ExternalToolOutputs:
@@ -76,6 +69,18 @@ async def describe_tools() -> ToolCatalog:
         summary="list the registered tools",
     )
     return catalog
+
+
+def check_tool_names(request: RunRequest, catalog: ToolCatalog) -> None:
+    """Fail the run, before anything is created, if it names a tool no worker registered."""
+    for field, name in request.tool_names():
+        if catalog.find(name) is None:
+            known = ", ".join(t.name for t in catalog.tools) or "none"
+            raise ApplicationError(
+                f"{field}: no registered tool named {name!r} (registered: {known})",
+                type="InvalidRunRequest",
+                non_retryable=True,
+            )
 
 
 async def run_tool_calls(

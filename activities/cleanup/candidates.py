@@ -1,4 +1,4 @@
-"""Finding and deleting old threads, vector stores and files.
+"""Finding old threads, vector stores and files, and what must be kept.
 
 The API cannot list threads, so the threads this system created are found in Temporal's own
 visibility: the `OpenAIThreadId` search attribute of `AssistantRun` and `AssistantThread`
@@ -8,34 +8,28 @@ workflows. A thread with an open workflow is never deleted.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import openai
 from openai import AsyncOpenAI
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
-from workflows.cleanup_steps import (
-    DELETE_RESOURCES,
-    FIND_CANDIDATES,
-    Candidates,
-    DeleteResources,
-    FindCandidates,
-)
-from workflows.contracts import CleanupItem, CleanupKind, CleanupPolicy
+from workflows.cleanup.contracts import CleanupItem, CleanupPolicy
+from workflows.cleanup.steps import FIND_CANDIDATES, Candidates, FindCandidates
 from workflows.search_attributes import OPENAI_ASSISTANT_ID, OPENAI_THREAD_ID
 
 
-class CleanupActivities:
+class CleanupCandidates:
+    """The cleanup step that finds what a policy names, and what must be kept."""
+
     def __init__(self, openai_client: AsyncOpenAI, temporal: Client) -> None:
         self.openai = openai_client
         self.temporal = temporal
 
-    @activity.defn(name=FIND_CANDIDATES)
+    @activity.defn(name=FIND_CANDIDATES.name)
     async def find_candidates(self, request: FindCandidates) -> Candidates:
         policy, now = request.policy, request.now
         found = Candidates(delete=[], keep=[])
@@ -51,33 +45,6 @@ class CleanupActivities:
                     cutoff = now - policy.file_max_age_seconds
                     await self._files(policy, cutoff, in_use, found)
         return found
-
-    @activity.defn(name=DELETE_RESOURCES)
-    async def delete(self, request: DeleteResources) -> list[CleanupItem]:
-        """Delete each item; gone already counts as deleted. Returns those the API refused
-        (reason set). Transient errors retry the activity, which resumes where it stopped."""
-        details = activity.info().heartbeat_details
-        start = int(details[0]) if details else 0
-        refused: list[CleanupItem] = list(details[1]) if len(details) > 1 else []
-        for index in range(start, len(request.items)):
-            item = request.items[index]
-            try:
-                with api_errors(f"deleting {item.id}"), contextlib.suppress(openai.NotFoundError):
-                    await self._deleter(item.kind)(item.id)
-            except ApplicationError as err:
-                if not err.non_retryable:
-                    raise
-                refused.append(item.model_copy(update={"reason": err.message}))
-            activity.heartbeat(index + 1, [r.model_dump() for r in refused])
-        return [CleanupItem.model_validate(r) for r in refused]
-
-    def _deleter(self, kind: CleanupKind) -> Callable[[str], Awaitable[object]]:
-        deleters: dict[CleanupKind, Callable[[str], Awaitable[object]]] = {
-            "threads": self.openai.beta.threads.delete,
-            "vector_stores": self.openai.vector_stores.delete,
-            "files": self.openai.files.delete,
-        }
-        return deleters[kind]
 
     async def _threads(self, policy: CleanupPolicy, cutoff: float, found: Candidates) -> None:
         query = "OpenAIThreadId IS NOT NULL"

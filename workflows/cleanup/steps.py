@@ -1,11 +1,9 @@
-"""What `Cleanup` asks of its activities: names and payloads."""
+"""What `Cleanup` asks of its activities: step names and payloads."""
 
 from __future__ import annotations
 
-from workflows.contracts import CleanupItem, CleanupPolicy, Contract
-
-FIND_CANDIDATES = "cleanup.find_candidates"
-DELETE_RESOURCES = "cleanup.delete"
+from workflows.cleanup.contracts import CleanupItem, CleanupPolicy
+from workflows.common import Contract, Step
 
 
 class Candidates(Contract):
@@ -22,3 +20,7 @@ class FindCandidates(Contract):
 
 class DeleteResources(Contract):
     items: list[CleanupItem]
+
+
+FIND_CANDIDATES = Step("cleanup.find_candidates", FindCandidates, Candidates)
+DELETE_RESOURCES = Step("cleanup.delete", DeleteResources, list[CleanupItem])

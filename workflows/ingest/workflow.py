@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.activity_options import api_call_options
-    from workflows.contracts import (
+    from workflows.common import Step, call_api
+    from workflows.ingest.contracts import (
         FileOutcome,
         IngestFile,
         IngestProgress,
         IngestRequest,
         IngestResult,
     )
-    from workflows.ingest_steps import (
+    from workflows.ingest.steps import (
         ADD_FILES,
         CHECK_FILES,
         ENSURE_VECTOR_STORE,
@@ -31,24 +31,25 @@ with workflow.unsafe.imports_passed_through():
         UPLOAD_FILES,
         WAIT_FOR_FILES,
         AddFiles,
-        CheckedFile,
         CheckFiles,
         EnsureVectorStore,
         FileToAdd,
         IndexedFile,
         RemoveFiles,
-        UploadedFile,
         UploadFiles,
         WaitForFiles,
     )
 
-T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 PERMANENT_FAILURES = frozenset({"unsupported_file", "invalid_file"})
 UPLOADS_PER_ACTIVITY = 32
 
 
 @workflow.defn(name="VectorStoreIngest", failure_exception_types=[ValidationError])
 class VectorStoreIngest:
+    """Fill a vector store with files and wait until they are indexed."""
+
     @workflow.init
     def __init__(self, request: IngestRequest) -> None:
         self.request = request
@@ -61,9 +62,8 @@ class VectorStoreIngest:
     async def run(self, request: IngestRequest) -> IngestResult:
         accepted = await self._check()
         self._enter("uploading", f"{len(accepted)} files")
-        store = await self._call(
-            ENSURE_VECTOR_STORE, EnsureVectorStore(spec=request.vector_store), str
-        )
+        ensure = EnsureVectorStore(spec=request.vector_store)
+        store = await self._call(ENSURE_VECTOR_STORE, ensure, "ensure the vector store")
         await self._upload(accepted)
         pending = [i for i in accepted if self.outcomes[i].file_id is not None]
         for attempt in range(1, request.max_file_attempts + 1):
@@ -73,8 +73,9 @@ class VectorStoreIngest:
             if not pending or attempt == request.max_file_attempts:
                 break
             ids = [self.outcomes[i].file_id or "" for i in pending]
-            await self._call(REMOVE_FILES, RemoveFiles(vector_store_id=store, file_ids=ids), None)
-        counts = await self._call(FILE_COUNTS, store, dict[str, int])
+            remove = RemoveFiles(vector_store_id=store, file_ids=ids)
+            await self._call(REMOVE_FILES, remove, f"remove {len(ids)} files to add them again")
+        counts = await self._call(FILE_COUNTS, store, "count the store's files")
         self._enter("done", f"{counts}")
         return IngestResult(
             vector_store_id=store,
@@ -97,9 +98,8 @@ class VectorStoreIngest:
 
     async def _check(self) -> list[int]:
         """Indexes of the files that may be uploaded; the others are skipped with the reason."""
-        checks = await self._call(
-            CHECK_FILES, CheckFiles(files=self.request.files), list[CheckedFile]
-        )
+        files = CheckFiles(files=self.request.files)
+        checks = await self._call(CHECK_FILES, files, f"check {len(files.files)} files")
         accepted = []
         for index, check in enumerate(checks):
             outcome = self.outcomes[index]
@@ -116,27 +116,25 @@ class VectorStoreIngest:
             if file.file_id is not None:
                 self.outcomes[index].file_id = file.file_id
         to_upload = [i for i in indexes if self.request.files[i].file_id is None]
-        chunks = [to_upload[n : n + UPLOADS_PER_ACTIVITY]
-                  for n in range(0, len(to_upload), UPLOADS_PER_ACTIVITY)]  # fmt: skip
+        chunks = _chunks(to_upload, UPLOADS_PER_ACTIVITY)
         await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
 
     async def _upload_chunk(self, indexes: list[int]) -> None:
         files: list[IngestFile] = [self.request.files[i] for i in indexes]
         request = UploadFiles(files=files, concurrency=self.request.upload_concurrency)
-        uploaded = await self._call(UPLOAD_FILES, request, list[UploadedFile])
+        uploaded = await self._call(UPLOAD_FILES, request, f"upload {len(files)} files")
         for index, result in zip(indexes, uploaded, strict=True):
             self.outcomes[index].file_id = result.file_id
             self.bytes_uploaded += result.bytes
             self.state[index] = "uploaded"
 
     async def _index(self, store: str, indexes: list[int]) -> None:
-        size = self.request.batch_size
-        for start in range(0, len(indexes), size):
-            batch = indexes[start : start + size]
+        for batch in _chunks(indexes, self.request.batch_size):
             files = [self._to_add(i) for i in batch]
-            await self._call(ADD_FILES, AddFiles(vector_store_id=store, files=files), int)
+            add = AddFiles(vector_store_id=store, files=files)
+            await self._call(ADD_FILES, add, f"add {len(files)} files")
             wait = WaitForFiles(vector_store_id=store, file_ids=[f.file_id for f in files])
-            indexed = await self._call(WAIT_FOR_FILES, wait, list[IndexedFile])
+            indexed = await self._call(WAIT_FOR_FILES, wait, f"wait for {len(files)} to index")
             self._record(batch, indexed)
 
     def _to_add(self, index: int) -> FileToAdd:
@@ -166,7 +164,9 @@ class VectorStoreIngest:
         self.phase = phase
         workflow.set_current_details(f"{phase}: {details}")
 
-    async def _call(self, activity: str, argument: Any, result: type[T] | Any) -> Any:
-        return await workflow.execute_activity(
-            activity, argument, result_type=result, **api_call_options(self.request.timeouts)
-        )
+    async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
+        return await call_api(step, argument, self.request.timeouts, summary)
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -1,18 +1,11 @@
-"""What `VectorStoreIngest` asks of its activities: names and payloads."""
+"""What `VectorStoreIngest` asks of its activities: step names and payloads."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from workflows.contracts import Contract, IngestFile, RunError, VectorStoreSpec
-
-CHECK_FILES = "ingest.check_files"
-UPLOAD_FILES = "ingest.upload_files"
-ENSURE_VECTOR_STORE = "ingest.ensure_vector_store"
-ADD_FILES = "ingest.add_files"
-WAIT_FOR_FILES = "ingest.wait_for_files"
-REMOVE_FILES = "ingest.remove_files"
-FILE_COUNTS = "ingest.file_counts"
+from workflows.common import Contract, RunError, Step
+from workflows.ingest.contracts import IngestFile, VectorStoreSpec
 
 
 class CheckFiles(Contract):
@@ -65,3 +58,12 @@ class IndexedFile(Contract):
 class RemoveFiles(Contract):
     vector_store_id: str
     file_ids: list[str]
+
+
+CHECK_FILES = Step("ingest.check_files", CheckFiles, list[CheckedFile])
+UPLOAD_FILES = Step("ingest.upload_files", UploadFiles, list[UploadedFile])
+ENSURE_VECTOR_STORE = Step("ingest.ensure_vector_store", EnsureVectorStore, str)
+ADD_FILES = Step("ingest.add_files", AddFiles, int)
+WAIT_FOR_FILES = Step("ingest.wait_for_files", WaitForFiles, list[IndexedFile])
+REMOVE_FILES = Step("ingest.remove_files", RemoveFiles, type(None))
+FILE_COUNTS = Step("ingest.file_counts", str, dict[str, int])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from typing import Any
 
 import openai
@@ -23,16 +22,20 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors, checked
-from activities.tools import ToolRegistry, tool_definition
-from workflows.backend import (
+from activities.run.assistants_messages import (
+    message_param,
+    required_call_ids,
+    snapshot,
+)
+from activities.tools import ToolRegistry, resolve_tools
+from workflows.common import RunPhase
+from workflows.run.steps import (
     CANCEL_RUN,
     CREATE_THREAD,
-    DELETE_THREAD,
     ENSURE_ASSISTANT,
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
     WAIT_FOR_RUN,
-    WAIT_FOR_VECTOR_STORES,
     CancelRun,
     CreateThread,
     EnsureAssistant,
@@ -41,18 +44,8 @@ from workflows.backend import (
     StartRun,
     SubmitToolOutputs,
     WaitForRun,
-    WaitForVectorStores,
 )
-from workflows.contracts import (
-    BUILT_IN_TOOLS,
-    InputMessage,
-    RunError,
-    RunMessage,
-    RunPhase,
-    ToolCall,
-    ToolReference,
-    Usage,
-)
+from workflows.thread.steps import DELETE_THREAD
 
 IDEMPOTENCY_KEY = "idempotency_key"
 SPEC_HASH = "spec_hash"
@@ -63,6 +56,8 @@ TERMINAL = SETTLED - {"requires_action"}
 
 
 class AssistantsActivities:
+    """The run steps on the Assistants API: assistants, threads, runs and tool outputs."""
+
     def __init__(
         self,
         client: AsyncOpenAI,
@@ -75,12 +70,12 @@ class AssistantsActivities:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
 
-    @activity.defn(name=ENSURE_ASSISTANT)
+    @activity.defn(name=ENSURE_ASSISTANT.name)
     async def ensure_assistant(self, request: EnsureAssistant) -> str:
         """The id of the assistant named by the spec, created or updated to match it."""
         spec = request.spec
         params: dict[str, Any] = spec.model_dump(exclude={"tools", "metadata"}, exclude_none=True)
-        params["tools"] = self.resolve_tools(spec.tools)
+        params["tools"] = resolve_tools(self.tools, spec.tools, "assistants")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
         params["metadata"] = {**spec.metadata, SPEC_HASH: digest}
         with api_errors(f"ensuring assistant {spec.name!r}"):
@@ -92,7 +87,7 @@ class AssistantsActivities:
             created = await self.client.beta.assistants.create(**params)
         return created.id
 
-    @activity.defn(name=CREATE_THREAD)
+    @activity.defn(name=CREATE_THREAD.name)
     async def create_thread(self, request: CreateThread) -> str:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
@@ -102,7 +97,7 @@ class AssistantsActivities:
             )
         return thread.id
 
-    @activity.defn(name=START_RUN)
+    @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
         thread_id = request.thread_id
         async with heartbeating():
@@ -117,20 +112,20 @@ class AssistantsActivities:
             stream = await self.client.beta.threads.runs.create(
                 thread_id,
                 assistant_id=request.assistant_id,
-                additional_messages=[_message_param(m) for m in request.messages],  # type: ignore[misc]
+                additional_messages=[message_param(m) for m in request.messages],  # type: ignore[misc]
                 stream=True,
                 **self._run_params(request),
             )
             return await self._follow(thread_id, stream)
 
-    @activity.defn(name=WAIT_FOR_RUN)
+    @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
         async with heartbeating():
             with api_errors(f"waiting for {request.run.run_id}"):
                 run = await self._retrieve(request.run)
                 return await self._settle(run, TERMINAL if request.until_terminal else SETTLED)
 
-    @activity.defn(name=SUBMIT_TOOL_OUTPUTS)
+    @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         async with heartbeating():
             return await self._submit_tool_outputs(request)
@@ -140,7 +135,7 @@ class AssistantsActivities:
         ids = sorted(o.tool_call_id for o in request.tool_outputs)
         with api_errors(f"submitting tool outputs to {ref.run_id}"):
             run = await self._retrieve(ref) if activity.info().attempt > 1 else None
-            if run is not None and _required_call_ids(run) != ids:
+            if run is not None and required_call_ids(run) != ids:
                 return await self._settle(run)  # an earlier attempt's submission was accepted
             try:
                 stream = await self.client.beta.threads.runs.submit_tool_outputs(
@@ -151,12 +146,12 @@ class AssistantsActivities:
                 )
             except openai.BadRequestError:
                 run = await self._retrieve(ref)
-                if _required_call_ids(run) == ids:
+                if required_call_ids(run) == ids:
                     raise
                 return await self._settle(run)  # expired or cancelled meanwhile
             return await self._follow(ref.thread_id, stream)
 
-    @activity.defn(name=CANCEL_RUN)
+    @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
         if request.thread_id is None:
             return RunSnapshot(thread_id="", status=RunPhase.cancelled)
@@ -173,7 +168,7 @@ class AssistantsActivities:
                 run = await self._cancel(run)
             return await self._settle(run, until=TERMINAL)
 
-    @activity.defn(name=DELETE_THREAD)
+    @activity.defn(name=DELETE_THREAD.name)
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread; False if it was already gone."""
         with api_errors(f"deleting {thread_id}"):
@@ -183,62 +178,10 @@ class AssistantsActivities:
                 return False
         return True
 
-    @activity.defn(name=WAIT_FOR_VECTOR_STORES)
-    async def wait_for_vector_stores(self, request: WaitForVectorStores) -> list[str]:
-        """Wait (bounded) until the file_search stores of the assistant and the thread have
-        no file in progress; their ids."""
-        async with heartbeating():
-            with api_errors("waiting for vector stores"):
-                stores = await self._vector_store_ids(request)
-                deadline = time.monotonic() + request.timeout_seconds
-                delay = self.poll_interval
-                while busy := [s for s in stores if await self._indexing(s)]:
-                    if time.monotonic() > deadline:
-                        raise ApplicationError(
-                            f"vector stores {', '.join(busy)} still indexing after "
-                            f"{request.timeout_seconds:g}s",
-                            type="VectorStoreNotReady",
-                            non_retryable=True,
-                        )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 1.5, self.max_poll_interval)
-        return stores
-
-    async def _vector_store_ids(self, request: WaitForVectorStores) -> list[str]:
-        assistant = await self.client.beta.assistants.retrieve(request.assistant_id)
-        thread = await self.client.beta.threads.retrieve(request.thread_id)
-        ids: list[str] = []
-        for resources in (assistant.tool_resources, thread.tool_resources):
-            if resources is not None and resources.file_search is not None:
-                ids += resources.file_search.vector_store_ids or []
-        return list(dict.fromkeys(ids))
-
-    async def _indexing(self, vector_store_id: str) -> bool:
-        store = await self.client.vector_stores.retrieve(vector_store_id)
-        return store.file_counts.in_progress > 0
-
-    def resolve_tools(self, references: list[ToolReference]) -> list[dict[str, Any]]:
-        """API tool objects for registered tool names, built-ins and literal tool objects."""
-        resolved: list[dict[str, Any]] = []
-        for reference in references:
-            if isinstance(reference, dict):
-                resolved.append(reference)
-            elif reference in BUILT_IN_TOOLS:
-                resolved.append({"type": reference})
-            elif (registered := self.tools.get(reference)) is not None:
-                resolved.append(tool_definition(registered.spec, "assistants"))
-            else:
-                raise ApplicationError(
-                    f"tools: no registered tool named {reference!r}",
-                    type="UnknownTool",
-                    non_retryable=True,
-                )
-        return resolved
-
     def _run_params(self, request: StartRun) -> dict[str, Any]:
         params = {k: v for k, v in request.overrides.items() if v is not None}
         if "tools" in params:
-            params["tools"] = self.resolve_tools(params["tools"])
+            params["tools"] = resolve_tools(self.tools, params["tools"], "assistants")
         params["metadata"] = {
             **params.get("metadata", {}),
             IDEMPOTENCY_KEY: request.idempotency_key,
@@ -314,65 +257,3 @@ class AssistantsActivities:
                 )
             ]
         return snapshot(run, messages or [])
-
-
-def snapshot(run: Run, messages: list[Message]) -> RunSnapshot:
-    action = run.required_action
-    calls = action.submit_tool_outputs.tool_calls if action is not None else []
-    return RunSnapshot(
-        thread_id=run.thread_id,
-        run_id=run.id,
-        status=RunPhase(run.status),
-        tool_calls=[
-            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in calls
-        ],
-        usage=Usage.model_validate(run.usage.model_dump()) if run.usage else None,
-        last_error=RunError(code=run.last_error.code, message=run.last_error.message)
-        if run.last_error
-        else None,
-        incomplete_details=run.incomplete_details.model_dump() if run.incomplete_details else None,
-        expires_at=run.expires_at,
-        created_at=run.created_at,
-        completed_at=run.completed_at or run.failed_at or run.cancelled_at,
-        messages=[run_message(m) for m in messages],
-    )
-
-
-def run_message(message: Message) -> RunMessage:
-    texts, annotations, file_ids = [], [], []
-    for part in message.content:
-        if part.type == "text":
-            texts.append(part.text.value)
-            annotations += [a.model_dump() for a in part.text.annotations]
-            file_ids += [
-                a.file_path.file_id for a in part.text.annotations if a.type == "file_path"
-            ]
-        elif part.type == "image_file":
-            file_ids.append(part.image_file.file_id)
-    file_ids += [a.file_id for a in message.attachments or [] if a.file_id]
-    return RunMessage(
-        id=message.id,
-        role=message.role,
-        text="\n".join(texts),
-        annotations=annotations,
-        file_ids=file_ids,
-    )
-
-
-def _required_call_ids(run: Run) -> list[str]:
-    if run.status != "requires_action" or run.required_action is None:
-        return []
-    return sorted(c.id for c in run.required_action.submit_tool_outputs.tool_calls)
-
-
-def _message_param(message: InputMessage) -> dict[str, Any]:
-    return {
-        "role": message.role,
-        "content": message.content,
-        "attachments": [
-            {"file_id": a.file_id, "tools": [{"type": t} for t in a.tools]}
-            for a in message.attachments
-        ]
-        or None,
-        "metadata": message.metadata or None,
-    }

@@ -1,0 +1,23 @@
+"""What every command of the CLI shares: its console, settings and exit codes."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from workers.logging import configure_logging
+from workers.settings import Settings, load_settings
+
+console = Console(stderr=True)
+EXIT_USAGE = 2
+
+
+def cli_settings() -> Settings:
+    """The settings, with logging configured to redact their secrets."""
+    settings = load_settings()
+    secrets = [
+        secret.get_secret_value()
+        for secret in (settings.openai_api_key, settings.temporal_api_key)
+        if secret is not None
+    ]
+    configure_logging(settings.log_format, settings.log_level, secrets)
+    return settings

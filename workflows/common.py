@@ -1,0 +1,166 @@
+"""What several workflows share: the contract base, run phases, usage, tool results, and the
+typed steps (activities called by name) with their timeouts and retries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+A = TypeVar("A")
+R = TypeVar("R")
+MAXIMUM_RETRY_INTERVAL = timedelta(seconds=30)
+
+
+def first_error(err: ValidationError) -> tuple[str, str]:
+    """The first problem pydantic found, as (dotted field path, message), for one-line errors."""
+    problem = err.errors(include_url=False)[0]
+    return ".".join(str(part) for part in problem["loc"]), problem["msg"]
+
+
+class Contract(BaseModel):
+    """Unknown fields are an error, so a misspelt field name is reported instead of ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunPhase(StrEnum):
+    """Where a run is; the terminal phases are the API's terminal statuses."""
+
+    creating = "creating"
+    queued = "queued"
+    in_progress = "in_progress"
+    requires_action = "requires_action"
+    running_tools = "running_tools"
+    submitting_outputs = "submitting_outputs"
+    cancelling = "cancelling"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    expired = "expired"
+    incomplete = "incomplete"
+
+
+TERMINAL_PHASES = frozenset(
+    {RunPhase.completed, RunPhase.failed, RunPhase.cancelled, RunPhase.expired, RunPhase.incomplete}
+)
+
+
+class Usage(Contract):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class RunError(Contract):
+    code: str
+    message: str
+
+
+MAX_MESSAGE_CHARS = 256_000
+"""The API's limit on one message's content."""
+
+AttachmentTool = Literal["file_search", "code_interpreter"]
+
+
+def _file_search_only() -> list[AttachmentTool]:
+    return ["file_search"]
+
+
+class Attachment(Contract):
+    file_id: str = Field(min_length=1)
+    tools: list[AttachmentTool] = Field(default_factory=_file_search_only)
+
+
+class ToolCall(Contract):
+    """A function call the model asked for."""
+
+    id: str
+    name: str
+    arguments: str = Field(description="JSON text, as the model wrote it")
+
+
+class ToolOutput(Contract):
+    """What a tool activity returns: the output for the model, and the error it describes."""
+
+    output: str
+    error: str | None = None
+    attempt: int = 1
+
+
+class ToolCallResult(Contract):
+    """A tool call and how it ended."""
+
+    id: str
+    name: str
+    arguments: str
+    output: str
+    error: str | None = Field(None, description="error type when the output is an error")
+    attempts: int = 0
+    duration_seconds: float = 0.0
+
+
+class ToolOutputSubmission(Contract):
+    tool_call_id: str
+    output: str
+
+
+def tool_error(kind: str, message: str, field: str | None = None) -> ToolOutput:
+    """An error the model can read as the tool's output: `{"error": {"type", "message"}}`."""
+    error: dict[str, str] = {"type": kind, "message": message}
+    if field is not None:
+        error["field"] = field
+    return ToolOutput(output=json.dumps({"error": error}), error=kind)
+
+
+class RunTimeouts(Contract):
+    """How long each kind of step may take; short values make tests fast."""
+
+    heartbeat_seconds: float = Field(30.0, gt=0)
+    api_call_seconds: float = Field(20 * 60.0, gt=0, description="one API step, waits included")
+    api_max_attempts: int = Field(10, ge=1, description="per API step, for retryable errors")
+    api_initial_retry_seconds: float = Field(1.0, gt=0)
+
+
+@dataclass(frozen=True)
+class Step(Generic[A, R]):
+    """An activity a workflow calls by name (each backend registers its own implementation
+    under that name), with the types of its argument and result."""
+
+    name: str
+    argument: type[A]
+    result: type[R]
+
+
+async def call_api(
+    step: Step[A, R], argument: A, timeouts: RunTimeouts, summary: str, **options: Any
+) -> R:
+    """Execute a step that calls the OpenAI API, with the timeouts and retries of `timeouts`."""
+    result: R = await workflow.execute_activity(
+        step.name,
+        argument,
+        result_type=step.result,
+        start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
+        heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
+            maximum_attempts=timeouts.api_max_attempts,
+            maximum_interval=MAXIMUM_RETRY_INTERVAL,
+        ),
+        summary=summary,
+        **options,
+    )
+    return result

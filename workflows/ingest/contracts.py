@@ -1,0 +1,118 @@
+"""The public contracts of `VectorStoreIngest`: its input, result and progress query.
+
+These JSON shapes are a public API. New fields only with defaults; never rename a field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from workflows.common import Contract, RunError, RunTimeouts
+
+FILE_SEARCH_EXTENSIONS = frozenset(
+    [
+        ".c",
+        ".cpp",
+        ".cs",
+        ".css",
+        ".doc",
+        ".docx",
+        ".go",
+        ".html",
+        ".java",
+        ".js",
+        ".json",
+        ".md",
+        ".pdf",
+        ".php",
+        ".pptx",
+        ".py",
+        ".rb",
+        ".sh",
+        ".tex",
+        ".ts",
+        ".txt",
+    ]
+)
+"""Extensions file_search indexes (OpenAI's supported-files list)."""
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class IngestFile(Contract):
+    """One file to index: a path the worker can read, an uploaded file id, or inline text."""
+
+    path: str | None = None
+    file_id: str | None = None
+    text: str | None = None
+    filename: str | None = Field(None, description="with `text`: the name (and extension)")
+    attributes: dict[str, str | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> IngestFile:
+        sources = [self.path is not None, self.file_id is not None, self.text is not None]
+        if sum(sources) != 1:
+            raise ValueError("give exactly one of path, file_id and text")
+        if self.text is not None and not self.filename:
+            raise ValueError("filename: required with text")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.path or self.file_id or self.filename or ""
+
+
+class VectorStoreSpec(Contract):
+    """An existing store (`id`), or one ensured by `name` (never created twice)."""
+
+    id: str | None = None
+    name: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    expires_after: dict[str, Any] | None = None
+    chunking_strategy: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> VectorStoreSpec:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("vector_store: give exactly one of id and name")
+        return self
+
+
+class IngestRequest(Contract):
+    """Input of `VectorStoreIngest`."""
+
+    vector_store: VectorStoreSpec
+    files: list[IngestFile] = Field(min_length=1)
+    max_file_attempts: int = Field(3, ge=1, le=10, description="indexing attempts per file")
+    batch_size: int = Field(500, ge=1, le=500, description="files per batch (API limit 500)")
+    upload_concurrency: int = Field(8, ge=1, le=64)
+    timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+
+
+class FileOutcome(Contract):
+    source: str
+    file_id: str | None = None
+    status: Literal["completed", "failed", "skipped", "cancelled"]
+    last_error: RunError | None = None
+    attempts: int = 0
+    bytes: int = 0
+
+
+class IngestProgress(Contract):
+    """Query `progress` of `VectorStoreIngest`."""
+
+    phase: str
+    files: int
+    bytes_total: int = 0
+    bytes_uploaded: int = 0
+    by_status: dict[str, int] = Field(default_factory=dict)
+
+
+class IngestResult(Contract):
+    """Output of `VectorStoreIngest`."""
+
+    vector_store_id: str
+    files: list[FileOutcome]
+    file_counts: dict[str, int]
+    skipped: list[FileOutcome] = Field(description="not uploaded, with the reason")

@@ -1,0 +1,170 @@
+"""The public contracts of `AssistantRun`: its input, result, query and updates.
+
+These JSON shapes are a public API: other services start runs by name with plain JSON.
+New fields only with defaults; never rename a field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from workflows.common import (
+    MAX_MESSAGE_CHARS,
+    Attachment,
+    Contract,
+    RunError,
+    RunPhase,
+    RunTimeouts,
+    ToolCall,
+    ToolCallResult,
+    ToolOutputSubmission,
+    Usage,
+)
+
+BUILT_IN_TOOLS = frozenset({"file_search", "code_interpreter"})
+ToolReference = Annotated[
+    str | dict[str, Any],
+    Field(
+        description="a registered tool's name, a built-in (file_search, code_interpreter), "
+        "or a tool object as the API takes it"
+    ),
+]
+
+
+class InputMessage(Contract):
+    role: Literal["user", "assistant"] = "user"
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class AssistantSpec(Contract):
+    """An assistant ensured by name: the same spec never creates a second assistant."""
+
+    name: str = Field(min_length=1, max_length=256)
+    model: str = Field(min_length=1)
+    instructions: str | None = None
+    description: str | None = None
+    tools: list[ToolReference] = Field(default_factory=list)
+    tool_resources: dict[str, Any] | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    temperature: float | None = None
+    top_p: float | None = None
+
+
+class RunRequest(Contract):
+    """Input of `AssistantRun`."""
+
+    assistant_id: str | None = None
+    assistant: AssistantSpec | None = None
+    thread_id: str | None = Field(None, description="absent: a new thread is created")
+    messages: list[InputMessage] = Field(default_factory=list)
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    tools: list[ToolReference] | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_prompt_tokens: int | None = Field(None, ge=256)
+    max_completion_tokens: int | None = Field(None, ge=256)
+    truncation_strategy: dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: str | dict[str, Any] | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    deadline_seconds: float | None = Field(None, gt=0)
+    vector_store_ready_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="first wait up to this long for the assistant's and thread's vector "
+        "stores to finish indexing; still indexing after it: the run fails",
+    )
+    on_active_run: Literal["wait", "cancel", "fail"] = "wait"
+    max_run_attempts: int = Field(1, ge=1, le=10)
+    timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+
+    @model_validator(mode="after")
+    def _complete(self) -> RunRequest:
+        if (self.assistant_id is None) == (self.assistant is None):
+            raise ValueError("assistant_id, assistant: give exactly one of them")
+        if self.thread_id is None and not self.messages:
+            raise ValueError("messages: a new thread needs at least one message")
+        return self
+
+    def tool_names(self) -> list[tuple[str, str]]:
+        """(field, name) of every tool referenced by name."""
+        named = [("tools", t) for t in self.tools or [] if isinstance(t, str)]
+        if self.assistant is not None:
+            named += [("assistant.tools", t) for t in self.assistant.tools if isinstance(t, str)]
+        return [(field, name) for field, name in named if name not in BUILT_IN_TOOLS]
+
+
+RUN_TARGET = frozenset({"assistant_id", "assistant", "thread_id", "messages"})
+"""RunRequest fields that say which assistant runs on which thread with which messages."""
+WORKFLOW_OPTIONS = frozenset(
+    {
+        "deadline_seconds",
+        "on_active_run",
+        "max_run_attempts",
+        "timeouts",
+        "vector_store_ready_seconds",
+    }
+)
+"""RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
+RUN_OVERRIDES = frozenset(RunRequest.model_fields) - RUN_TARGET - {"on_active_run"}
+"""RunRequest fields a thread's defaults and a single message may set."""
+
+
+class RunMessage(Contract):
+    id: str
+    role: str
+    text: str
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    file_ids: list[str] = Field(default_factory=list, description="images and files produced")
+
+
+class RunResult(Contract):
+    """Output of `AssistantRun`."""
+
+    status: Literal["completed", "failed", "cancelled", "expired", "incomplete"]
+    thread_id: str | None
+    run_id: str | None
+    assistant_id: str | None
+    messages: list[RunMessage] = Field(default_factory=list)
+    output_text: str = ""
+    tool_calls: list[ToolCallResult] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    last_error: RunError | None = None
+    incomplete_details: dict[str, Any] | None = None
+    run_attempts: int = 0
+    created_at: int | None = None
+    completed_at: int | None = None
+    cancel_reason: str | None = None
+
+
+class RunState(Contract):
+    """Query `state` of `AssistantRun`."""
+
+    phase: RunPhase
+    thread_id: str | None = None
+    run_id: str | None = None
+    assistant_id: str | None = None
+    pending_tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_calls: list[ToolCallResult] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    expires_at: int | None = None
+    run_attempts: int = 0
+
+
+class CancelRequest(Contract):
+    """Update `cancel` of `AssistantRun`."""
+
+    reason: str = "cancelled on request"
+
+
+class SubmitToolOutputsRequest(Contract):
+    """Update `submit_tool_outputs`: outputs of external tools, from a person or a service."""
+
+    tool_outputs: list[ToolOutputSubmission] = Field(min_length=1)

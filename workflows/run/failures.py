@@ -1,0 +1,30 @@
+"""How an activity's failure becomes the run's: its own error, not "activity failed"."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.run.steps import ACTIVE_RUN_CONFLICT
+
+
+def raise_failure(driver: asyncio.Task[None]) -> None:
+    """Fail the workflow with what went wrong in `driver` (done), non-retryably."""
+    try:
+        driver.result()
+    except ActivityError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise ApplicationError(
+                cause.message, *cause.details, type=cause.type, non_retryable=True
+            ) from err
+        raise
+
+
+def active_run_of(err: ActivityError) -> str | None:
+    """The run that made a start fail because the thread already has an active run."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == ACTIVE_RUN_CONFLICT and cause.details:
+        return str(cause.details[0])
+    return None

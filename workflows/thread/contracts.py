@@ -1,0 +1,100 @@
+"""The public contracts of `AssistantThread`: its input, updates, signal and query.
+
+These JSON shapes are a public API. New fields only with defaults; never rename a field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from workflows.common import MAX_MESSAGE_CHARS, Attachment, Contract
+from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec
+
+
+class ThreadMessage(Contract):
+    """Update `send_message` / Signal `post_message` of `AssistantThread`."""
+
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="RunRequest fields for this run only"
+    )
+
+    @model_validator(mode="after")
+    def _known_overrides(self) -> ThreadMessage:
+        unknown = sorted(set(self.overrides) - RUN_OVERRIDES)
+        if unknown:
+            raise ValueError(f"overrides: not a run option: {', '.join(unknown)}")
+        return self
+
+
+class QueuedMessage(Contract):
+    id: int
+    message: ThreadMessage
+    answered_by_update: bool = Field(description="a send_message call waits for the result")
+
+
+class RunSummary(Contract):
+    message_id: int
+    workflow_id: str
+    run_id: str | None
+    status: str
+    output_text: str
+
+
+class ThreadConfig(Contract):
+    """Input of `AssistantThread`, workflow id `thread-{key}`."""
+
+    key: str = Field(min_length=1)
+    assistant_id: str | None = None
+    assistant: AssistantSpec | None = None
+    thread_id: str | None = Field(None, description="adopt this API thread; absent: created")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="RunRequest fields")
+    idle_timeout_seconds: float = Field(24 * 3600.0, gt=0)
+    delete_thread_when_done: bool = False
+    runs_before_continue_as_new: int = Field(200, ge=1)
+    recent_results: int = Field(10, ge=0, le=100)
+    carried: ThreadCarry | None = Field(None, description="set by continue-as-new only")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ThreadConfig:
+        if (self.assistant_id is None) == (self.assistant is None):
+            raise ValueError("assistant_id, assistant: give exactly one of them")
+        unknown = sorted(set(self.defaults) - RUN_OVERRIDES)
+        if unknown:
+            raise ValueError(f"defaults: not a run option: {', '.join(unknown)}")
+        return self
+
+
+class ThreadCarry(Contract):
+    """What continue-as-new carries over."""
+
+    thread_id: str | None
+    queue: list[QueuedMessage]
+    next_message_id: int
+    runs_done: int
+    recent: list[RunSummary]
+
+
+class ThreadState(Contract):
+    """Query `state` of `AssistantThread`."""
+
+    key: str
+    thread_id: str | None
+    queue_length: int
+    current_run: str | None = Field(description="workflow id of the AssistantRun in progress")
+    runs_done: int
+    recent: list[RunSummary]
+    closing: bool
+
+
+class CloseThread(Contract):
+    """Update `close`: answer what is queued, then end (optionally deleting the API thread)."""
+
+    delete_thread: bool | None = Field(None, description="None: the config's choice")
+
+
+ThreadConfig.model_rebuild()
