@@ -6,10 +6,10 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: test lint demo bench chaos clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./emulator
 	touch $@
 
 lint: $(INSTALLED)

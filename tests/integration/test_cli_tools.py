@@ -8,11 +8,14 @@ from pathlib import Path
 CLI = str(Path(sys.executable).parent / "durable-assistants")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, tools: str = "activities.example_tools") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CLI, *args], env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [CLI, *args],
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TOOLS_MODULES": tools},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_tools_list_shows_each_tool_and_its_activity() -> None:
@@ -20,6 +23,12 @@ def test_tools_list_shows_each_tool_and_its_activity() -> None:
     assert result.returncode == 0, result.stderr
     for name in ("get_weather", "calculate", "get_order_status"):
         assert f"tool.{name}" in result.stdout
+
+
+def test_tools_list_says_when_no_module_is_named() -> None:
+    result = cli("tools", "list", tools="")
+    assert result.returncode == 0, result.stderr
+    assert "no tools registered: name your tool modules in TOOLS_MODULES" in result.stderr
 
 
 def test_tools_schema_prints_assistant_and_response_tool_arrays() -> None:

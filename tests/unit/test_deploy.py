@@ -45,3 +45,11 @@ def test_the_temporal_profiles_load() -> None:
     mtls = load("cloud-mtls")
     assert mtls.tls is not None
     assert mtls.address == load("cloud").address
+
+
+def test_the_worker_image_leaves_the_emulator_out() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    stages = dockerfile.split("\nFROM ")
+    assert stages[-1].startswith("runtime AS worker")  # the default target
+    runtime = next(stage for stage in stages if stage.startswith("python:3.11-slim AS runtime"))
+    assert "emulator" not in runtime
