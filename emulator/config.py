@@ -28,10 +28,14 @@ class FaultRule(BaseModel):
     status: int | None = Field(None, description="429, 500, 502 or 503")
     retry_after: float | None = Field(None, ge=0, description="seconds, sent with 429/503")
     latency: float = Field(0.0, ge=0, description="seconds added before answering")
-    drop: Literal["headers", "body", "stream"] | None = Field(
+    drop: Literal["headers", "body", "stream", "error"] | None = Field(
         None,
         description="close the connection after the headers, halfway through a body, or "
-        "after the first events of a stream",
+        "after the first events of a stream; `error`: end a stream after its first events "
+        "with an `error` event (server_error), as the API does when a stream fails",
+    )
+    error_code: str = Field(
+        "server_error", description="with drop=error: the `code` of the stream's error event"
     )
     corrupt: Literal["truncate", "unknown_status", "missing_fields"] | None = Field(
         None,

@@ -10,6 +10,7 @@ Keys:
   fail=CODE[*N]                         the run fails with last_error.code CODE (server_error,
                                         rate_limit_exceeded, invalid_prompt); with *N only the
                                         first N runs on the thread fail
+  preamble=1                            the model writes a message before its first tool calls
   index=S                               seconds to index this file
   index=fail                            indexing always fails with server_error
   index_failures=N                      indexing fails with server_error on the first N attempts

@@ -42,6 +42,8 @@ FAILURE_MESSAGES = {
     "invalid_prompt": "Your prompt was flagged as potentially violating our usage policy.",
 }
 _DELTA_WORDS = 4
+PREAMBLE = "Let me look that up."
+"""What the model says before its first tool calls when a run asks for `preamble=1`."""
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RunPlan:
     durations: dict[str, float]
     expires_at: float
     fail_code: str | None
+    preamble: bool
     search_store_ids: list[str]
     phase_since: float
     prompt_tokens: int
@@ -83,6 +86,7 @@ def create_run(
         },
         expires_at=now + directives.seconds(options, "expires_in", timings.run_expiry),
         fail_code=_scripted_failure(store, thread_id, options),
+        preamble=options.get("preamble") == "1",
         search_store_ids=_search_store_ids(store, thread_id, assistant, tools),
         phase_since=now,
         prompt_tokens=_prompt_tokens(store, thread_id, assistant, request),
@@ -204,6 +208,8 @@ def _think(store: Store, entry: Entry, at: float) -> None:
 
 def _require_action(store: Store, entry: Entry, at: float) -> None:
     run, plan = entry.public, entry.private
+    if plan.preamble and plan.rounds_done == 0:
+        _write_message(store, entry, PREAMBLE, [], "completed", at)
     calls: list[JSON] = [
         {
             "id": new_id("call_"),
@@ -256,6 +262,15 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
         annotations = [a for a in annotations if a["end_index"] <= len(text)]
         status = "incomplete"
         run["incomplete_details"] = {"reason": "max_completion_tokens"}
+    _write_message(store, entry, text, annotations, status, at)
+    _finish(store, entry, status, at)
+
+
+def _write_message(
+    store: Store, entry: Entry, text: str, annotations: list[JSON], status: str, at: float
+) -> None:
+    """An assistant message of the run, as its own message_creation step."""
+    run, plan = entry.public, entry.private
     plan.completion_tokens += model.count_tokens(text)
     message = add_assistant_message(
         store,
@@ -279,7 +294,6 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
     _emit_message(plan, message, text)
     _close_step(step, "completed", at, plan)
     _emit(plan, "thread.run.step.completed", step)
-    _finish(store, entry, status, at)
 
 
 def _file_search_step(store: Store, entry: Entry, hits: list[SearchHit], at: float) -> None:

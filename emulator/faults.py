@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator import sse
 from emulator.config import FaultRule
 from emulator.directives import parse_pairs
 from emulator.errors import APIError, invalid, rate_limited, server_error
@@ -24,6 +25,7 @@ from emulator.store import Counters
 
 FAULT_HEADER = b"x-emulator-fault"
 _STREAM_EVENTS_BEFORE_DROP = 2
+_STREAM_ERROR_MESSAGE = "The server had an error while processing your request."
 
 
 class DroppedConnection(Exception):
@@ -104,6 +106,8 @@ class FaultInjector:
 
     async def _apply(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
         if rule.latency:
+            self.counters().count("faults_injected", "latency")
+            receive = await _read_now(receive)
             await asyncio.sleep(rule.latency)
         if rule.status is not None:
             self.counters().count("faults_injected", str(rule.status))
@@ -122,7 +126,23 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.counters().count("faults_injected", f"drop_{rule.drop}")
-        await self.app(scope, receive, _dropping(send, rule.drop))
+        await self.app(scope, receive, _dropping(send, rule.drop, rule.error_code))
+
+
+async def _read_now(receive: Receive) -> Receive:
+    """Read the whole request before a pause, as the API has it once sent: a client that goes
+    away meanwhile does not stop the request from being handled (and committed) late."""
+    received: list[Message] = []
+    while True:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        return received.pop(0) if received else await receive()
+
+    return replay
 
 
 def _corrupting(send: Send, how: str) -> Send:
@@ -171,7 +191,7 @@ def _malform(body: bytes, how: str) -> bytes:
     return json.dumps(document).encode()
 
 
-def _dropping(send: Send, where: str) -> Send:
+def _dropping(send: Send, where: str, error_code: str) -> Send:
     bodies = 0
 
     async def dropping_send(message: Message) -> None:
@@ -188,8 +208,16 @@ def _dropping(send: Send, where: str) -> Send:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             raise DroppedConnection
-        if where == "stream" and bodies > _STREAM_EVENTS_BEFORE_DROP:
+        if where in ("stream", "error") and bodies > _STREAM_EVENTS_BEFORE_DROP:
+            if where == "error":
+                await send({"type": "http.response.body", "body": _error_event(error_code)})
             raise DroppedConnection
         await send(message)
 
     return dropping_send
+
+
+def _error_event(code: str) -> bytes:
+    """The `error` event a stream ends with when the API fails mid-stream."""
+    error = {"code": code, "message": _STREAM_ERROR_MESSAGE, "param": None, "type": code}
+    return sse.event("error", error)
