@@ -17,8 +17,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Each pytest-xdist worker starts its own Temporal dev server and emulator.
+TEST_WORKERS ?= 3
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 demo: $(INSTALLED)
 	$(BIN)/durable-assistants dev --demo

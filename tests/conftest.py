@@ -25,8 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/unit/" not in str(item.path):
             item.add_marker(pytest.mark.integration)
-    # Tests marked `after_everything` inspect what the rest of the suite left behind.
-    items.sort(key=lambda item: item.get_closest_marker("after_everything") is not None)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -38,6 +38,21 @@ def api() -> Iterator[BackgroundEmulator]:
         yield server
 
 
+SECRETS = (API_KEY, "Bearer ")
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def no_history_contains_a_secret(client: Client) -> AsyncIterator[None]:
+    """After the session's tests, every workflow history of its dev server is scanned for the
+    OpenAI API key the workers used and for bearer tokens (a failure is the session's error)."""
+    yield
+    async for execution in client.list_workflows():
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        text = (await handle.fetch_history()).to_json()
+        leaked = [secret for secret in SECRETS if secret in text]
+        assert not leaked, f"{execution.id} history contains {leaked}"
+
+
 @pytest.fixture
 def settings(api: BackgroundEmulator, task_queue: str, temporal_address: str) -> Settings:
     return load_settings(
