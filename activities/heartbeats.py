@@ -1,13 +1,15 @@
-"""Heartbeats while an activity waits on the API."""
+"""How an activity waits on the API: heartbeating, and finishing what it began creating."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from temporalio import activity
 
+T = TypeVar("T")
 MAX_INTERVAL_SECONDS = 1.0
 
 
@@ -31,3 +33,14 @@ async def heartbeating() -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+
+
+async def despite_cancel(request: Awaitable[T]) -> tuple[T, bool]:
+    """Await a request that creates something to its end, even if the activity is cancelled
+    meanwhile: an abandoned request may still be committed by the API a moment later, where
+    nothing would find it. Returns its result and whether a cancel arrived."""
+    task = asyncio.ensure_future(request)
+    try:
+        return await asyncio.shield(task), False
+    except asyncio.CancelledError:
+        return await task, True

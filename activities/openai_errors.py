@@ -20,6 +20,7 @@ import pydantic
 from temporalio.exceptions import ApplicationError
 
 from workflows.common import first_error
+from workflows.run.snapshots import RETRYABLE_RUN_FAILURES
 from workflows.run.steps import ACTIVE_RUN_CONFLICT
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -49,6 +50,25 @@ def api_errors(doing: str) -> Iterator[None]:
         raise ApplicationError(
             f"{doing}: the OpenAI API sent a malformed response: {err}", type="MalformedResponse"
         ) from err
+    except openai.APIError as err:  # an `error` event in a stream
+        body = err.body if isinstance(err.body, dict) else {}
+        raise stream_error(doing, body.get("code"), err.message) from err
+
+
+def stream_error(doing: str, code: object, message: str) -> ApplicationError:
+    """A stream that ended with an `error` event: retried when the API says it is transient."""
+    retryable = code is None or code in RETRYABLE_RUN_FAILURES
+    return ApplicationError(
+        f"{doing}: the stream failed: {code}: {message}",
+        type="StreamError",
+        non_retryable=not retryable,
+    )
+
+
+def active_run_id(err: openai.BadRequestError) -> str | None:
+    """The run named by a 400 "thread already has an active run" error."""
+    found = _ACTIVE_RUN.search(_api_message(err))
+    return found[1] if found else None
 
 
 def checked(model: M) -> M:

@@ -257,7 +257,10 @@ class ToolActivities:
         async def run_tool(call: ToolCall) -> ToolOutput:
             info = activity.info()
             context = CallContext(call.id, info.workflow_id or "", info.attempt)
-            output = await execute(registered, call, context)
+            try:
+                output = await execute(registered, call, context)
+            except Exception as err:
+                raise with_attempt(err, info.attempt) from err
             return truncate(output, self.max_output_chars).model_copy(
                 update={"attempt": info.attempt}
             )
@@ -284,6 +287,20 @@ def resolve_tools(
                 non_retryable=True,
             )
     return resolved
+
+
+def with_attempt(err: Exception, attempt: int) -> ApplicationError:
+    """A tool's failure carrying the attempt it happened on, so the model is told how many
+    attempts were really made (a non-retryable failure may end the first)."""
+    if isinstance(err, ApplicationError):
+        return ApplicationError(
+            err.message,
+            attempt,
+            type=err.type,
+            non_retryable=err.non_retryable,
+            next_retry_delay=err.next_retry_delay,
+        )
+    return ApplicationError(str(err), attempt, type=type(err).__name__)
 
 
 def tool_definition(spec: ToolSpec, backend: str) -> dict[str, Any]:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 from openai.types.beta import AssistantStreamEvent
-from openai.types.beta.threads import Message, Run
+from openai.types.beta.threads import Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeats import heartbeating
-from activities.openai_errors import api_errors, checked
+from activities.heartbeats import despite_cancel, heartbeating
+from activities.openai_errors import active_run_id, api_errors, checked, stream_error
 from activities.run.assistants_messages import (
     message_param,
     required_call_ids,
@@ -47,6 +48,7 @@ from workflows.run.steps import (
 )
 from workflows.thread.steps import DELETE_THREAD
 
+RunEvents = AsyncStream[AssistantStreamEvent]
 IDEMPOTENCY_KEY = "idempotency_key"
 SPEC_HASH = "spec_hash"
 SETTLED = frozenset(
@@ -92,10 +94,9 @@ class AssistantsActivities:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
         with api_errors("creating a thread"):
-            thread = checked(
-                await self.client.beta.threads.create(metadata=request.metadata or None)
-            )
-        return thread.id
+            created = self.client.beta.threads.create(metadata=request.metadata or None)
+            thread, _ = await despite_cancel(created)  # its id reaches the workflow either way
+        return checked(thread).id
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
@@ -109,14 +110,35 @@ class AssistantsActivities:
                 earlier = await self._find_run(thread_id, request.idempotency_key)
                 if earlier is not None:
                     return await self._settle(earlier)
-            stream = await self.client.beta.threads.runs.create(
+            create = self.client.beta.threads.runs.create(
                 thread_id,
                 assistant_id=request.assistant_id,
                 additional_messages=[message_param(m) for m in request.messages],  # type: ignore[misc]
                 stream=True,
                 **self._run_params(request),
-            )
-            return await self._follow(thread_id, stream)
+            )  # (mypy cannot pick the streaming overload through **params)
+            try:
+                stream, cancelled = await despite_cancel(cast(Awaitable[RunEvents], create))
+            except openai.BadRequestError as err:
+                ours = await self._own_active_run(thread_id, request.idempotency_key, err)
+                if ours is None:
+                    raise
+                return await self._settle(ours)
+            async with stream:
+                if cancelled:  # the run exists now: the workflow's cancel finds it by its key
+                    raise asyncio.CancelledError("cancelled while the run was being created")
+                return await self._follow(stream, f"following the run on {thread_id}")
+
+    async def _own_active_run(
+        self, thread_id: str, key: str, err: openai.BadRequestError
+    ) -> Run | None:
+        """The thread's active run, if an earlier attempt of ours created it: a request the API
+        committed only after our look-up (a dead worker's, say) must be adopted, not repeated."""
+        active = active_run_id(err)
+        if active is None:
+            return None
+        run = await self._retrieve(RunRef(thread_id=thread_id, run_id=active))
+        return run if (run.metadata or {}).get(IDEMPOTENCY_KEY) == key else None
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
@@ -138,18 +160,20 @@ class AssistantsActivities:
             if run is not None and required_call_ids(run) != ids:
                 return await self._settle(run)  # an earlier attempt's submission was accepted
             try:
-                stream = await self.client.beta.threads.runs.submit_tool_outputs(
+                submit = self.client.beta.threads.runs.submit_tool_outputs(
                     ref.run_id,
                     thread_id=ref.thread_id,
                     tool_outputs=[o.model_dump() for o in request.tool_outputs],  # type: ignore[misc]
                     stream=True,
                 )
+                submitted = await cast(Awaitable[RunEvents], submit)
             except openai.BadRequestError:
                 run = await self._retrieve(ref)
                 if required_call_ids(run) == ids:
                     raise
                 return await self._settle(run)  # expired or cancelled meanwhile
-            return await self._follow(ref.thread_id, stream)
+            async with submitted:
+                return await self._follow(submitted, f"following {ref.run_id}")
 
     @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
@@ -230,30 +254,27 @@ class AssistantsActivities:
             await asyncio.sleep(delay)
             run, asked = await self._retrieve_with_delay(ref)
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
-        return await self._snapshot(run, None)
+        return await self._snapshot(run)
 
-    async def _follow(self, thread_id: str, events: Any) -> RunSnapshot:
+    async def _follow(self, events: RunEvents, doing: str) -> RunSnapshot:
         """Read a run's event stream until it needs outputs or ends."""
         run: Run | None = None
-        messages: list[Message] = []
-        event: AssistantStreamEvent
         async for event in events:
-            if event.event in ("thread.message.completed", "thread.message.incomplete"):
-                messages.append(event.data)
-            elif event.event.startswith("thread.run.") and isinstance(event.data, Run):
+            if event.event == "error":
+                raise stream_error(doing, event.data.code, event.data.message)
+            if event.event.startswith("thread.run.") and isinstance(event.data, Run):
                 run = checked(event.data)
         if run is None:
             raise ApplicationError("the run's event stream ended before the run was created")
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us
             return await self._settle(run)
-        return await self._snapshot(run, messages)
+        return await self._snapshot(run)
 
-    async def _snapshot(self, run: Run, messages: list[Message] | None) -> RunSnapshot:
-        if run.status in TERMINAL and messages is None:
-            messages = [
-                m
-                async for m in self.client.beta.threads.messages.list(
-                    run.thread_id, run_id=run.id, order="asc", limit=100
-                )
-            ]
-        return snapshot(run, messages or [])
+    async def _snapshot(self, run: Run) -> RunSnapshot:
+        """The run, with all of its messages once it has ended (however it was followed)."""
+        if run.status not in TERMINAL:
+            return snapshot(run, [])
+        listed = self.client.beta.threads.messages.list(
+            run.thread_id, run_id=run.id, order="asc", limit=100
+        )
+        return snapshot(run, [m async for m in listed])

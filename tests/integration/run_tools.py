@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from temporalio.exceptions import ApplicationError
+
 from activities.tools import tool
 from workflows.contracts import ToolRetry
 
@@ -20,3 +22,9 @@ async def slow_lookup(seconds: float) -> str:
     """Takes `seconds` to answer."""
     await asyncio.sleep(seconds)
     return f"waited {seconds}"
+
+
+@tool(retry=ToolRetry(max_attempts=3, initial_interval_seconds=0.05))
+def refuses(reason: str) -> str:
+    """Fails for good on the first attempt."""
+    raise ApplicationError(reason, non_retryable=True)

@@ -18,6 +18,15 @@ SLOW_QUEUE = "[[emulator queued=30]]"
 Handle = WorkflowHandle[AssistantRun, RunResult]
 
 
+async def until_counted(counters: Counters, name: str, key: str, at_least: int = 1) -> None:
+    """Wait until the emulator has counted `at_least` of `name` for `key` since `counters`."""
+    for _ in range(400):
+        if counters.delta(name, key) >= at_least:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the emulator never counted {name}/{key}")
+
+
 async def until(handle: Handle, ready: Callable[[RunState], bool]) -> RunState:
     for _ in range(200):
         state = await handle.query(AssistantRun.state)
@@ -31,8 +40,9 @@ async def test_cancel_while_the_run_is_queued(
     client: Client, task_queue: str, worker: None, assistant_id: str, counters: Counters
 ) -> None:
     handle = await start(client, task_queue, ask(assistant_id, f"Hello {SLOW_QUEUE}"))
-    await until(handle, lambda s: s.thread_id is not None and s.phase == RunPhase.creating)
-    await asyncio.sleep(0.3)  # the start activity is now waiting on the run's stream
+    state = await until(handle, lambda s: s.thread_id is not None)
+    assert state.thread_id is not None
+    await until_counted(counters, "runs_created", state.thread_id)  # the run is queued
     state = await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="changed mind"))
     assert state.phase == RunPhase.cancelled
     result = await handle.result()

@@ -27,11 +27,11 @@ from tests.integration.conftest import (
     spawn_worker,
     start,
 )
-from tests.integration.test_run_cancel import until
+from tests.integration.test_run_cancel import until, until_counted
 from workers.settings import Settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker
-from workflows.contracts import RunPhase, RunResult, RunTimeouts
+from workflows.contracts import RunResult, RunTimeouts
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
 STORM = [
@@ -102,8 +102,9 @@ async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
     worker_process.append(spawn_worker(settings, temporal_address))
     text = "What is the weather in Oslo? [[emulator queued=3]]"
     handle = await start(client, task_queue, ask(assistant_id, text, timeouts=QUICK))
-    await until(handle, lambda s: s.thread_id is not None and s.phase == RunPhase.creating)
-    await asyncio.sleep(1.0)  # the run exists at the API; the start activity is streaming it
+    state = await until(handle, lambda s: s.thread_id is not None)
+    assert state.thread_id is not None
+    await until_counted(counters, "runs_created", state.thread_id)  # the start is streaming it
     worker_process[0].send_signal(signal.SIGKILL)
     worker_process[0].wait()
     worker_process.append(spawn_worker(settings, temporal_address))

@@ -28,3 +28,12 @@ def active_run_of(err: ActivityError) -> str | None:
     if isinstance(cause, ApplicationError) and cause.type == ACTIVE_RUN_CONFLICT and cause.details:
         return str(cause.details[0])
     return None
+
+
+def active_run_refused(thread_id: str, active_run: str) -> ApplicationError:
+    """The run cannot start: the thread is busy and the policy says fail."""
+    return ApplicationError(
+        f"thread {thread_id} already has an active run {active_run} (on_active_run=fail)",
+        type=ACTIVE_RUN_CONFLICT,
+        non_retryable=True,
+    )

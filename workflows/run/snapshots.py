@@ -12,8 +12,8 @@ RETRYABLE_RUN_FAILURES = frozenset({"server_error", "rate_limit_exceeded"})
 EXPIRY_GRACE = timedelta(seconds=2)
 
 
-def should_retry(snapshot: RunSnapshot, attempt: int, max_attempts: int) -> bool:
-    """A run that failed for a transient reason is run again, up to `max_attempts`."""
+def transient_failure(snapshot: RunSnapshot, attempt: int, max_attempts: int) -> bool:
+    """A run that failed for a transient reason, to be run again (up to `max_attempts`)."""
     error = snapshot.last_error
     return (
         snapshot.status == RunPhase.failed

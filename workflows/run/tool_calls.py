@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from workflows.common import ToolCall, ToolCallResult, ToolOutput, tool_error
+from workflows.common import ToolCall, ToolCallResult, ToolOutput, ToolOutputSubmission, tool_error
 from workflows.run.contracts import RunRequest, SubmitToolOutputsRequest
 from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolSpec
 
@@ -69,6 +69,11 @@ async def describe_tools() -> ToolCatalog:
         summary="list the registered tools",
     )
     return catalog
+
+
+def submissions(results: list[ToolCallResult]) -> list[ToolOutputSubmission]:
+    """The outputs to submit for a round of tool calls."""
+    return [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]
 
 
 def check_tool_names(request: RunRequest, catalog: ToolCatalog) -> None:
@@ -138,7 +143,7 @@ async def _execute(call: ToolCall, spec: ToolSpec) -> ToolOutput:
 
 
 def _failure(spec: ToolSpec, err: ActivityError) -> ToolOutput:
-    attempts = spec.retry.max_attempts or 1
+    attempts = _attempts(spec, err)
     if isinstance(err.cause, ActivityTimeoutError):
         output = tool_error(
             "tool_timeout", f"{spec.name} did not finish within {spec.timeout_seconds:g}s"
@@ -149,3 +154,14 @@ def _failure(spec: ToolSpec, err: ActivityError) -> ToolOutput:
             "tool_failed", f"{spec.name} failed after {attempts} attempts: {reason}"
         )
     return output.model_copy(update={"attempt": attempts})
+
+
+def _attempts(spec: ToolSpec, err: ActivityError) -> int:
+    """How many attempts a failed tool call made: all of them when it ran out, else the
+    attempt its (non-retryable) failure says it happened on."""
+    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return spec.retry.max_attempts
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], int):
+        return cause.details[0]
+    return 1

@@ -6,28 +6,23 @@
 
 Every API call is an activity of the configured backend (see `workflows.run.steps`); each one
 returns only when the run needs tool outputs or has ended, so history grows with transitions.
+A run that fails for a transient reason is started again (`max_run_attempts`); only the run of
+the current attempt is ever followed, reported or cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import (
-        TERMINAL_PHASES,
-        RunPhase,
-        Step,
-        ToolCallResult,
-        ToolOutputSubmission,
-        Usage,
-        call_api,
-    )
+    from workflows.common import TERMINAL_PHASES, RunPhase, Step, ToolCallResult, Usage, call_api
+    from workflows.run import steps
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -37,45 +32,22 @@ with workflow.unsafe.imports_passed_through():
         RunState,
         SubmitToolOutputsRequest,
     )
-    from workflows.run.failures import active_run_of, raise_failure
+    from workflows.run.failures import active_run_of, active_run_refused, raise_failure
     from workflows.run.snapshots import (
         describe,
         expired_calls,
         seconds_until_expiry,
-        should_retry,
+        transient_failure,
     )
-    from workflows.run.steps import (
-        ACTIVE_RUN_CONFLICT,
-        CANCEL_RUN,
-        CREATE_THREAD,
-        ENSURE_ASSISTANT,
-        START_RUN,
-        SUBMIT_TOOL_OUTPUTS,
-        WAIT_FOR_RUN,
-        WAIT_FOR_VECTOR_STORES,
-        CancelRun,
-        CreateThread,
-        EnsureAssistant,
-        RunRef,
-        RunSnapshot,
-        StartRun,
-        SubmitToolOutputs,
-        ToolCatalog,
-        WaitForRun,
-        WaitForVectorStores,
-    )
+    from workflows.run.steps import RunSnapshot, ToolCatalog
     from workflows.run.tool_calls import (
         ExternalToolOutputs,
         check_tool_names,
         describe_tools,
         run_tool_calls,
+        submissions,
     )
-    from workflows.search_attributes import (
-        OPENAI_ASSISTANT_ID,
-        OPENAI_RUN_ID,
-        OPENAI_THREAD_ID,
-        RUN_PHASE,
-    )
+    from workflows.search_attributes import run_attributes
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -91,9 +63,9 @@ class AssistantRun:
         self.phase = RunPhase.creating
         self.thread_id = request.thread_id
         self.assistant_id = request.assistant_id
-        self.latest: RunSnapshot | None = None
+        self.latest: RunSnapshot | None = None  # of the current attempt's run only
         self.tool_calls: list[ToolCallResult] = []
-        self.earlier_usage = Usage()
+        self.earlier_usage = Usage()  # of the runs of earlier attempts
         self.run_attempts = 0
         self.external = ExternalToolOutputs()
         self.stop_reason: str | None = None
@@ -113,35 +85,41 @@ class AssistantRun:
             self.stop_reason = f"deadline of {request.deadline_seconds:g}s passed"
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
-        if driver.done():
+        if self.stop_reason is None:
             raise_failure(driver)
-        else:
+        else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
     @workflow.query
     def state(self) -> RunState:
+        latest = self.latest
         return RunState(
             phase=self.phase,
             thread_id=self.thread_id,
-            run_id=self.latest.run_id if self.latest else None,
+            run_id=latest.run_id if latest else None,
             assistant_id=self.assistant_id,
-            pending_tool_calls=self.latest.tool_calls
-            if self.latest and self.phase == RunPhase.running_tools
+            pending_tool_calls=latest.tool_calls
+            if latest and self.phase == RunPhase.running_tools
             else [],
             tool_calls=self.tool_calls,
             usage=self._usage(),
-            expires_at=self.latest.expires_at if self.latest else None,
+            expires_at=latest.expires_at if latest else None,
             run_attempts=self.run_attempts,
         )
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> RunState:
         """Cancel the run at the API; returns once it is terminal (with the status that won)."""
-        if self.phase not in TERMINAL_PHASES:
-            self.stop_reason = self.stop_reason or request.reason
+        self.stop_reason = self.stop_reason or request.reason
         await workflow.wait_condition(lambda: self.phase in TERMINAL_PHASES)
         return self.state()
+
+    @cancel.validator
+    def _check_cancel(self, request: CancelRequest) -> None:
+        if self.phase in TERMINAL_PHASES:
+            raise ValueError(f"the run already ended: {self.phase.value}")
 
     @workflow.update
     def submit_tool_outputs(self, request: SubmitToolOutputsRequest) -> None:
@@ -157,41 +135,37 @@ class AssistantRun:
         if request.tool_names():
             check_tool_names(request, await self._catalog())
         if request.assistant is not None:
-            ensure = EnsureAssistant(spec=request.assistant)
+            ensure = steps.EnsureAssistant(spec=request.assistant)
             summary = f"ensure assistant {request.assistant.name!r}"
-            self.assistant_id = await self._call(ENSURE_ASSISTANT, ensure, summary)
+            self.assistant_id = await self._call(steps.ENSURE_ASSISTANT, ensure, summary)
         if self.thread_id is None:
             self._enter(RunPhase.creating, "creating a thread")
-            create = CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
-            self.thread_id = await self._call(CREATE_THREAD, create, "create a thread")
-        if request.vector_store_ready_seconds is not None:
-            await self._wait_for_vector_stores(request.vector_store_ready_seconds)
+            create = steps.CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
+            self.thread_id = await self._call(steps.CREATE_THREAD, create, "create a thread")
+        if request.vector_store_ready_seconds is not None and self.assistant_id:
+            self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
+            wait = steps.WaitForVectorStores(
+                assistant_id=self.assistant_id,
+                thread_id=self.thread_id,
+                timeout_seconds=request.vector_store_ready_seconds,
+            )
+            await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
         for attempt in range(1, request.max_run_attempts + 1):
             self.run_attempts = attempt
             snapshot = await self._start(attempt)
             while snapshot.status == RunPhase.requires_action:
                 snapshot = await self._answer_tool_calls(snapshot)
-            if not should_retry(snapshot, attempt, request.max_run_attempts):
+            if self.latest is not None:  # ended for good; a transient failure leaves none
                 return
-            self.earlier_usage += snapshot.usage or Usage()
-
-    async def _wait_for_vector_stores(self, bound: float) -> None:
-        assert self.thread_id is not None
-        assert self.assistant_id is not None
-        self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
-        wait = WaitForVectorStores(
-            assistant_id=self.assistant_id, thread_id=self.thread_id, timeout_seconds=bound
-        )
-        await self._call(WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
 
     async def _start(self, attempt: int) -> RunSnapshot:
-        """Create the run (and the thread, on the first attempt without one) with the new
-        messages; on a retried attempt the messages are already on the thread."""
+        """Create the run with the new messages and follow it; on a retried attempt the
+        messages are already on the thread."""
         request = self.request
         assert self.thread_id is not None
         assert self.assistant_id is not None
         while True:
-            start = StartRun(
+            start = steps.StartRun(
                 idempotency_key=self._idempotency_key(attempt),
                 assistant_id=self.assistant_id,
                 thread_id=self.thread_id,
@@ -202,7 +176,7 @@ class AssistantRun:
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
-                return self._record(await self._call(START_RUN, start, "start run"))
+                return self._record(await self._call(steps.START_RUN, start, "start run"))
             except ActivityError as err:
                 await self._resolve_conflict(active_run_of(err), err)
 
@@ -212,28 +186,23 @@ class AssistantRun:
         if active_run is None or self.thread_id is None:
             raise err
         if policy == "fail":
-            raise ApplicationError(
-                f"thread {self.thread_id} already has an active run {active_run} "
-                "(on_active_run=fail)",
-                type=ACTIVE_RUN_CONFLICT,
-                non_retryable=True,
-            )
+            raise active_run_refused(self.thread_id, active_run)
         self._enter(RunPhase.creating, f"{policy}: thread busy with {active_run}")
+        other = steps.RunRef(thread_id=self.thread_id, run_id=active_run)
         if policy == "cancel":
-            cancel = CancelRun(thread_id=self.thread_id, run_id=active_run, idempotency_key="")
-            await self._call(CANCEL_RUN, cancel, f"cancel {active_run}")
-        else:
-            wait = WaitForRun(
-                run=RunRef(thread_id=self.thread_id, run_id=active_run), until_terminal=True
+            cancel = steps.CancelRun(
+                thread_id=other.thread_id, run_id=active_run, idempotency_key=""
             )
-            await self._call(WAIT_FOR_RUN, wait, f"wait for {active_run} to end")
+            await self._call(steps.CANCEL_RUN, cancel, f"cancel {active_run}")
+        else:
+            wait = steps.WaitForRun(run=other, until_terminal=True)
+            await self._call(steps.WAIT_FOR_RUN, wait, f"wait for {active_run} to end")
 
     async def _answer_tool_calls(self, snapshot: RunSnapshot) -> RunSnapshot:
         names = ", ".join(call.name for call in snapshot.tool_calls)
         self._enter(RunPhase.running_tools, f"running tools: {names}")
         catalog = await self._catalog()
-        if self.stop_reason is not None:
-            self._stopped_between_steps()
+        self._stop_if_requested()
         try:
             results = await asyncio.wait_for(
                 run_tool_calls(snapshot.tool_calls, catalog, self.external),
@@ -241,34 +210,47 @@ class AssistantRun:
             )
         except TimeoutError:
             self.tool_calls += expired_calls(snapshot)
-            wait = WaitForRun(run=snapshot.ref, until_terminal=True)
-            return self._record(await self._call(WAIT_FOR_RUN, wait, "run expired"))
+            wait = steps.WaitForRun(run=snapshot.ref, until_terminal=True)
+            return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
         self.tool_calls += results
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
-        outputs = [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]
-        submit = SubmitToolOutputs(run=snapshot.ref, tool_outputs=outputs)
-        return self._record(await self._call(SUBMIT_TOOL_OUTPUTS, submit, names))
+        submit = steps.SubmitToolOutputs(run=snapshot.ref, tool_outputs=submissions(results))
+        return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
 
     async def _stop(self, driver: asyncio.Task[None]) -> None:
         """Stop driving the run, cancel it at the API, and record how it really ended."""
-        self._enter(RunPhase.cancelling, self.stop_reason or "cancelling")
+        reason = self.stop_reason or "cancelling"
+        self._enter(RunPhase.cancelling, reason)
         driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ActivityError):
+        with contextlib.suppress(asyncio.CancelledError, ActivityError, ApplicationError):
             await driver
         latest = self.latest
         if latest is not None and latest.status in TERMINAL_PHASES:
             self._enter(latest.status, f"run ended {latest.status} before the cancel")
             return
-        cancel = CancelRun(
+        if self.run_attempts == 0:  # stopped before any run was asked for
+            ended = RunPhase.expired if self.deadline_passed else RunPhase.cancelled
+            self._enter(ended, "stopped before a run was created")
+            return
+        if self.phase != RunPhase.cancelling:  # the driver recorded a step that just finished
+            self._enter(RunPhase.cancelling, reason)
+        cancel = steps.CancelRun(
             thread_id=self.thread_id,
             run_id=latest.run_id if latest else None,
             idempotency_key=self._idempotency_key(self.run_attempts),
         )
-        self._record(await self._call(CANCEL_RUN, cancel, "cancel the run"))
+        self._record(await self._api(steps.CANCEL_RUN, cancel, "cancel the run"))
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
-        self.latest = snapshot
+        """What the latest step says of the run. A run failed for a transient reason is
+        closed off (it will be started again), so it never shows as the run's end."""
         self.thread_id = snapshot.thread_id or self.thread_id
+        if transient_failure(snapshot, self.run_attempts, self.request.max_run_attempts):
+            self.earlier_usage += snapshot.usage or Usage()
+            self.latest = None
+            self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
+            return snapshot
+        self.latest = snapshot
         phase = snapshot.status
         if phase == RunPhase.cancelled and self.deadline_passed:
             phase = RunPhase.expired
@@ -278,18 +260,16 @@ class AssistantRun:
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
         workflow.set_current_details(f"{phase.value}: {details}")
-        updates: list[Any] = [RUN_PHASE.value_set(phase.value)]
-        if self.thread_id:
-            updates.append(OPENAI_THREAD_ID.value_set(self.thread_id))
-        if self.latest and self.latest.run_id:
-            updates.append(OPENAI_RUN_ID.value_set(self.latest.run_id))
-        if self.assistant_id:
-            updates.append(OPENAI_ASSISTANT_ID.value_set(self.assistant_id))
-        workflow.upsert_search_attributes(updates)
+        run_id = self.latest.run_id if self.latest else None
+        attributes = run_attributes(phase, self.thread_id, run_id, self.assistant_id)
+        workflow.upsert_search_attributes(attributes)
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
-        if self.stop_reason is not None and self.phase != RunPhase.cancelling:
-            self._stopped_between_steps()
+        """A step of the driver, which ends where a stop was requested."""
+        self._stop_if_requested()
+        return await self._api(step, argument, summary)
+
+    async def _api(self, step: Step[A, R], argument: A, summary: str) -> R:
         return await call_api(
             step,
             argument,
@@ -299,10 +279,11 @@ class AssistantRun:
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
-    def _stopped_between_steps(self) -> None:
+    def _stop_if_requested(self) -> None:
         """A stop that lands as a step finishes can be swallowed by the finished activity's
         await, so the driver also checks before every step it starts."""
-        raise asyncio.CancelledError(self.stop_reason)
+        if self.stop_reason is not None:
+            raise asyncio.CancelledError(self.stop_reason)
 
     def _idempotency_key(self, attempt: int) -> str:
         """Unique to this execution and attempt: finds the run an interrupted start made."""
@@ -310,8 +291,7 @@ class AssistantRun:
 
     async def _catalog(self) -> ToolCatalog:
         if self.catalog is None:
-            if self.stop_reason is not None:
-                self._stopped_between_steps()
+            self._stop_if_requested()
             self.catalog = await describe_tools()
         return self.catalog
 
