@@ -5,12 +5,20 @@ Services in other languages start the same workflows by name with JSON (see READ
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from openai import AsyncOpenAI
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 
 from workflows.contracts import (
     CancelRequest,
@@ -22,8 +30,10 @@ from workflows.contracts import (
     ThreadState,
 )
 from workflows.run.workflow import AssistantRun
-from workflows.thread.workflow import AssistantThread
+from workflows.thread.workflow import CLOSING, CONTINUING, AssistantThread
 
+SEND_AGAIN = frozenset({CLOSING, CONTINUING})
+RESEND_FOR = timedelta(minutes=5)
 RunHandle = WorkflowHandle[AssistantRun, RunResult]
 ThreadHandle = WorkflowHandle[AssistantThread, ThreadState]
 
@@ -37,21 +47,41 @@ def as_message(message: ThreadMessage | str) -> ThreadMessage:
 
 
 async def send_message(
-    client: Client, task_queue: str, config: ThreadConfig, message: ThreadMessage | str
+    client: Client,
+    task_queue: str,
+    config: ThreadConfig,
+    message: ThreadMessage | str,
+    resend_for: timedelta = RESEND_FOR,
 ) -> RunResult:
     """Send a message to the conversation `config.key` and wait for its answer. The thread
-    workflow is started if it does not exist: one atomic call, no race between callers."""
+    workflow is started if it does not exist: one atomic call, no race between callers. A
+    conversation that is closing or continuing as new refuses the message for a moment: it is
+    sent again (to the next execution), for up to `resend_for`."""
     message = as_message(message)
-    start = WithStartWorkflowOperation(
-        AssistantThread.run,
-        config,
-        id=thread_workflow_id(config.key),
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=task_queue,
-    )
-    return await client.execute_update_with_start_workflow(
-        AssistantThread.send_message, message, start_workflow_operation=start
-    )
+    deadline = asyncio.get_running_loop().time() + resend_for.total_seconds()
+    delay = 0.05
+    while True:
+        start = WithStartWorkflowOperation(
+            AssistantThread.run,
+            config,
+            id=thread_workflow_id(config.key),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=task_queue,
+        )
+        try:
+            return await client.execute_update_with_start_workflow(
+                AssistantThread.send_message, message, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError as err:
+            if not _send_again(err) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _send_again(err: WorkflowUpdateFailedError) -> bool:
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type in SEND_AGAIN
 
 
 async def post_message(

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
 from activities.run.assistants import AssistantsActivities
+from activities.thread.previous import PreviousExecutions
 from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores.ingest import VectorStoreActivities
 from activities.vector_stores.readiness import VectorStoreReadiness
@@ -47,6 +48,7 @@ def project_activities(
     readiness = VectorStoreReadiness(openai)
     candidates = CleanupCandidates(openai, client)
     deletion = CleanupDeletion(openai)
+    previous = PreviousExecutions(client, openai)
     return [
         *served,
         backend.ensure_assistant,
@@ -57,6 +59,7 @@ def project_activities(
         backend.cancel_run,
         backend.delete_thread,
         readiness.wait_for_vector_stores,
+        previous.find_previous,
         stores.check_files,
         stores.upload_files,
         stores.ensure_vector_store,

@@ -89,6 +89,7 @@ class ThreadState(Contract):
     runs_done: int
     recent: list[RunSummary]
     closing: bool
+    thread_deleted: bool = Field(False, description="the API thread was deleted on close")
 
 
 class CloseThread(Contract):

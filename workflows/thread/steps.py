@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from workflows.common import Step
+from workflows.common import Contract, Step
+from workflows.thread.contracts import ThreadCarry
+
+
+class FindPrevious(Contract):
+    """Look up the last closed execution of a conversation's workflow id."""
+
+    workflow_id: str
+
 
 DELETE_THREAD = Step("run.delete_thread", str, bool)
 """Delete the API thread; False if it was already gone."""
+FIND_PREVIOUS = Step("thread.find_previous", FindPrevious, ThreadCarry)
+"""What the key's last execution left: its thread (None if deleted or gone), run count,
+recent results; an empty queue."""

@@ -1,24 +1,31 @@
 """AssistantThread: one workflow per conversation (`thread-{key}`) that owns an API thread
 and answers its messages one run at a time, each run a child `AssistantRun`.
 
-Serialising runs here is what removes "thread already has an active run" at its root.
+Serialising runs here is what removes "thread already has an active run" at its root. The
+conversation outlives each execution: continue-as-new carries it (after draining the callers
+already waiting), and an execution started after an idle close takes over the API thread of
+the key's last execution. Messages refused meanwhile (`ThreadClosing`, `ThreadContinuing`)
+are to be sent again; `workers.client.send_message` does that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import deque
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import RunError
+    from workflows.common import Step
     from workflows.run.contracts import RunRequest, RunResult
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID
+    from workflows.thread.answers import failed_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
         QueuedMessage,
@@ -28,7 +35,12 @@ with workflow.unsafe.imports_passed_through():
         ThreadMessage,
         ThreadState,
     )
-    from workflows.thread.steps import DELETE_THREAD
+    from workflows.thread.steps import DELETE_THREAD, FIND_PREVIOUS, FindPrevious
+
+A = TypeVar("A")
+R = TypeVar("R")
+CLOSING = "ThreadClosing"
+CONTINUING = "ThreadContinuing"
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -47,31 +59,22 @@ class AssistantThread:
         self.answers: dict[int, RunResult] = {}
         self.current_run: str | None = None
         self.closing = False
+        self.draining = False
+        self.runs_this_execution = 0
         self.delete_thread = config.delete_thread_when_done
+        self.thread_deleted = False
 
     @workflow.run
     async def run(self, config: ThreadConfig) -> ThreadState:
+        if config.carried is None and config.thread_id is None:
+            await self._take_over_previous_execution()
         self._publish_thread_id()
-        runs_this_execution = 0
-        while await self._next_message_or_idle():
-            if self._time_to_continue(runs_this_execution):
-                await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() or self._caller_waiting()
-                )
-                if not self._caller_waiting():
-                    workflow.continue_as_new(self._carry())
-            await self._answer(self.queue[0])
-            self.queue.popleft()
-            runs_this_execution += 1
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if self.delete_thread and self.thread_id:
-            await workflow.execute_activity(
-                DELETE_THREAD.name,
-                self.thread_id,
-                result_type=DELETE_THREAD.result,
-                start_to_close_timeout=timedelta(minutes=1),
-                summary="delete the API thread",
-            )
+        conversation = asyncio.create_task(self._answer_until_closed())
+        try:
+            await asyncio.shield(conversation)
+        except asyncio.CancelledError:
+            await self._end_cancelled(conversation)
+            raise
         return self.state()
 
     @workflow.update
@@ -83,16 +86,18 @@ class AssistantThread:
 
     @send_message.validator
     def _check_message(self, message: ThreadMessage) -> None:
+        key = self.config.key
         if self.closing:
-            raise ApplicationError(f"thread {self.config.key} is closing", type="ThreadClosing")
+            raise ApplicationError(f"conversation {key} is closing: send again", type=CLOSING)
+        if self.draining:
+            raise ApplicationError(
+                f"conversation {key} is continuing as new: send again", type=CONTINUING
+            )
         self._run_request(message)
 
     @workflow.signal
     def post_message(self, message: ThreadMessage) -> None:
-        """Queue a message without waiting for the answer."""
-        if self.closing:
-            workflow.logger.warning("message posted to a closing thread dropped")
-            return
+        """Queue a message without waiting for the answer (answered even while closing)."""
         self._enqueue(message, answered_by_update=False)
 
     @workflow.update
@@ -121,11 +126,29 @@ class AssistantThread:
             runs_done=self.runs_done,
             recent=self.recent,
             closing=self.closing,
+            thread_deleted=self.thread_deleted,
         )
+
+    async def _answer_until_closed(self) -> None:
+        """Answer messages in order until closed or idle; then the end-of-life chores, which
+        go on answering what signals queue meanwhile."""
+        while True:
+            while await self._next_message_or_idle():
+                await self._answer(self.queue.popleft())
+                self.runs_this_execution += 1
+                if self._time_to_continue():
+                    await self._drain_and_continue()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self.queue:
+                continue
+            if not (self.delete_thread and self.thread_id) or self.thread_deleted:
+                return
+            await self._call(DELETE_THREAD, self.thread_id, "delete the API thread")
+            self.thread_deleted = True
 
     async def _next_message_or_idle(self) -> bool:
         """True when there is a message to answer; False once closed or idle for too long
-        with nothing queued (from then on new messages are refused)."""
+        with nothing queued (from then on `send_message` is refused: send again)."""
         try:
             await workflow.wait_condition(
                 lambda: bool(self.queue) or self.closing,
@@ -135,20 +158,71 @@ class AssistantThread:
             self.closing = True
         return bool(self.queue)
 
+    async def _drain_and_continue(self) -> NoReturn:
+        """Continue as new without leaving a caller behind: refuse new `send_message`s (the
+        callers send again, to the next execution), answer the ones already taken, then
+        carry over what signals queued."""
+        self.draining = True
+        workflow.set_current_details("continuing as new: answering the callers waiting")
+        while self._caller_waiting():
+            await self._answer(self.queue.popleft())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self._carry())
+
+    async def _take_over_previous_execution(self) -> None:
+        """A conversation closed on idle keeps its API thread: the key's last execution
+        says which (unless it deleted it), and how many runs it made."""
+        find = FindPrevious(workflow_id=workflow.info().workflow_id)
+        previous = await self._call(FIND_PREVIOUS, find, "find this conversation's thread")
+        self.thread_id = previous.thread_id
+        self.runs_done = previous.runs_done
+        self.recent = previous.recent
+        numbered = previous.next_message_id - 1
+        for queued in self.queue:  # taken while looking: their numbers follow the earlier ones
+            queued.id += numbered
+        self.next_message_id += numbered
+
+    async def _end_cancelled(self, conversation: asyncio.Task[None]) -> None:
+        """A cancelled conversation cancels its current run (whose caller gets that answer),
+        answers the messages still queued `cancelled`, and keeps its thread."""
+        self.closing, self.delete_thread = True, False
+        for queued in self.queue:
+            if queued.answered_by_update:
+                self.answers[queued.id] = never_run("the conversation was cancelled", None)
+        self.queue.clear()
+        conversation.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await conversation
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
+        result: R = await workflow.execute_activity(
+            step.name,
+            argument,
+            result_type=step.result,
+            start_to_close_timeout=timedelta(minutes=1),
+            summary=summary,
+        )
+        return result
+
     async def _answer(self, queued: QueuedMessage) -> None:
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
         self.current_run = workflow_id
         workflow.set_current_details(f"answering message {queued.id} with {workflow_id}")
         try:
             result = await workflow.execute_child_workflow(
-                AssistantRun.run, self._run_request(queued.message), id=workflow_id
+                AssistantRun.run,
+                self._run_request(queued.message),
+                id=workflow_id,
+                # a closed, cancelled or terminated conversation cancels its run at the API
+                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as err:
-            result = _failed(err, self.thread_id)
+            result = failed_run(err, self.thread_id)
         self.runs_done += 1
         self.current_run = None
         if result.thread_id and result.thread_id != self.thread_id:
-            self.thread_id = result.thread_id
+            self.thread_id, self.thread_deleted = result.thread_id, False
             self._publish_thread_id()
         self._remember(queued, workflow_id, result)
         if queued.answered_by_update:
@@ -166,7 +240,7 @@ class AssistantThread:
             **message.overrides,
             "assistant_id": config.assistant_id,
             "assistant": config.assistant,
-            "thread_id": self.thread_id,
+            "thread_id": None if self.thread_deleted else self.thread_id,
             "on_active_run": "wait",
             "messages": [message.model_dump(include={"content", "attachments", "metadata"})],
         }
@@ -191,14 +265,12 @@ class AssistantThread:
         keep = self.config.recent_results
         self.recent = [*self.recent, summary][-keep:] if keep else []
 
-    def _time_to_continue(self, runs_this_execution: int) -> bool:
-        """Continue as new when history is large, once no caller waits on a queued message
-        (their updates must finish here); messages posted by signal are carried over."""
-        due = (
+    def _time_to_continue(self) -> bool:
+        """Continue as new when history is large, or after so many runs."""
+        return (
             workflow.info().is_continue_as_new_suggested()
-            or runs_this_execution >= self.config.runs_before_continue_as_new
+            or self.runs_this_execution >= self.config.runs_before_continue_as_new
         )
-        return due and not self._caller_waiting()
 
     def _caller_waiting(self) -> bool:
         return any(queued.answered_by_update for queued in self.queue)
@@ -214,16 +286,3 @@ class AssistantThread:
         return self.config.model_copy(
             update={"carried": carry, "delete_thread_when_done": self.delete_thread}
         )
-
-
-def _failed(err: ChildWorkflowError, thread_id: str | None) -> RunResult:
-    """A run whose workflow failed (bad input, a non-retryable API error) answers `failed`."""
-    cause = err.cause
-    message = cause.message if isinstance(cause, ApplicationError) else str(err)
-    return RunResult(
-        status="failed",
-        thread_id=thread_id,
-        run_id=None,
-        assistant_id=None,
-        last_error=RunError(code="run_workflow_failed", message=message),
-    )

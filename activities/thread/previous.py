@@ -1,0 +1,72 @@
+"""What a conversation's last execution left behind, for the next one to carry on."""
+
+from __future__ import annotations
+
+import openai
+from openai import AsyncOpenAI
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+
+from activities.openai_errors import api_errors
+from workflows.search_attributes import OPENAI_THREAD_ID
+from workflows.thread.contracts import ThreadCarry, ThreadState
+from workflows.thread.steps import FIND_PREVIOUS, FindPrevious
+
+NOTHING = ThreadCarry(thread_id=None, queue=[], next_message_id=1, runs_done=0, recent=[])
+
+
+class PreviousExecutions:
+    """The conversation step that finds the API thread of the key's last execution."""
+
+    def __init__(self, temporal: Client, openai_client: AsyncOpenAI) -> None:
+        self.temporal = temporal
+        self.openai = openai_client
+
+    @activity.defn(name=FIND_PREVIOUS.name)
+    async def find_previous(self, request: FindPrevious) -> ThreadCarry:
+        """The last closed execution's thread and counts; its thread only if it still exists."""
+        last = await self._last_closed(request.workflow_id)
+        if last is None:
+            return NOTHING
+        state = await self._final_state(last)
+        if state is None:  # failed or terminated: its search attribute still names the thread
+            thread_id = last.typed_search_attributes.get(OPENAI_THREAD_ID)
+            carry = NOTHING.model_copy(update={"thread_id": thread_id})
+        else:
+            thread_id = None if state.thread_deleted else state.thread_id
+            carry = ThreadCarry(
+                thread_id=thread_id,
+                queue=[],
+                next_message_id=state.runs_done + 1,
+                runs_done=state.runs_done,
+                recent=state.recent,
+            )
+        if carry.thread_id is not None and not await self._exists(carry.thread_id):
+            carry.thread_id = None  # deleted since (by a cleanup, say): start a new one
+        return carry
+
+    async def _last_closed(self, workflow_id: str) -> WorkflowExecution | None:
+        query = f'WorkflowId = "{workflow_id}" AND ExecutionStatus != "Running"'
+        last: WorkflowExecution | None = None
+        async for execution in self.temporal.list_workflows(query):
+            closed = execution.close_time
+            if closed is not None and (last is None or closed > (last.close_time or closed)):
+                last = execution
+        return last
+
+    async def _final_state(self, execution: WorkflowExecution) -> ThreadState | None:
+        if execution.status != WorkflowExecutionStatus.COMPLETED:
+            return None
+        handle = self.temporal.get_workflow_handle(
+            execution.id, run_id=execution.run_id, result_type=ThreadState
+        )
+        state: ThreadState = await handle.result(follow_runs=False)
+        return state
+
+    async def _exists(self, thread_id: str) -> bool:
+        with api_errors(f"looking up {thread_id}"):
+            try:
+                await self.openai.beta.threads.retrieve(thread_id)
+            except openai.NotFoundError:
+                return False
+        return True

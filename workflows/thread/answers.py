@@ -1,0 +1,32 @@
+"""Answers to messages that no run answered normally."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
+
+from workflows.common import RunError
+from workflows.run.contracts import RunResult
+
+
+def failed_run(err: ChildWorkflowError, thread_id: str | None) -> RunResult:
+    """A run whose workflow failed (bad input, a non-retryable API error) answers `failed`."""
+    cause = err.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(err)
+    return RunResult(
+        status="failed",
+        thread_id=thread_id,
+        run_id=None,
+        assistant_id=None,
+        last_error=RunError(code="run_workflow_failed", message=message),
+    )
+
+
+def never_run(reason: str, thread_id: str | None) -> RunResult:
+    """A message the conversation ended before running."""
+    return RunResult(
+        status="cancelled",
+        thread_id=thread_id,
+        run_id=None,
+        assistant_id=None,
+        cancel_reason=reason,
+    )
