@@ -8,6 +8,8 @@ Scenarios:
           worker is killed with SIGKILL every few seconds and restarted; the dev server is
           restarted once (its SQLite file kept)
   faults  the same load through 30% 429 (retry-after), 10% 500 and 5% dropped bodies/streams
+  cancels cancels and deadlines landing during retried attempts and tool rounds while workers
+          are killed (see tests/chaos/cancels.py)
 Checked from the emulator's counters: one run and one user message per thread, and exactly
 one accepted tool-output submission per tool round. Tool executions beyond one per call
 are counted (at-least-once is allowed: tools get an idempotency key).
@@ -37,6 +39,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from benchmarks.emulator_bench import free_port
+from tests.chaos import cancels
 from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import project_tools
@@ -60,12 +63,22 @@ STORM = [
 class Outcome:
     scenario: str
     runs: int
-    completed: int
+    ended_as: dict[str, int]
     duplicates: int
     lost: int
     extra_tool_executions: int
     slowest_run_seconds: float
     wall_seconds: float
+    unexpected: int = 0
+    disagreeing: int = 0
+    left_active: int = 0
+
+    @property
+    def ok(self) -> bool:
+        clean = self.duplicates == self.lost == self.left_active == self.disagreeing == 0
+        if self.scenario == "cancels":
+            return clean and self.unexpected == 0
+        return clean and self.ended_as.get("completed", 0) == self.runs
 
 
 class Stack:
@@ -81,6 +94,14 @@ class Stack:
         self.emulator: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.visits = folder / "visits.log"
+
+    async def start(self) -> tuple[Client, str]:
+        """Server, emulator and two workers; a client and an assistant with the tools."""
+        await self.start_server()
+        self.start_emulator()
+        assistant = await assistant_for(self)
+        self.workers = [self.spawn_worker(), self.spawn_worker()]
+        return await connect(self.address), assistant
 
     async def start_server(self) -> None:
         db = self.folder / "temporal.sqlite"
@@ -164,7 +185,16 @@ async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | No
     """Start a run and wait for its result, riding out the server restart (client calls
     that fail meanwhile are repeated; the workflow id makes the start idempotent)."""
     started = time.perf_counter()
-    workflow_id = f"chaos-{uuid.uuid4()}"
+    try:
+        handle = await start_through_outages(client, request, f"chaos-{uuid.uuid4()}")
+        result: RunResult = await _through_outages(handle.result)
+    except WorkflowFailureError:
+        return None, time.perf_counter() - started
+    return result, time.perf_counter() - started
+
+
+async def start_through_outages(client: Client, request: RunRequest, workflow_id: str) -> Any:
+    """Start a run; a start repeated after an outage finds the first (same workflow id)."""
 
     async def start() -> Any:
         return await client.start_workflow(
@@ -175,12 +205,7 @@ async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | No
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    try:
-        handle = await _through_outages(start)
-        result: RunResult = await _through_outages(handle.result)
-    except WorkflowFailureError:
-        return None, time.perf_counter() - started
-    return result, time.perf_counter() - started
+    return await _through_outages(start)
 
 
 async def _through_outages(call: Callable[[], Awaitable[Any]], seconds: float = 180) -> Any:
@@ -223,11 +248,7 @@ async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]
     with tempfile.TemporaryDirectory() as folder:
         stack = Stack(Path(folder), faults)
         try:
-            await stack.start_server()
-            stack.start_emulator()
-            assistant = await assistant_for(stack)
-            stack.workers = [stack.spawn_worker(), stack.spawn_worker()]
-            client = await connect(stack.address)
+            client, assistant = await stack.start()
             started = time.perf_counter()
             jobs = [timed_run(client, _question(assistant, n)) for n in range(runs)]
             disorder = chaos(stack, chaos_seconds, restart_server=name == "kill")
@@ -269,7 +290,7 @@ def _outcome(
     return Outcome(
         scenario=name,
         runs=len(results),
-        completed=len(completed),
+        ended_as={"completed": len(completed)},
         duplicates=duplicates,
         lost=len(results) - len(finished),
         extra_tool_executions=len(visits) - len(set(visits)),
@@ -280,23 +301,56 @@ def _outcome(
 
 def table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | runs | completed | duplicates | lost | extra tool executions "
-        "| slowest run | wall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | runs | ended as | duplicates | lost | API runs left active "
+        "| disagreeing with the API | extra tool executions | slowest run | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
+        ended = ", ".join(f"{n} {status}" for status, n in sorted(o.ended_as.items()))
         lines.append(
-            f"| {o.scenario} | {o.runs} | {o.completed} | {o.duplicates} | {o.lost} | "
-            f"{o.extra_tool_executions} | {o.slowest_run_seconds:.1f} s | "
-            f"{o.wall_seconds:.1f} s |"
+            f"| {o.scenario} | {o.runs} | {ended} | {o.duplicates} | {o.lost} | "
+            f"{o.left_active} | {o.disagreeing} | {o.extra_tool_executions} | "
+            f"{o.slowest_run_seconds:.1f} s | {o.wall_seconds:.1f} s |"
         )
     return "\n".join(lines) + "\n"
+
+
+async def cancels_scenario(runs: int, chaos_seconds: float) -> Outcome:
+    with tempfile.TemporaryDirectory() as folder:
+        stack = Stack(Path(folder), faults=[])
+        try:
+            client, assistant = await stack.start()
+            started = time.perf_counter()
+            requests = [cancels.request_for(assistant, n) for n in range(runs)]
+            jobs = [cancels.run_and_disturb(client, kind, r) for kind, r in requests]
+            disorder = chaos(stack, chaos_seconds, restart_server=False)
+            ended = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
+            wall = time.perf_counter() - started
+            await asyncio.sleep(1)  # runs still `cancelling` at the API settle
+            verdict = await cancels.judge(ended, stack.counters(), stack.base_url, KEY)
+            visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
+            return Outcome(
+                scenario="cancels",
+                runs=runs,
+                ended_as=verdict.by_status,
+                duplicates=verdict.duplicates,
+                lost=sum(e.result is None for e in ended),
+                extra_tool_executions=len(visits) - len(set(visits)),
+                slowest_run_seconds=max(e.seconds for e in ended),
+                wall_seconds=wall,
+                unexpected=verdict.unexpected,
+                disagreeing=verdict.disagreeing,
+                left_active=verdict.left_active,
+            )
+        finally:
+            await stack.stop()
 
 
 async def main(args: argparse.Namespace) -> list[Outcome]:
     return [
         await scenario("kill", args.runs, args.chaos_seconds, faults=[]),
         await scenario("faults", args.runs, 0, faults=STORM),
+        await cancels_scenario(args.runs, args.chaos_seconds),
     ]
 
 
@@ -309,5 +363,4 @@ if __name__ == "__main__":
     RESULTS.write_text(report)
     print(report)
     sys.stdout.flush()
-    ok = all(o.completed == o.runs and o.duplicates == 0 and o.lost == 0 for o in outcomes)
-    os._exit(0 if ok else 1)
+    os._exit(0 if all(o.ok for o in outcomes) else 1)
