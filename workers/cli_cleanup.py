@@ -22,6 +22,7 @@ def _cleanup_policy(
     dry_run: bool,
     max_deletions: int,
     workflow_query: str | None,
+    include_foreign: bool,
 ) -> CleanupPolicy:
     from workers.cleanup_cli import seconds
     from workflows.contracts import CleanupPolicy
@@ -33,6 +34,7 @@ def _cleanup_policy(
         dry_run=dry_run,
         max_deletions=max_deletions,
         workflow_query=workflow_query,
+        include_foreign=include_foreign,
     )
 
 
@@ -43,6 +45,10 @@ DryRun = Annotated[bool, typer.Option(help="report what would be deleted, delete
 MaxDeletions = Annotated[int, typer.Option(help="cap per execution")]
 WorkflowQuery = Annotated[
     str | None, typer.Option(help="visibility filter for runs whose threads may go")
+]
+IncludeForeign = Annotated[
+    bool,
+    typer.Option(help="also delete what durable-assistants did not create (dangerous)"),
 ]
 
 
@@ -55,12 +61,19 @@ def cleanup_schedule(
     dry_run: DryRun = False,
     max_deletions: MaxDeletions = 1000,
     workflow_query: WorkflowQuery = None,
+    include_foreign: IncludeForeign = False,
 ) -> None:
     """Create or update the cleanup schedule (overlapping executions are skipped)."""
     from workers.cleanup_cli import schedule_command, seconds
 
     policy = _cleanup_policy(
-        thread_max_age, vector_store_max_age, file_max_age, dry_run, max_deletions, workflow_query
+        thread_max_age,
+        vector_store_max_age,
+        file_max_age,
+        dry_run,
+        max_deletions,
+        workflow_query,
+        include_foreign,
     )
     interval = seconds("--every", every) or 3600.0
     console.print(asyncio.run(schedule_command(cli_settings(), policy, interval)))
@@ -74,14 +87,24 @@ def cleanup_run(
     dry_run: DryRun = False,
     max_deletions: MaxDeletions = 1000,
     workflow_query: WorkflowQuery = None,
+    include_foreign: IncludeForeign = False,
 ) -> None:
     """Run the cleanup once now and print its report as JSON."""
     from workers.cleanup_cli import run_once
 
     policy = _cleanup_policy(
-        thread_max_age, vector_store_max_age, file_max_age, dry_run, max_deletions, workflow_query
+        thread_max_age,
+        vector_store_max_age,
+        file_max_age,
+        dry_run,
+        max_deletions,
+        workflow_query,
+        include_foreign,
     )
-    print(asyncio.run(run_once(cli_settings(), policy)).model_dump_json(indent=2))
+    report = asyncio.run(run_once(cli_settings(), policy))
+    print(report.model_dump_json(indent=2))
+    for warning in report.warnings:
+        console.print(f"WARNING: {warning}", style="bold red", markup=False)
 
 
 @cleanup_app.command("pause")

@@ -1,13 +1,16 @@
-"""Finding old threads, vector stores and files, and what must be kept.
+"""Finding old threads, vector stores and files, a page at a time, and what must be kept.
 
-The API cannot list threads, so the threads this system created are found in Temporal's own
-visibility: the `OpenAIThreadId` search attribute of `AssistantRun` and `AssistantThread`
-workflows. A thread with an open workflow is never deleted.
+Only what this system created is a candidate (see `activities.ownership`) unless the policy
+says `include_foreign`. The API cannot list threads, so the threads are found in Temporal's
+own visibility: the `OpenAIThreadId` search attribute of the workflows that used them, whose
+last one closed before the cutoff. A thread any open workflow uses is never deleted.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import time
 from datetime import UTC, datetime
 
 import openai
@@ -17,104 +20,169 @@ from temporalio.client import Client
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
+from activities.ownership import is_owned, owned_file_digest
 from workflows.cleanup.contracts import CleanupItem, CleanupPolicy
-from workflows.cleanup.steps import FIND_CANDIDATES, Candidates, FindCandidates
+from workflows.cleanup.steps import FIND_CANDIDATES, PAGE, Candidates, FindCandidates
 from workflows.search_attributes import OPENAI_ASSISTANT_ID, OPENAI_THREAD_ID
+
+FOREIGN = "not created by durable-assistants"
+IN_USE_CACHE_SECONDS = 60.0
 
 
 class CleanupCandidates:
-    """The cleanup step that finds what a policy names, and what must be kept."""
+    """The cleanup step that finds, in one page, what a policy names and what must be kept."""
 
     def __init__(self, openai_client: AsyncOpenAI, temporal: Client) -> None:
         self.openai = openai_client
         self.temporal = temporal
+        self._in_use_cache: tuple[float, float, set[str], set[str]] | None = None
 
     @activity.defn(name=FIND_CANDIDATES.name)
     async def find_candidates(self, request: FindCandidates) -> Candidates:
         policy, now = request.policy, request.now
-        found = Candidates(delete=[], keep=[])
         async with heartbeating():
-            with api_errors("finding old resources"):
-                if policy.thread_max_age_seconds is not None:
-                    await self._threads(policy, now - policy.thread_max_age_seconds, found)
-                in_use = await self._vector_stores_in_use(now - policy.in_use_seconds)
-                if policy.vector_store_max_age_seconds is not None:
-                    cutoff = now - policy.vector_store_max_age_seconds
-                    await self._vector_stores(policy, cutoff, in_use, found)
-                if policy.file_max_age_seconds is not None:
-                    cutoff = now - policy.file_max_age_seconds
-                    await self._files(policy, cutoff, in_use, found)
+            with api_errors(f"finding old {request.kind}"):
+                if request.kind == "threads":
+                    cutoff = now - (policy.thread_max_age_seconds or 0)
+                    return await self._threads(policy, cutoff, request.cursor)
+                stores, files = await self._in_use(policy, now)
+                if request.kind == "vector_stores":
+                    cutoff = now - (policy.vector_store_max_age_seconds or 0)
+                    return await self._vector_stores(policy, cutoff, stores, request.cursor)
+                cutoff = now - (policy.file_max_age_seconds or 0)
+                return await self._files(policy, cutoff, files, request.cursor)
+
+    async def _threads(
+        self, policy: CleanupPolicy, cutoff: float, cursor: str | None
+    ) -> Candidates:
+        """Threads of workflows closed before the cutoff that no workflow used since."""
+        moment = _timestamp(cutoff)
+        closed = f'ExecutionStatus != "Running" AND CloseTime < "{moment}"'
+        query = _and(f"OpenAIThreadId IS NOT NULL AND {closed}", policy.workflow_query)
+        token = base64.b64decode(cursor) if cursor else None
+        listed = self.temporal.list_workflows(query, page_size=PAGE, next_page_token=token)
+        await listed.fetch_next_page()
+        threads = {
+            e.typed_search_attributes.get(OPENAI_THREAD_ID) for e in listed.current_page or []
+        }
+        found = Candidates(delete=[], keep=[], next_cursor=_cursor(listed.next_page_token))
+        for thread in sorted(t for t in threads if t):
+            if await self._used_since(thread, moment):
+                continue
+            metadata = await self._thread_metadata(thread)
+            if metadata is None:
+                continue  # gone already
+            _decide(found, CleanupItem(kind="threads", id=thread), is_owned(metadata), policy)
         return found
 
-    async def _threads(self, policy: CleanupPolicy, cutoff: float, found: Candidates) -> None:
-        query = "OpenAIThreadId IS NOT NULL"
-        last_used: dict[str, float] = {}
-        async for execution in self.temporal.list_workflows(_and(query, policy.workflow_query)):
-            thread = execution.typed_search_attributes.get(OPENAI_THREAD_ID)
-            if thread:
-                started = execution.start_time.timestamp()
-                last_used[thread] = max(last_used.get(thread, 0.0), started)
-        open_threads = await self._attribute_values(
-            f'{query} AND ExecutionStatus = "Running"', OPENAI_THREAD_ID.name
-        )
-        for thread, used in sorted(last_used.items()):
-            if thread in open_threads:
-                found.keep.append(CleanupItem(kind="threads", id=thread, reason="open workflow"))
-            elif used < cutoff:
-                found.delete.append(CleanupItem(kind="threads", id=thread))
+    async def _used_since(self, thread: str, moment: str) -> bool:
+        recent = f'ExecutionStatus = "Running" OR CloseTime >= "{moment}"'
+        query = f'OpenAIThreadId = "{thread}" AND ({recent})'
+        return (await self.temporal.count_workflows(query)).count > 0
 
-    async def _vector_stores_in_use(self, since: float) -> set[str]:
-        """Vector stores of the assistants that ran since `since`."""
-        moment = datetime.fromtimestamp(since, UTC).isoformat()
-        query = f'OpenAIAssistantId IS NOT NULL AND StartTime > "{moment}"'
+    async def _thread_metadata(self, thread: str) -> dict[str, str] | None:
+        try:
+            retrieved = await self.openai.beta.threads.retrieve(thread)
+        except openai.NotFoundError:
+            return None
+        return dict(retrieved.metadata or {})
+
+    async def _vector_stores(
+        self, policy: CleanupPolicy, cutoff: float, in_use: set[str], cursor: str | None
+    ) -> Candidates:
+        page = await self.openai.vector_stores.list(
+            limit=PAGE, order="asc", after=cursor or openai.omit
+        )
+        found = Candidates(
+            delete=[], keep=[], next_cursor=_next([o.id for o in page.data], page.has_more)
+        )
+        for store in page.data:
+            metadata = store.metadata or {}
+            if store.created_at >= cutoff or any(
+                metadata.get(k) != v for k, v in policy.metadata.items()
+            ):
+                continue
+            item = CleanupItem(kind="vector_stores", id=store.id)
+            if store.id in in_use and not policy.delete_in_use:
+                reason = "attached to an assistant that ran recently"
+                found.keep.append(item.model_copy(update={"reason": reason}))
+            else:
+                _decide(found, item, is_owned(metadata), policy)
+        return found
+
+    async def _files(
+        self, policy: CleanupPolicy, cutoff: float, in_use: set[str], cursor: str | None
+    ) -> Candidates:
+        page = await self.openai.files.list(
+            purpose="assistants", limit=PAGE, order="asc", after=cursor or openai.omit
+        )
+        found = Candidates(
+            delete=[], keep=[], next_cursor=_next([o.id for o in page.data], page.has_more)
+        )
+        for file in page.data:
+            if file.created_at >= cutoff:
+                continue
+            item = CleanupItem(kind="files", id=file.id)
+            if file.id in in_use and not policy.delete_in_use:
+                found.keep.append(item.model_copy(update={"reason": "in a vector store in use"}))
+            else:
+                _decide(found, item, owned_file_digest(file.filename) is not None, policy)
+        return found
+
+    async def _in_use(self, policy: CleanupPolicy, now: float) -> tuple[set[str], set[str]]:
+        """Vector stores of the assistants that ran within `in_use_seconds`, and their files
+        (kept for a minute: every page of a sweep asks the same)."""
+        since = now - policy.in_use_seconds
+        cached = self._in_use_cache
+        if cached and cached[0] == since and time.monotonic() - cached[1] < IN_USE_CACHE_SECONDS:
+            return cached[2], cached[3]
+        stores = await self._stores_in_use(since)
+        files: set[str] = set()
+        for store in stores:
+            with contextlib.suppress(openai.NotFoundError):
+                listed = self.openai.vector_stores.files.list(store, limit=100)
+                files.update([entry.id async for entry in listed])
+        self._in_use_cache = (since, time.monotonic(), stores, files)
+        return stores, files
+
+    async def _stores_in_use(self, since: float) -> set[str]:
+        query = f'OpenAIAssistantId IS NOT NULL AND StartTime > "{_timestamp(since)}"'
         in_use: set[str] = set()
-        for assistant_id in await self._attribute_values(query, OPENAI_ASSISTANT_ID.name):
+        assistants: set[str] = set()
+        async for execution in self.temporal.list_workflows(query):
+            assistant_id = execution.typed_search_attributes.get(OPENAI_ASSISTANT_ID)
+            if assistant_id:
+                assistants.add(assistant_id)
+        for assistant_id in assistants:
             with contextlib.suppress(openai.NotFoundError):
                 assistant = await self.openai.beta.assistants.retrieve(assistant_id)
                 search = assistant.tool_resources and assistant.tool_resources.file_search
                 in_use.update(search.vector_store_ids or [] if search else [])
         return in_use
 
-    async def _vector_stores(
-        self, policy: CleanupPolicy, cutoff: float, in_use: set[str], found: Candidates
-    ) -> None:
-        async for store in self.openai.vector_stores.list(limit=100):
-            metadata = store.metadata or {}
-            if store.created_at >= cutoff or any(
-                metadata.get(k) != v for k, v in policy.metadata.items()
-            ):
-                continue
-            if store.id in in_use and not policy.delete_in_use:
-                reason = "attached to an assistant that ran recently"
-                found.keep.append(CleanupItem(kind="vector_stores", id=store.id, reason=reason))
-            else:
-                found.delete.append(CleanupItem(kind="vector_stores", id=store.id))
 
-    async def _files(
-        self, policy: CleanupPolicy, cutoff: float, in_use: set[str], found: Candidates
-    ) -> None:
-        used_files: set[str] = set()
-        if not policy.delete_in_use:
-            for store in in_use:
-                with contextlib.suppress(openai.NotFoundError):
-                    listed = self.openai.vector_stores.files.list(store, limit=100)
-                    used_files.update([entry.id async for entry in listed])
-        async for file in self.openai.files.list(purpose="assistants"):
-            if file.created_at >= cutoff:
-                continue
-            if file.id in used_files:
-                reason = "in a vector store in use"
-                found.keep.append(CleanupItem(kind="files", id=file.id, reason=reason))
-            else:
-                found.delete.append(CleanupItem(kind="files", id=file.id))
+def _decide(found: Candidates, item: CleanupItem, owned: bool, policy: CleanupPolicy) -> None:
+    """Ours is deleted; what is not ours only when the policy includes foreign objects."""
+    if owned:
+        found.delete.append(item)
+    elif policy.include_foreign:
+        found.delete.append(item.model_copy(update={"foreign": True, "reason": FOREIGN}))
+    else:
+        found.keep.append(item.model_copy(update={"foreign": True, "reason": FOREIGN}))
 
-    async def _attribute_values(self, query: str, attribute: str) -> set[str]:
-        values: set[str] = set()
-        async for execution in self.temporal.list_workflows(query):
-            value = execution.search_attributes.get(attribute)
-            values.update(str(v) for v in value or [])
-        return values
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _and(query: str, extra: str | None) -> str:
     return f"{query} AND ({extra})" if extra else query
+
+
+def _cursor(token: bytes | None) -> str | None:
+    return base64.b64encode(token).decode() if token else None
+
+
+def _next(ids: list[str], has_more: bool | None) -> str | None:
+    """The cursor of the next page: the last id of this one, unless this was the last."""
+    return ids[-1] if has_more and ids else None

@@ -1,4 +1,5 @@
-"""Deleting what a cleanup chose: idempotent, resumable, one item at a time."""
+"""Deleting what a cleanup chose: idempotent, resumable, one item at a time; a thread is
+checked once more right before it goes, so one that a workflow took up meanwhile stays."""
 
 from __future__ import annotations
 
@@ -8,37 +9,54 @@ from collections.abc import Awaitable, Callable
 import openai
 from openai import AsyncOpenAI
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.openai_errors import api_errors
 from workflows.cleanup.contracts import CleanupItem, CleanupKind
-from workflows.cleanup.steps import DELETE_RESOURCES, DeleteResources
+from workflows.cleanup.steps import DELETE_RESOURCES, DeleteResources, Deletion
+
+IN_USE = "in use by an open workflow (checked again before deleting)"
 
 
 class CleanupDeletion:
     """The cleanup step that deletes a page of threads, vector stores or files."""
 
-    def __init__(self, openai_client: AsyncOpenAI) -> None:
+    def __init__(self, openai_client: AsyncOpenAI, temporal: Client) -> None:
         self.openai = openai_client
+        self.temporal = temporal
 
     @activity.defn(name=DELETE_RESOURCES.name)
-    async def delete(self, request: DeleteResources) -> list[CleanupItem]:
-        """Delete each item; gone already counts as deleted. Returns those the API refused
-        (reason set). Transient errors retry the activity, which resumes where it stopped."""
+    async def delete(self, request: DeleteResources) -> Deletion:
+        """Delete each item; gone already counts as deleted. Transient errors retry the
+        activity, which resumes where it stopped (its progress is in its heartbeats)."""
         details = activity.info().heartbeat_details
-        start = int(details[0]) if details else 0
-        refused: list[CleanupItem] = list(details[1]) if len(details) > 1 else []
-        for index in range(start, len(request.items)):
+        done = Deletion.model_validate(details[1]) if len(details) > 1 else Deletion()
+        for index in range(int(details[0]) if details else 0, len(request.items)):
             item = request.items[index]
-            try:
-                with api_errors(f"deleting {item.id}"), contextlib.suppress(openai.NotFoundError):
-                    await self._deleter(item.kind)(item.id)
-            except ApplicationError as err:
-                if not err.non_retryable:
-                    raise
-                refused.append(item.model_copy(update={"reason": err.message}))
-            activity.heartbeat(index + 1, [r.model_dump() for r in refused])
-        return [CleanupItem.model_validate(r) for r in refused]
+            if item.kind == "threads" and await self._thread_in_use(item.id):
+                done.kept.append(item.model_copy(update={"reason": IN_USE}))
+            else:
+                refused = await self._delete(item)
+                if refused is not None:
+                    done.refused.append(item.model_copy(update={"reason": refused}))
+            activity.heartbeat(index + 1, done.model_dump())
+        return done
+
+    async def _delete(self, item: CleanupItem) -> str | None:
+        """None once deleted (or gone already); the API's reason when it refuses."""
+        try:
+            with api_errors(f"deleting {item.id}"), contextlib.suppress(openai.NotFoundError):
+                await self._deleter(item.kind)(item.id)
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+            return err.message
+        return None
+
+    async def _thread_in_use(self, thread_id: str) -> bool:
+        query = f'OpenAIThreadId = "{thread_id}" AND ExecutionStatus = "Running"'
+        return (await self.temporal.count_workflows(query)).count > 0
 
     def _deleter(self, kind: CleanupKind) -> Callable[[str], Awaitable[object]]:
         deleters: dict[CleanupKind, Callable[[str], Awaitable[object]]] = {

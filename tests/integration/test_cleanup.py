@@ -1,8 +1,9 @@
-"""Cleanup: scheduled, policy-bound deletion of threads, vector stores and files."""
+"""Cleanup: scheduled, policy-bound, paged deletion of what this system created, and only that."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -11,19 +12,34 @@ import httpx2 as httpx
 import openai as openai_sdk
 import pytest
 from openai import AsyncOpenAI
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import ActivityEnvironment
 
+from activities.cleanup.deletion import IN_USE, CleanupDeletion
+from activities.ownership import owned_metadata
+from activities.uploads import Uploads
 from emulator.config import EmulatorConfig
 from emulator.server import BackgroundEmulator
-from tests.integration.conftest import API_KEY, FAST, ask, run, spawn_worker
+from tests.integration.conftest import API_KEY, FAST, Counters, ask, run, spawn_worker
+from tests.integration.test_run_cancel import until_counted
 from workers.cleanup_cli import run_once, schedule_command
 from workers.client import send_message
 from workers.settings import Settings
 from workers.worker import build_worker
+from workflows.cleanup.steps import DeleteResources
 from workflows.cleanup.workflow import Cleanup
-from workflows.contracts import CleanupPolicy, CleanupReport, RunTimeouts, ThreadConfig
+from workflows.contracts import (
+    CleanupItem,
+    CleanupPolicy,
+    CleanupReport,
+    CloseThread,
+    RunTimeouts,
+    ThreadConfig,
+)
+from workflows.thread.workflow import AssistantThread
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
+FOREIGN = "not created by durable-assistants"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +72,13 @@ def ids(report: CleanupReport, kind: str) -> set[str]:
     return {item.id for item in report.deleted if item.kind == kind}
 
 
+async def our_file(openai: AsyncOpenAI, name: str) -> str:
+    """A file uploaded the way this system uploads (named by its content)."""
+    content = f"{name} {uuid.uuid4()}".encode()
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return await Uploads(openai).upload(name, content, digest)
+
+
 async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
     client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
 ) -> None:
@@ -65,9 +88,10 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
         old_threads = {r.thread_id for r in done}
         thread_cfg = ThreadConfig(key=uuid.uuid4().hex[:8], assistant_id=assistant.id)
         kept_thread = (await send_message(client, task_queue, thread_cfg, "Still open")).thread_id
-        team_x = await own_openai.vector_stores.create(name="x", metadata={"team": "x"})
-        team_y = await own_openai.vector_stores.create(name="y", metadata={"team": "y"})
-        in_use = await own_openai.vector_stores.create(name="used", metadata={"team": "x"})
+        stores = own_openai.vector_stores
+        team_x = await stores.create(name="x", metadata=owned_metadata({"team": "x"}))
+        team_y = await stores.create(name="y", metadata=owned_metadata({"team": "y"}))
+        in_use = await stores.create(name="used", metadata=owned_metadata({"team": "x"}))
         await own_openai.beta.assistants.update(
             assistant.id,
             tools=[{"type": "file_search"}],
@@ -84,7 +108,6 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
         assert ids(dry, "threads") == old_threads
         assert ids(dry, "vector_stores") == {team_x.id}
         assert {(i.id, i.reason) for i in dry.skipped} == {
-            (kept_thread, "open workflow"),
             (in_use.id, "attached to an assistant that ran recently"),
         }
         assert await exists(own_openai.vector_stores.retrieve(team_x.id))
@@ -108,6 +131,99 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
     assert await exists(own_openai.vector_stores.retrieve(in_use.id))
 
 
+async def test_what_this_system_did_not_create_survives_unless_the_policy_says_so(
+    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
+) -> None:
+    foreign_file = await own_openai.files.create(file=("mine.txt", b"mine"), purpose="assistants")
+    foreign_store = await own_openai.vector_stores.create(name="someone else's")
+    foreign_thread = await own_openai.beta.threads.create()
+    foreign_assistant = await own_openai.beta.assistants.create(model="gpt-4o", name="theirs")
+    ours = await our_file(own_openai, "ours.txt")
+    async with build_worker(client, cleanup_settings):
+        adopted = ask(foreign_assistant.id, "Hello", thread_id=foreign_thread.id)
+        assert (await run(client, task_queue, adopted)).status == "completed"
+        policy = CleanupPolicy(
+            thread_max_age_seconds=0,
+            vector_store_max_age_seconds=0,
+            file_max_age_seconds=0,
+            workflow_query=f'TaskQueue = "{task_queue}"',
+        )
+        report = await run_once(cleanup_settings, policy)
+        foreign = {foreign_file.id, foreign_store.id, foreign_thread.id}
+        assert {i.id for i in report.skipped if i.reason == FOREIGN} >= foreign
+        assert ours in ids(report, "files")
+        assert not {i.id for i in report.deleted} & foreign
+        assert report.warnings == []
+        assert await exists(own_openai.files.retrieve(foreign_file.id))
+        assert await exists(own_openai.vector_stores.retrieve(foreign_store.id))
+        assert await exists(own_openai.beta.threads.retrieve(foreign_thread.id))
+        assert await exists(own_openai.beta.assistants.retrieve(foreign_assistant.id))
+        assert not await exists(own_openai.files.retrieve(ours))
+
+        everything = policy.model_copy(update={"include_foreign": True})
+        report = await run_once(cleanup_settings, everything)
+    deleted = {i.id: i.foreign for i in report.deleted}
+    assert {deleted.get(i) for i in foreign} == {True}
+    assert report.foreign_deleted >= 3
+    assert "did not create were deleted" in report.warnings[0]
+    assert not await exists(own_openai.beta.threads.retrieve(foreign_thread.id))
+    assert await exists(own_openai.beta.assistants.retrieve(foreign_assistant.id))
+
+
+async def test_a_threads_age_counts_from_when_its_workflows_closed(
+    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
+) -> None:
+    assistant = await own_openai.beta.assistants.create(model="gpt-4o")
+    conversation = ThreadConfig(key=uuid.uuid4().hex[:8], assistant_id=assistant.id)
+    async with build_worker(client, cleanup_settings):
+        first = await send_message(client, task_queue, conversation, "Hello [[emulator queued=2]]")
+        handle = client.get_workflow_handle_for(AssistantThread.run, f"thread-{conversation.key}")
+        await handle.execute_update(AssistantThread.close, CloseThread())
+        await handle.result()
+        # Started over 2 s ago, closed just now: not older than 1 s.
+        policy = CleanupPolicy(
+            thread_max_age_seconds=1, workflow_query=f'TaskQueue = "{task_queue}"'
+        )
+        report = await run_once(cleanup_settings, policy)
+    assert first.thread_id not in ids(report, "threads")
+    assert await exists(own_openai.beta.threads.retrieve(str(first.thread_id)))
+
+
+async def test_a_thread_taken_up_again_right_before_deletion_is_kept(
+    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
+) -> None:
+    assistant = await own_openai.beta.assistants.create(model="gpt-4o")
+    thread = await own_openai.beta.threads.create(metadata=owned_metadata())
+    conversation = ThreadConfig(
+        key=uuid.uuid4().hex[:8], assistant_id=assistant.id, thread_id=thread.id
+    )
+    async with build_worker(client, cleanup_settings):
+        await send_message(client, task_queue, conversation, "Still talking")  # stays open
+        item = CleanupItem(kind="threads", id=thread.id)
+        deletion = await ActivityEnvironment().run(
+            CleanupDeletion(own_openai, client).delete, DeleteResources(items=[item])
+        )
+    assert [(i.id, i.reason) for i in deletion.kept] == [(thread.id, IN_USE)]
+    assert await exists(own_openai.beta.threads.retrieve(thread.id))
+
+
+async def test_a_large_sweep_is_paged_and_continues_as_new(
+    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
+) -> None:
+    created = set(await asyncio.gather(*(our_file(own_openai, f"f{n}.txt") for n in range(250))))
+    policy = CleanupPolicy(file_max_age_seconds=0, pages_per_execution=1, timeouts=QUICK)
+    workflow_id = f"sweep-{uuid.uuid4()}"
+    async with build_worker(client, cleanup_settings):
+        report = await client.execute_workflow(
+            Cleanup.run, policy, id=workflow_id, task_queue=task_queue
+        )
+    assert created <= ids(report, "files")
+    assert report.deleted_count == len(report.deleted) >= 250
+    executions = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    statuses = [e.status for e in executions]
+    assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2
+
+
 async def _scheduled_result(client: Client, schedule_id: str) -> CleanupReport:
     for _ in range(100):
         recent = (await client.get_schedule_handle(schedule_id).describe()).info.recent_actions
@@ -127,7 +243,8 @@ async def test_an_overlapping_execution_is_skipped(
     own_api: BackgroundEmulator,
 ) -> None:
     for n in range(3):
-        await own_openai.files.create(file=(f"old{n}.txt", b"old"), purpose="assistants")
+        await our_file(own_openai, f"old{n}.txt")
+    counters = Counters(own_api)
     slow = {
         "faults": [{"latency": 1.0, "route": "^DELETE /v1/files"}],
         "api_key": API_KEY,
@@ -141,7 +258,7 @@ async def test_an_overlapping_execution_is_skipped(
             await schedule_command(cleanup_settings, policy, every=3600, schedule_id=schedule_id)
             schedule = client.get_schedule_handle(schedule_id)
             await schedule.trigger()
-            await asyncio.sleep(0.5)
+            await until_counted(counters, "faults_injected", "latency")  # it is deleting
             await schedule.trigger()
             report = await _scheduled_result(client, schedule_id)
             info = (await schedule.describe()).info
@@ -163,10 +280,8 @@ async def test_a_worker_killed_mid_sweep_finishes_on_the_next_attempt(
     temporal_address: str,
     worker_process: list[subprocess.Popen[bytes]],
 ) -> None:
-    created = [
-        (await own_openai.files.create(file=(f"sweep{n}.txt", b"x"), purpose="assistants")).id
-        for n in range(40)
-    ]
+    created = [await our_file(own_openai, f"sweep{n}.txt") for n in range(40)]
+    counters = Counters(own_api)
     slow = {
         "faults": [{"latency": 0.1, "route": "^DELETE /v1/files"}],
         "api_key": API_KEY,
@@ -181,7 +296,7 @@ async def test_a_worker_killed_mid_sweep_finishes_on_the_next_attempt(
             id=f"sweep-{uuid.uuid4()}",
             task_queue=task_queue,
         )
-        await asyncio.sleep(2.0)  # mid-sweep
+        await until_counted(counters, "faults_injected", "latency", at_least=10)  # mid-sweep
         worker_process[0].kill()
         worker_process[0].wait()
         worker_process.append(spawn_worker(cleanup_settings, temporal_address))

@@ -34,9 +34,18 @@ class CleanupPolicy(Contract):
         description="a vector store of an assistant that ran within this window is in use",
     )
     delete_in_use: bool = False
+    include_foreign: bool = Field(
+        False,
+        description="also delete what this system did not create (untagged vector stores and "
+        "threads, files not named by it): off unless you mean it; the report says so loudly",
+    )
     dry_run: bool = False
     max_deletions: int = Field(1000, ge=1)
+    pages_per_execution: int = Field(
+        50, ge=1, description="pages of 100 objects between continue-as-new"
+    )
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+    carried: CleanupCarry | None = Field(None, description="set by continue-as-new only")
 
     @property
     def kinds(self) -> list[CleanupKind]:
@@ -52,12 +61,47 @@ class CleanupItem(Contract):
     kind: CleanupKind
     id: str
     reason: str = ""
+    foreign: bool = Field(False, description="not created by this system")
+
+
+REPORTED_ITEMS = 1000
+"""How many items each list of a report keeps; the counts cover them all."""
 
 
 class CleanupReport(Contract):
-    """Output of `Cleanup`. In a dry run `deleted` lists what would have been deleted."""
+    """Output of `Cleanup`. In a dry run `deleted` lists what would have been deleted. Each
+    list keeps its first REPORTED_ITEMS items (`truncated` says when more were left out)."""
 
     dry_run: bool
     deleted: list[CleanupItem] = Field(default_factory=list)
     skipped: list[CleanupItem] = Field(default_factory=list)
     failed: list[CleanupItem] = Field(default_factory=list)
+    deleted_count: int = 0
+    skipped_count: int = 0
+    failed_count: int = 0
+    foreign_deleted: int = Field(0, description="of deleted_count: not created by this system")
+    truncated: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+    def add(
+        self, outcome: Literal["deleted", "skipped", "failed"], items: list[CleanupItem]
+    ) -> None:
+        listed: list[CleanupItem] = getattr(self, outcome)
+        room = REPORTED_ITEMS - len(listed)
+        listed += items[:room]
+        self.truncated = self.truncated or len(items) > room
+        setattr(self, f"{outcome}_count", getattr(self, f"{outcome}_count") + len(items))
+        if outcome == "deleted":
+            self.foreign_deleted += sum(item.foreign for item in items)
+
+
+class CleanupCarry(Contract):
+    """What continue-as-new carries over: where the sweep is, and what it did so far."""
+
+    now: float
+    kind: CleanupKind
+    cursor: str | None
+    report: CleanupReport
+
+
+CleanupPolicy.model_rebuild()

@@ -1,26 +1,44 @@
-"""What `Cleanup` asks of its activities: step names and payloads."""
+"""What `Cleanup` asks of its activities: step names and payloads, one page at a time."""
 
 from __future__ import annotations
 
-from workflows.cleanup.contracts import CleanupItem, CleanupPolicy
+from pydantic import Field
+
+from workflows.cleanup.contracts import CleanupItem, CleanupKind, CleanupPolicy
 from workflows.common import Contract, Step
 
-
-class Candidates(Contract):
-    """What the policy names, and what it names but must be kept (with the reason)."""
-
-    delete: list[CleanupItem]
-    keep: list[CleanupItem]
+PAGE = 100
+"""Objects examined per page, so no payload ever holds an organisation's whole list."""
 
 
 class FindCandidates(Contract):
+    """Look at one page of `kind`, from `cursor` on, as the policy stood at `now`."""
+
     policy: CleanupPolicy
     now: float
+    kind: CleanupKind = "files"
+    cursor: str | None = None
+
+
+class Candidates(Contract):
+    """What the page holds that the policy names, and what it names but must be kept."""
+
+    delete: list[CleanupItem]
+    keep: list[CleanupItem]
+    next_cursor: str | None = Field(None, description="None: that was the last page")
 
 
 class DeleteResources(Contract):
-    items: list[CleanupItem]
+    items: list[CleanupItem] = Field(max_length=PAGE)
+
+
+class Deletion(Contract):
+    """How a page's deletion went: the items the API refused, and those found in use when
+    checked again right before deleting (both with the reason)."""
+
+    refused: list[CleanupItem] = Field(default_factory=list)
+    kept: list[CleanupItem] = Field(default_factory=list)
 
 
 FIND_CANDIDATES = Step("cleanup.find_candidates", FindCandidates, Candidates)
-DELETE_RESOURCES = Step("cleanup.delete", DeleteResources, list[CleanupItem])
+DELETE_RESOURCES = Step("cleanup.delete", DeleteResources, Deletion)
