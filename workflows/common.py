@@ -7,15 +7,21 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 A = TypeVar("A")
 R = TypeVar("R")
 MAXIMUM_RETRY_INTERVAL = timedelta(seconds=30)
+
+
+MetadataKey = Annotated[str, StringConstraints(max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+Metadata = dict[MetadataKey, MetadataValue]
+"""The API's metadata: at most 16 pairs (fields leave room for the ones this system adds)."""
 
 
 def first_error(err: ValidationError) -> tuple[str, str]:
@@ -111,11 +117,18 @@ class ToolCallResult(Contract):
     error: str | None = Field(None, description="error type when the output is an error")
     attempts: int = 0
     duration_seconds: float = 0.0
+    summarised: bool = Field(
+        False, description="arguments and output cut short: an older call of a long run"
+    )
+
+
+MAX_TOOL_OUTPUT_CHARS = 64_000
+"""The longest tool output a run takes (local tools are cut at TOOL_OUTPUT_MAX_CHARS first)."""
 
 
 class ToolOutputSubmission(Contract):
-    tool_call_id: str
-    output: str
+    tool_call_id: str = Field(min_length=1)
+    output: str = Field(max_length=MAX_TOOL_OUTPUT_CHARS)
 
 
 def tool_error(kind: str, message: str, field: str | None = None) -> ToolOutput:
@@ -131,6 +144,9 @@ class RunTimeouts(Contract):
 
     heartbeat_seconds: float = Field(30.0, gt=0)
     api_call_seconds: float = Field(20 * 60.0, gt=0, description="one API step, waits included")
+    request_seconds: float = Field(
+        60.0, gt=0, description="a step that is a single API request (it does not heartbeat)"
+    )
     api_max_attempts: int = Field(10, ge=1, description="per API step, for retryable errors")
     api_initial_retry_seconds: float = Field(1.0, gt=0)
 
@@ -143,18 +159,22 @@ class Step(Generic[A, R]):
     name: str
     argument: type[A]
     result: type[R]
+    heartbeats: bool = True
+    """False for a single quick request: no heartbeat timeout, a short start-to-close one."""
 
 
 async def call_api(
     step: Step[A, R], argument: A, timeouts: RunTimeouts, summary: str, **options: Any
 ) -> R:
     """Execute a step that calls the OpenAI API, with the timeouts and retries of `timeouts`."""
+    heartbeat = timedelta(seconds=timeouts.heartbeat_seconds) if step.heartbeats else None
+    seconds = timeouts.api_call_seconds if step.heartbeats else timeouts.request_seconds
     result: R = await workflow.execute_activity(
         step.name,
         argument,
         result_type=step.result,
-        start_to_close_timeout=timedelta(seconds=timeouts.api_call_seconds),
-        heartbeat_timeout=timedelta(seconds=timeouts.heartbeat_seconds),
+        start_to_close_timeout=timedelta(seconds=seconds),
+        heartbeat_timeout=heartbeat,
         retry_policy=RetryPolicy(
             initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
             maximum_attempts=timeouts.api_max_attempts,

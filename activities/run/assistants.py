@@ -9,6 +9,7 @@ that honours `openai-poll-after-ms`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable
@@ -16,13 +17,14 @@ from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
-from openai.types.beta import AssistantStreamEvent
+from openai.types.beta import Assistant, AssistantStreamEvent
 from openai.types.beta.threads import Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating
 from activities.openai_errors import active_run_id, api_errors, checked, stream_error
+from activities.ownership import is_owned, owned_metadata
 from activities.run.assistants_messages import (
     message_param,
     required_call_ids,
@@ -51,6 +53,7 @@ from workflows.thread.steps import DELETE_THREAD
 RunEvents = AsyncStream[AssistantStreamEvent]
 IDEMPOTENCY_KEY = "idempotency_key"
 SPEC_HASH = "spec_hash"
+"""Metadata of the assistants ensured from a spec; only ours carry it (also untagged old ones)."""
 SETTLED = frozenset(
     {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
 )
@@ -74,27 +77,42 @@ class AssistantsActivities:
 
     @activity.defn(name=ENSURE_ASSISTANT.name)
     async def ensure_assistant(self, request: EnsureAssistant) -> str:
-        """The id of the assistant named by the spec, created or updated to match it."""
+        """The id of our oldest assistant named by the spec, created or updated to match it.
+        Callers racing to create it all converge on the oldest; the extras are deleted."""
         spec = request.spec
         params: dict[str, Any] = spec.model_dump(exclude={"tools", "metadata"}, exclude_none=True)
         params["tools"] = resolve_tools(self.tools, spec.tools, "assistants")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
-        params["metadata"] = {**spec.metadata, SPEC_HASH: digest}
-        with api_errors(f"ensuring assistant {spec.name!r}"):
-            async for assistant in self.client.beta.assistants.list(limit=100):
-                if assistant.name == spec.name:
-                    if (assistant.metadata or {}).get(SPEC_HASH) != digest:
-                        await self.client.beta.assistants.update(assistant.id, **params)
-                    return assistant.id
-            created = await self.client.beta.assistants.create(**params)
-        return created.id
+        params["metadata"] = owned_metadata({**spec.metadata, SPEC_HASH: digest})
+        async with heartbeating():
+            with api_errors(f"ensuring assistant {spec.name!r}"):
+                found = await self._owned_assistants(spec.name)
+                if not found:
+                    await self.client.beta.assistants.create(**params)
+                    found = await self._owned_assistants(spec.name)
+                oldest, *extras = sorted(found, key=lambda a: (a.created_at, a.id))
+                for extra in extras:
+                    with contextlib.suppress(openai.NotFoundError):
+                        await self.client.beta.assistants.delete(extra.id)
+                if (oldest.metadata or {}).get(SPEC_HASH) != digest:
+                    await self.client.beta.assistants.update(oldest.id, **params)
+        return oldest.id
+
+    async def _owned_assistants(self, name: str) -> list[Assistant]:
+        """Ours with this name (those made before tagging carry only the spec hash)."""
+        return [
+            assistant
+            async for assistant in self.client.beta.assistants.list(limit=100)
+            if assistant.name == name
+            and (is_owned(assistant.metadata) or SPEC_HASH in (assistant.metadata or {}))
+        ]
 
     @activity.defn(name=CREATE_THREAD.name)
     async def create_thread(self, request: CreateThread) -> str:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
         with api_errors("creating a thread"):
-            created = self.client.beta.threads.create(metadata=request.metadata or None)
+            created = self.client.beta.threads.create(metadata=owned_metadata(request.metadata))
             thread, _ = await despite_cancel(created)  # its id reaches the workflow either way
         return checked(thread).id
 

@@ -1,21 +1,15 @@
-"""Local files to upload: checked before anything is sent, hashed in chunks, named by hash.
-
-An upload's filename carries 16 hex digits of its content's sha256 (`notes.md` becomes
-`notes.3f2a9c1b7d4e5f60.md`), so a retried upload or a re-run of the same ingest finds the
-file it already sent instead of sending it again.
-"""
+"""Local files to upload: checked before anything is sent, hashed in chunks (the hash names
+the upload: see `activities.ownership`)."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from workflows.common import RunError
 from workflows.ingest.contracts import FILE_SEARCH_EXTENSIONS, MAX_FILE_BYTES, IngestFile
 from workflows.ingest.steps import CheckedFile
 
-HASH_IN_NAME = re.compile(r"\.([0-9a-f]{16})(\.[^.]*)?$")
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -56,11 +50,6 @@ def content_hash(file: IngestFile) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest()[:16], size
-
-
-def hashed_name(name: str, digest: str) -> str:
-    path = Path(name)
-    return f"{path.stem}.{digest}{path.suffix}"
 
 
 def _refused(code: str, message: str) -> CheckedFile:

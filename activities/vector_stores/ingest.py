@@ -9,13 +9,16 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
+from openai.types import VectorStore
 from temporalio import activity
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors, checked
-from activities.vector_stores.files import HASH_IN_NAME, check_file, content_hash, hashed_name
+from activities.ownership import is_owned, owned_metadata
+from activities.uploads import Uploads
+from activities.vector_stores.files import check_file, content_hash
 from workflows.common import RunError
-from workflows.ingest.contracts import IngestFile
+from workflows.ingest.contracts import IngestFile, VectorStoreSpec
 from workflows.ingest.steps import (
     ADD_FILES,
     CHECK_FILES,
@@ -35,25 +38,29 @@ from workflows.ingest.steps import (
     WaitForFiles,
 )
 
+REMOVALS_AT_ONCE = 8
+
 
 class VectorStoreActivities:
     """The steps of `VectorStoreIngest`: files checked, uploaded once, added and indexed."""
 
     def __init__(self, client: AsyncOpenAI, poll_interval: float = 0.25, max_poll: float = 5.0):
         self.client = client
+        self.uploads = Uploads(client)
         self.poll_interval = poll_interval
         self.max_poll = max_poll
 
     @activity.defn(name=CHECK_FILES.name)
     async def check_files(self, request: CheckFiles) -> list[CheckedFile]:
-        return [await asyncio.to_thread(check_file, f) for f in request.files]
+        async with heartbeating():
+            return [await asyncio.to_thread(check_file, f) for f in request.files]
 
     @activity.defn(name=UPLOAD_FILES.name)
     async def upload_files(self, request: UploadFiles) -> list[UploadedFile]:
         """Upload files (streamed from disk) unless their content is already uploaded."""
         async with heartbeating():
             with api_errors("listing uploaded files"):
-                existing = await self._uploaded_by_hash()
+                existing = await self.uploads.existing()
             limit = asyncio.Semaphore(request.concurrency)
 
             async def one(file: IngestFile) -> UploadedFile:
@@ -64,32 +71,38 @@ class VectorStoreActivities:
 
     @activity.defn(name=ENSURE_VECTOR_STORE.name)
     async def ensure_vector_store(self, request: EnsureVectorStore) -> str:
+        """The store's id: the one named, or the oldest of ours with its name (created if
+        none). Callers racing to create it all converge on the oldest; extras are deleted."""
         spec = request.spec
-        with api_errors(f"ensuring vector store {spec.id or spec.name!r}"):
-            if spec.id is not None:
-                return checked(await self.client.vector_stores.retrieve(spec.id)).id
-            async for store in self.client.vector_stores.list(limit=100):
-                if store.name == spec.name:
-                    return store.id
-            params: dict[str, Any] = {"name": spec.name, "metadata": spec.metadata or None}
-            for key in ("expires_after", "chunking_strategy"):
-                if getattr(spec, key) is not None:
-                    params[key] = getattr(spec, key)
-            return checked(await self.client.vector_stores.create(**params)).id
+        async with heartbeating():
+            with api_errors(f"ensuring vector store {spec.id or spec.name!r}"):
+                if spec.id is not None:
+                    return checked(await self.client.vector_stores.retrieve(spec.id)).id
+                found = await self._owned_stores(spec.name)
+                if not found:
+                    await self.client.vector_stores.create(**_store_params(spec))
+                    found = await self._owned_stores(spec.name)
+                oldest, *extras = sorted(found, key=lambda s: (s.created_at, s.id))
+                for extra in extras:
+                    with contextlib.suppress(openai.NotFoundError):
+                        await self.client.vector_stores.delete(extra.id)
+        return oldest.id
 
     @activity.defn(name=ADD_FILES.name)
     async def add_files(self, request: AddFiles) -> int:
         """Add files in one batch, except those already in the store (an earlier attempt may
         have added them); how many were added."""
         store = request.vector_store_id
-        with api_errors(f"adding files to {store}"):
-            present = {f.id async for f in self.client.vector_stores.files.list(store, limit=100)}
-            files = [f for f in request.files if f.file_id not in present]
-            if files:
-                await self.client.vector_stores.file_batches.create(
-                    store,
-                    files=[{"file_id": f.file_id, "attributes": f.attributes} for f in files],
-                )
+        async with heartbeating():
+            with api_errors(f"adding files to {store}"):
+                listed = self.client.vector_stores.files.list(store, limit=100)
+                present = {f.id async for f in listed}
+                files = [f for f in request.files if f.file_id not in present]
+                if files:
+                    await self.client.vector_stores.file_batches.create(
+                        store,
+                        files=[{"file_id": f.file_id, "attributes": f.attributes} for f in files],
+                    )
         return len(files)
 
     @activity.defn(name=WAIT_FOR_FILES.name)
@@ -111,12 +124,17 @@ class VectorStoreActivities:
     @activity.defn(name=REMOVE_FILES.name)
     async def remove_files(self, request: RemoveFiles) -> None:
         """Take files out of a store (before adding them again); gone already is fine."""
-        with api_errors(f"removing files from {request.vector_store_id}"):
-            for file_id in request.file_ids:
+        store = request.vector_store_id
+        limit = asyncio.Semaphore(REMOVALS_AT_ONCE)
+
+        async def remove(file_id: str) -> None:
+            async with limit:
                 with contextlib.suppress(openai.NotFoundError):
-                    await self.client.vector_stores.files.delete(
-                        file_id, vector_store_id=request.vector_store_id
-                    )
+                    await self.client.vector_stores.files.delete(file_id, vector_store_id=store)
+
+        async with heartbeating():
+            with api_errors(f"removing files from {store}"):
+                await asyncio.gather(*(remove(file_id) for file_id in request.file_ids))
 
     @activity.defn(name=FILE_COUNTS.name)
     async def file_counts(self, vector_store_id: str) -> dict[str, int]:
@@ -124,30 +142,31 @@ class VectorStoreActivities:
             store = await self.client.vector_stores.retrieve(vector_store_id)
         return store.file_counts.model_dump()
 
-    async def _uploaded_by_hash(self) -> dict[str, str]:
-        found = {}
-        async for file in self.client.files.list(purpose="assistants"):
-            match = HASH_IN_NAME.search(file.filename)
-            if match:
-                found[match[1]] = file.id
-        return found
+    async def _owned_stores(self, name: str | None) -> list[VectorStore]:
+        return [
+            store
+            async for store in self.client.vector_stores.list(limit=100)
+            if store.name == name and is_owned(store.metadata)
+        ]
 
     async def _upload(self, file: IngestFile, existing: dict[str, str]) -> UploadedFile:
         digest, size = await asyncio.to_thread(content_hash, file)
         if digest in existing:
             return UploadedFile(file_id=existing[digest], bytes=size, reused=True)
-        name = hashed_name(Path(file.path).name if file.path else file.filename or "", digest)
+        name = Path(file.path).name if file.path else file.filename or ""
+        content = Path(file.path) if file.path is not None else (file.text or "").encode()
         with api_errors(f"uploading {file.source}"):
-            if file.path is not None:
-                with Path(file.path).open("rb") as content:
-                    uploaded = await self.client.files.create(
-                        file=(name, content), purpose="assistants"
-                    )
-            else:
-                data = (file.text or "").encode()
-                uploaded = await self.client.files.create(file=(name, data), purpose="assistants")
-        existing[digest] = uploaded.id
-        return UploadedFile(file_id=uploaded.id, bytes=size, reused=False)
+            file_id = await self.uploads.upload(name, content, digest)
+        existing[digest] = file_id
+        return UploadedFile(file_id=file_id, bytes=size, reused=False)
+
+
+def _store_params(spec: VectorStoreSpec) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": spec.name, "metadata": owned_metadata(spec.metadata)}
+    for key in ("expires_after", "chunking_strategy"):
+        if getattr(spec, key) is not None:
+            params[key] = getattr(spec, key)
+    return params
 
 
 def _indexed(file: Any) -> IndexedFile:

@@ -137,7 +137,7 @@ class ToolCatalog(Contract):
 
 
 ENSURE_ASSISTANT = Step("run.ensure_assistant", EnsureAssistant, str)
-CREATE_THREAD = Step("run.create_thread", CreateThread, str)
+CREATE_THREAD = Step("run.create_thread", CreateThread, str, heartbeats=False)
 START_RUN = Step("run.start", StartRun, RunSnapshot)
 WAIT_FOR_RUN = Step("run.wait", WaitForRun, RunSnapshot)
 SUBMIT_TOOL_OUTPUTS = Step("run.submit_tool_outputs", SubmitToolOutputs, RunSnapshot)

@@ -1,0 +1,39 @@
+"""Uploading files once: an upload is named by its content (see `activities.ownership`), so
+the same content is found instead of being sent again, from a worker or from a caller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from openai import AsyncOpenAI
+
+from activities.ownership import owned_file_digest, owned_file_name
+
+PURPOSE: Final = "assistants"
+
+
+class Uploads:
+    """The files this system uploaded, by content digest; new content uploaded under its name."""
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self.client = client
+
+    async def existing(self) -> dict[str, str]:
+        """Content digest -> file id, for every file this system uploaded."""
+        found: dict[str, str] = {}
+        async for file in self.client.files.list(purpose=PURPOSE):
+            digest = owned_file_digest(file.filename)
+            if digest is not None:
+                found.setdefault(digest, file.id)
+        return found
+
+    async def upload(self, name: str, content: Path | bytes, digest: str) -> str:
+        """Upload `content` (streamed from disk when a path) as `name`; its file id."""
+        upload_as = owned_file_name(name, digest)
+        if isinstance(content, bytes):
+            created = await self.client.files.create(file=(upload_as, content), purpose=PURPOSE)
+            return created.id
+        with content.open("rb") as stream:
+            created = await self.client.files.create(file=(upload_as, stream), purpose=PURPOSE)
+        return created.id
