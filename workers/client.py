@@ -20,8 +20,11 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.uploads import Uploads
+from activities.vector_stores.files import content_hash
 from workflows.contracts import (
     CancelRequest,
+    IngestFile,
     RunRequest,
     RunResult,
     RunState,
@@ -125,10 +128,16 @@ async def cancel_run(client: Client, workflow_id: str, reason: str) -> RunState:
     return await handle.execute_update(AssistantRun.cancel, CancelRequest(reason=reason))
 
 
-async def upload_files(openai: AsyncOpenAI, paths: list[Path]) -> list[str]:
-    """Upload files for file_search attachments; only their ids enter workflow history."""
-    ids = []
+async def upload_files(openai: AsyncOpenAI, paths: list[Path]) -> list[IngestFile]:
+    """Upload files from this machine, once per content (a file already uploaded by this
+    system is reused): entries for `VectorStoreIngest` or attachments that carry only file
+    ids, so workers on other hosts never need to read the caller's disk."""
+    uploads = Uploads(openai)
+    existing = await uploads.existing()
+    files = []
     for path in paths:
-        with path.open("rb") as content:
-            ids.append((await openai.files.create(file=content, purpose="assistants")).id)
-    return ids
+        digest, _ = await asyncio.to_thread(content_hash, IngestFile(path=str(path)))
+        if digest not in existing:
+            existing[digest] = await uploads.upload(path.name, path, digest)
+        files.append(IngestFile(file_id=existing[digest], filename=path.name))
+    return files

@@ -10,9 +10,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from temporalio.client import Client
 
+from activities.vector_stores.files import check_file
+from workers import client as runs
 from workers.connection import connect
 from workers.settings import Settings
-from workflows.contracts import IngestFile, IngestRequest, IngestResult, VectorStoreSpec
+from workers.worker import openai_client
+from workflows.contracts import (
+    FileOutcome,
+    IngestFile,
+    IngestRequest,
+    IngestResult,
+    VectorStoreSpec,
+)
 from workflows.ingest.workflow import VectorStoreIngest
 
 POLL_SECONDS = 0.5
@@ -21,18 +30,31 @@ POLL_SECONDS = 0.5
 async def ingest_command(
     settings: Settings, name: str, paths: list[Path], as_json: bool, console: Console
 ) -> int:
+    """Check and upload the files from here (workers may run on other hosts), then index
+    them; files refused here are reported with the others."""
     client = await connect(settings)
-    request = IngestRequest(
-        vector_store=VectorStoreSpec(name=name),
-        files=[IngestFile(path=str(path.resolve())) for path in paths],
-    )
-    handle = await client.start_workflow(
-        VectorStoreIngest.run,
-        request,
-        id=f"ingest-{uuid.uuid4()}",
-        task_queue=settings.temporal_task_queue,
-    )
-    result = await _with_progress(client, handle.id, console)
+    checks = [(path, check_file(IngestFile(path=str(path)))) for path in paths]
+    refused = [
+        FileOutcome(source=str(path), status="skipped", last_error=check.error)
+        for path, check in checks
+        if check.error is not None
+    ]
+    readable = [path for path, check in checks if check.error is None]
+    files = await runs.upload_files(openai_client(settings), readable) if readable else []
+    if not files:
+        result = IngestResult(vector_store_id="", files=refused, file_counts={}, skipped=refused)
+    else:
+        request = IngestRequest(vector_store=VectorStoreSpec(name=name), files=files)
+        handle = await client.start_workflow(
+            VectorStoreIngest.run,
+            request,
+            id=f"ingest-{uuid.uuid4()}",
+            task_queue=settings.temporal_task_queue,
+        )
+        indexed = await _with_progress(client, handle.id, console)
+        result = indexed.model_copy(
+            update={"files": [*indexed.files, *refused], "skipped": [*indexed.skipped, *refused]}
+        )
     if as_json:
         print(result.model_dump_json(indent=2))
     else:

@@ -70,7 +70,8 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
         raise SettingsError(f"--file: {missing[0]} is not a readable file")
     build_request(options, [])  # bad arguments fail before anything is uploaded or started
     client = await connect(settings)
-    file_ids = await runs.upload_files(openai_client(settings), options.files)
+    uploaded = await runs.upload_files(openai_client(settings), options.files)
+    file_ids = [file.file_id or "" for file in uploaded]
     request = build_request(options, file_ids)
     handle = await runs.start_run(
         client, settings.temporal_task_queue, request, options.workflow_id

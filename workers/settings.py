@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import TLSConfig
 
+from workflows.common import MAX_TOOL_OUTPUT_CHARS
+
 DEFAULT_TASK_QUEUE = "durable-assistants"
 EXAMPLE_TOOLS = "activities.example_tools"
 """The demo's tools: what `dev` serves unless TOOLS_MODULES says otherwise."""
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
     tools_modules: str = Field(
         "", description="comma-separated modules whose @tool functions the worker serves"
     )
-    tool_output_max_chars: int = Field(16_000, gt=0)
+    tool_output_max_chars: int = Field(16_000, gt=0, le=MAX_TOOL_OUTPUT_CHARS)
 
     @field_validator("temporal_address")
     @classmethod

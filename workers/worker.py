@@ -47,7 +47,7 @@ def project_activities(
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
     candidates = CleanupCandidates(openai, client)
-    deletion = CleanupDeletion(openai)
+    deletion = CleanupDeletion(openai, client)
     previous = PreviousExecutions(client, openai)
     return [
         *served,

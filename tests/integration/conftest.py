@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from openai import AsyncOpenAI
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
 
-from emulator.config import EmulatorConfig, Timings
+from emulator.config import EmulatorConfig, FaultRule, Timings
 from emulator.server import BackgroundEmulator
 from workers.settings import Settings, load_settings
 from workers.worker import build_worker, project_tools
@@ -106,6 +106,17 @@ class Counters:
     def delta(self, name: str, key: str = "total") -> int:
         now = self.read().get(name, {}).get(key, 0)
         return now - self.start.get(name, {}).get(key, 0)
+
+
+@pytest.fixture
+def faults(api: BackgroundEmulator) -> Iterator[Callable[..., None]]:
+    """Install fault rules on the emulator for one test."""
+
+    def install(*rules: FaultRule) -> None:
+        api.emulator.config = api.emulator.config.model_copy(update={"faults": list(rules)})
+
+    yield install
+    install()
 
 
 @pytest.fixture

@@ -28,3 +28,9 @@ async def slow_lookup(seconds: float) -> str:
 def refuses(reason: str) -> str:
     """Fails for good on the first attempt."""
     raise ApplicationError(reason, non_retryable=True)
+
+
+@tool(external=True, external_timeout=timedelta(seconds=60))
+def ask_a_human(question: str) -> str:
+    """Answered by a person through the submit_tool_outputs update."""
+    raise AssertionError("external tools never run on the worker")

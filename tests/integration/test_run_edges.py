@@ -7,7 +7,7 @@ import asyncio
 import signal
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -18,7 +18,6 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from emulator.config import FaultRule
-from emulator.server import BackgroundEmulator
 from tests.integration.conftest import Counters, ask, spawn_worker, start
 from tests.integration.test_run_cancel import until, until_counted
 from workers.client import RunHandle
@@ -29,17 +28,6 @@ from workflows.run.workflow import AssistantRun
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
 CREATE_RUN = r"^POST /v1/threads/[^/]+/runs$"
-
-
-@pytest.fixture
-def faults(api: BackgroundEmulator) -> Iterator[Callable[..., None]]:
-    """Install fault rules on the emulator for one test."""
-
-    def install(*rules: FaultRule) -> None:
-        api.emulator.config = api.emulator.config.model_copy(update={"faults": list(rules)})
-
-    yield install
-    install()
 
 
 async def test_a_cancel_during_a_retried_attempt_cancels_that_attempts_run(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from workflows.common import Contract, RunError, RunTimeouts
+from workflows.common import Contract, Metadata, RunError, RunTimeouts
 
 FILE_SEARCH_EXTENSIONS = frozenset(
     [
@@ -38,15 +38,23 @@ FILE_SEARCH_EXTENSIONS = frozenset(
 )
 """Extensions file_search indexes (OpenAI's supported-files list)."""
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_INLINE_CHARS = 1_000_000
+"""Inline `text` a request may carry in all (it travels in workflow history): upload larger
+files and pass their `file_id`, or a `path` the workers can read."""
+MAX_FILES = 10_000
 
 
 class IngestFile(Contract):
     """One file to index: a path the worker can read, an uploaded file id, or inline text."""
 
-    path: str | None = None
+    path: str | None = Field(
+        None, description="only for workers that share the caller's filesystem"
+    )
     file_id: str | None = None
-    text: str | None = None
-    filename: str | None = Field(None, description="with `text`: the name (and extension)")
+    text: str | None = Field(None, max_length=MAX_INLINE_CHARS)
+    filename: str | None = Field(
+        None, description="with `text`: its name (and extension); with `file_id`: its label"
+    )
     attributes: dict[str, str | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -60,7 +68,7 @@ class IngestFile(Contract):
 
     @property
     def source(self) -> str:
-        return self.path or self.file_id or self.filename or ""
+        return self.path or self.filename or self.file_id or ""
 
 
 class VectorStoreSpec(Contract):
@@ -68,7 +76,11 @@ class VectorStoreSpec(Contract):
 
     id: str | None = None
     name: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Metadata = Field(
+        default_factory=dict,
+        max_length=14,
+        description="at most 14 pairs: created_by and workflow_id are added",
+    )
     expires_after: dict[str, Any] | None = None
     chunking_strategy: dict[str, Any] | None = None
 
@@ -83,11 +95,21 @@ class IngestRequest(Contract):
     """Input of `VectorStoreIngest`."""
 
     vector_store: VectorStoreSpec
-    files: list[IngestFile] = Field(min_length=1)
+    files: list[IngestFile] = Field(min_length=1, max_length=MAX_FILES)
     max_file_attempts: int = Field(3, ge=1, le=10, description="indexing attempts per file")
     batch_size: int = Field(500, ge=1, le=500, description="files per batch (API limit 500)")
     upload_concurrency: int = Field(8, ge=1, le=64)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+
+    @model_validator(mode="after")
+    def _inline_text_fits(self) -> IngestRequest:
+        inline = sum(len(f.text or "") for f in self.files)
+        if inline > MAX_INLINE_CHARS:
+            raise ValueError(
+                f"files: {inline:,} characters of inline text; at most {MAX_INLINE_CHARS:,} "
+                "(upload larger files and pass their file_id)"
+            )
+        return self
 
 
 class FileOutcome(Contract):

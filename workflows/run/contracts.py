@@ -14,6 +14,7 @@ from workflows.common import (
     MAX_MESSAGE_CHARS,
     Attachment,
     Contract,
+    Metadata,
     RunError,
     RunPhase,
     RunTimeouts,
@@ -37,7 +38,7 @@ class InputMessage(Contract):
     role: Literal["user", "assistant"] = "user"
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     attachments: list[Attachment] = Field(default_factory=list)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict, max_length=16)
 
 
 class AssistantSpec(Contract):
@@ -49,7 +50,11 @@ class AssistantSpec(Contract):
     description: str | None = None
     tools: list[ToolReference] = Field(default_factory=list)
     tool_resources: dict[str, Any] | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Metadata = Field(
+        default_factory=dict,
+        max_length=13,
+        description="at most 13 pairs: created_by, workflow_id and spec_hash are added",
+    )
     temperature: float | None = None
     top_p: float | None = None
 
@@ -73,7 +78,11 @@ class RunRequest(Contract):
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     response_format: str | dict[str, Any] | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Metadata = Field(
+        default_factory=dict,
+        max_length=15,
+        description="at most 15 pairs: idempotency_key is added",
+    )
     deadline_seconds: float | None = Field(None, gt=0)
     vector_store_ready_seconds: float | None = Field(
         None,
@@ -134,7 +143,11 @@ class RunResult(Contract):
     assistant_id: str | None
     messages: list[RunMessage] = Field(default_factory=list)
     output_text: str = ""
-    tool_calls: list[ToolCallResult] = Field(default_factory=list)
+    tool_calls: list[ToolCallResult] = Field(
+        default_factory=list,
+        description="the last 20 whole, older ones summarised, at most 200 kept",
+    )
+    tool_calls_omitted: int = Field(0, description="tool calls too old to be kept")
     usage: Usage = Field(default_factory=Usage)
     last_error: RunError | None = None
     incomplete_details: dict[str, Any] | None = None

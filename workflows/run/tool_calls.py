@@ -71,6 +71,29 @@ async def describe_tools() -> ToolCatalog:
     return catalog
 
 
+FULL_TOOL_CALLS = 20
+KEPT_TOOL_CALLS = 200
+SUMMARY_CHARS = 200
+
+
+def bounded(calls: list[ToolCallResult]) -> tuple[list[ToolCallResult], int]:
+    """What a run keeps of its tool calls, so its result and state stay small however many
+    rounds it makes: the last FULL_TOOL_CALLS whole, older ones with their arguments and
+    output cut to SUMMARY_CHARS, at most KEPT_TOOL_CALLS; and how many older were dropped.
+    (The whole outputs went to the model and are in the API's run steps.)"""
+    dropped = max(0, len(calls) - KEPT_TOOL_CALLS)
+    kept = calls[dropped:]
+    older = len(kept) - FULL_TOOL_CALLS
+    return [_summarised(c) if i < older else c for i, c in enumerate(kept)], dropped
+
+
+def _summarised(call: ToolCallResult) -> ToolCallResult:
+    if call.summarised:
+        return call
+    cut = {"arguments": call.arguments[:SUMMARY_CHARS], "output": call.output[:SUMMARY_CHARS]}
+    return call.model_copy(update={**cut, "summarised": True})
+
+
 def submissions(results: list[ToolCallResult]) -> list[ToolOutputSubmission]:
     """The outputs to submit for a round of tool calls."""
     return [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]

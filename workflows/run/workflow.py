@@ -21,7 +21,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import TERMINAL_PHASES, RunPhase, Step, ToolCallResult, Usage, call_api
+    from workflows.common import TERMINAL_PHASES, RunPhase, Step, call_api
     from workflows.run import steps
     from workflows.run.contracts import (
         RUN_TARGET,
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitToolOutputsRequest,
     )
     from workflows.run.failures import active_run_of, active_run_refused, raise_failure
+    from workflows.run.record import RunRecord
     from workflows.run.snapshots import (
         describe,
         expired_calls,
@@ -61,12 +62,7 @@ class AssistantRun:
     def __init__(self, request: RunRequest) -> None:
         self.request = request
         self.phase = RunPhase.creating
-        self.thread_id = request.thread_id
-        self.assistant_id = request.assistant_id
-        self.latest: RunSnapshot | None = None  # of the current attempt's run only
-        self.tool_calls: list[ToolCallResult] = []
-        self.earlier_usage = Usage()  # of the runs of earlier attempts
-        self.run_attempts = 0
+        self.record = RunRecord(thread_id=request.thread_id, assistant_id=request.assistant_id)
         self.external = ExternalToolOutputs()
         self.stop_reason: str | None = None
         self.deadline_passed = False
@@ -90,24 +86,11 @@ class AssistantRun:
         else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._result()
+        return self.record.result(self.phase, self.stop_reason)
 
     @workflow.query
     def state(self) -> RunState:
-        latest = self.latest
-        return RunState(
-            phase=self.phase,
-            thread_id=self.thread_id,
-            run_id=latest.run_id if latest else None,
-            assistant_id=self.assistant_id,
-            pending_tool_calls=latest.tool_calls
-            if latest and self.phase == RunPhase.running_tools
-            else [],
-            tool_calls=self.tool_calls,
-            usage=self._usage(),
-            expires_at=latest.expires_at if latest else None,
-            run_attempts=self.run_attempts,
-        )
+        return self.record.state(self.phase)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> RunState:
@@ -137,38 +120,38 @@ class AssistantRun:
         if request.assistant is not None:
             ensure = steps.EnsureAssistant(spec=request.assistant)
             summary = f"ensure assistant {request.assistant.name!r}"
-            self.assistant_id = await self._call(steps.ENSURE_ASSISTANT, ensure, summary)
-        if self.thread_id is None:
+            self.record.assistant_id = await self._call(steps.ENSURE_ASSISTANT, ensure, summary)
+        if self.record.thread_id is None:
             self._enter(RunPhase.creating, "creating a thread")
             create = steps.CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
-            self.thread_id = await self._call(steps.CREATE_THREAD, create, "create a thread")
-        if request.vector_store_ready_seconds is not None and self.assistant_id:
+            self.record.thread_id = await self._call(steps.CREATE_THREAD, create, "create a thread")
+        if request.vector_store_ready_seconds is not None and self.record.assistant_id:
             self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
             wait = steps.WaitForVectorStores(
-                assistant_id=self.assistant_id,
-                thread_id=self.thread_id,
+                assistant_id=self.record.assistant_id,
+                thread_id=self.record.thread_id,
                 timeout_seconds=request.vector_store_ready_seconds,
             )
             await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
         for attempt in range(1, request.max_run_attempts + 1):
-            self.run_attempts = attempt
+            self.record.run_attempts = attempt
             snapshot = await self._start(attempt)
             while snapshot.status == RunPhase.requires_action:
                 snapshot = await self._answer_tool_calls(snapshot)
-            if self.latest is not None:  # ended for good; a transient failure leaves none
+            if self.record.latest is not None:  # ended for good; a transient failure leaves none
                 return
 
     async def _start(self, attempt: int) -> RunSnapshot:
         """Create the run with the new messages and follow it; on a retried attempt the
         messages are already on the thread."""
         request = self.request
-        assert self.thread_id is not None
-        assert self.assistant_id is not None
+        assert self.record.thread_id is not None
+        assert self.record.assistant_id is not None
         while True:
             start = steps.StartRun(
                 idempotency_key=self._idempotency_key(attempt),
-                assistant_id=self.assistant_id,
-                thread_id=self.thread_id,
+                assistant_id=self.record.assistant_id,
+                thread_id=self.record.thread_id,
                 messages=request.messages if attempt == 1 else [],
                 overrides=request.model_dump(
                     exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
@@ -183,12 +166,12 @@ class AssistantRun:
     async def _resolve_conflict(self, active_run: str | None, err: ActivityError) -> None:
         """The thread has another active run: wait for it, cancel it, or fail, per policy."""
         policy = self.request.on_active_run
-        if active_run is None or self.thread_id is None:
+        if active_run is None or self.record.thread_id is None:
             raise err
         if policy == "fail":
-            raise active_run_refused(self.thread_id, active_run)
+            raise active_run_refused(self.record.thread_id, active_run)
         self._enter(RunPhase.creating, f"{policy}: thread busy with {active_run}")
-        other = steps.RunRef(thread_id=self.thread_id, run_id=active_run)
+        other = steps.RunRef(thread_id=self.record.thread_id, run_id=active_run)
         if policy == "cancel":
             cancel = steps.CancelRun(
                 thread_id=other.thread_id, run_id=active_run, idempotency_key=""
@@ -209,10 +192,10 @@ class AssistantRun:
                 timeout=seconds_until_expiry(snapshot, workflow.now()),
             )
         except TimeoutError:
-            self.tool_calls += expired_calls(snapshot)
+            self.record.add_tool_calls(expired_calls(snapshot))
             wait = steps.WaitForRun(run=snapshot.ref, until_terminal=True)
             return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
-        self.tool_calls += results
+        self.record.add_tool_calls(results)
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
         submit = steps.SubmitToolOutputs(run=snapshot.ref, tool_outputs=submissions(results))
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
@@ -224,33 +207,31 @@ class AssistantRun:
         driver.cancel()
         with contextlib.suppress(asyncio.CancelledError, ActivityError, ApplicationError):
             await driver
-        latest = self.latest
+        latest = self.record.latest
         if latest is not None and latest.status in TERMINAL_PHASES:
             self._enter(latest.status, f"run ended {latest.status} before the cancel")
             return
-        if self.run_attempts == 0:  # stopped before any run was asked for
+        if self.record.run_attempts == 0:  # stopped before any run was asked for
             ended = RunPhase.expired if self.deadline_passed else RunPhase.cancelled
             self._enter(ended, "stopped before a run was created")
             return
         if self.phase != RunPhase.cancelling:  # the driver recorded a step that just finished
             self._enter(RunPhase.cancelling, reason)
         cancel = steps.CancelRun(
-            thread_id=self.thread_id,
+            thread_id=self.record.thread_id,
             run_id=latest.run_id if latest else None,
-            idempotency_key=self._idempotency_key(self.run_attempts),
+            idempotency_key=self._idempotency_key(self.record.run_attempts),
         )
         self._record(await self._api(steps.CANCEL_RUN, cancel, "cancel the run"))
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
         closed off (it will be started again), so it never shows as the run's end."""
-        self.thread_id = snapshot.thread_id or self.thread_id
-        if transient_failure(snapshot, self.run_attempts, self.request.max_run_attempts):
-            self.earlier_usage += snapshot.usage or Usage()
-            self.latest = None
+        if transient_failure(snapshot, self.record.run_attempts, self.request.max_run_attempts):
+            self.record.close_attempt(snapshot)
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
-        self.latest = snapshot
+        self.record.update(snapshot)
         phase = snapshot.status
         if phase == RunPhase.cancelled and self.deadline_passed:
             phase = RunPhase.expired
@@ -260,8 +241,8 @@ class AssistantRun:
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
         workflow.set_current_details(f"{phase.value}: {details}")
-        run_id = self.latest.run_id if self.latest else None
-        attributes = run_attributes(phase, self.thread_id, run_id, self.assistant_id)
+        record = self.record
+        attributes = run_attributes(phase, record.thread_id, record.run_id, record.assistant_id)
         workflow.upsert_search_attributes(attributes)
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
@@ -294,28 +275,3 @@ class AssistantRun:
             self._stop_if_requested()
             self.catalog = await describe_tools()
         return self.catalog
-
-    def _usage(self) -> Usage:
-        current = self.latest.usage if self.latest and self.latest.usage else Usage()
-        return self.earlier_usage + current
-
-    def _result(self) -> RunResult:
-        latest = self.latest
-        status = self.phase if self.phase in TERMINAL_PHASES else RunPhase.cancelled
-        messages = latest.messages if latest else []
-        return RunResult(
-            status=status.value,
-            thread_id=self.thread_id,
-            run_id=latest.run_id if latest else None,
-            assistant_id=self.assistant_id,
-            messages=messages,
-            output_text="\n\n".join(m.text for m in messages if m.role == "assistant"),
-            tool_calls=self.tool_calls,
-            usage=self._usage(),
-            last_error=latest.last_error if latest else None,
-            incomplete_details=latest.incomplete_details if latest else None,
-            run_attempts=self.run_attempts,
-            created_at=latest.created_at if latest else None,
-            completed_at=latest.completed_at if latest else None,
-            cancel_reason=self.stop_reason,
-        )

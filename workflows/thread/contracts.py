@@ -9,8 +9,12 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from workflows.common import MAX_MESSAGE_CHARS, Attachment, Contract
+from workflows.common import MAX_MESSAGE_CHARS, Attachment, Contract, Metadata
 from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec
+
+MAX_QUEUED_MESSAGES = 100
+MAX_QUEUED_CHARS = 1_000_000
+"""Bounds of what waits in a conversation's queue (it is carried through continue-as-new)."""
 
 
 class ThreadMessage(Contract):
@@ -18,7 +22,7 @@ class ThreadMessage(Contract):
 
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     attachments: list[Attachment] = Field(default_factory=list)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict, max_length=16)
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="RunRequest fields for this run only"
     )
@@ -77,6 +81,7 @@ class ThreadCarry(Contract):
     next_message_id: int
     runs_done: int
     recent: list[RunSummary]
+    refused_messages: int = 0
 
 
 class ThreadState(Contract):
@@ -90,6 +95,7 @@ class ThreadState(Contract):
     recent: list[RunSummary]
     closing: bool
     thread_deleted: bool = Field(False, description="the API thread was deleted on close")
+    refused_messages: int = Field(0, description="post_message signals dropped: queue full")
 
 
 class CloseThread(Contract):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
@@ -35,12 +34,14 @@ with workflow.unsafe.imports_passed_through():
         ThreadMessage,
         ThreadState,
     )
+    from workflows.thread.queue import MessageQueue
     from workflows.thread.steps import DELETE_THREAD, FIND_PREVIOUS, FindPrevious
 
 A = TypeVar("A")
 R = TypeVar("R")
 CLOSING = "ThreadClosing"
 CONTINUING = "ThreadContinuing"
+QUEUE_FULL = "ThreadQueueFull"
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -52,8 +53,9 @@ class AssistantThread:
         carried = config.carried
         self.config = config
         self.thread_id = carried.thread_id if carried else config.thread_id
-        self.queue: deque[QueuedMessage] = deque(carried.queue if carried else [])
-        self.next_message_id = carried.next_message_id if carried else 1
+        self.queue = MessageQueue(
+            carried.queue if carried else [], carried.next_message_id if carried else 1
+        )
         self.runs_done = carried.runs_done if carried else 0
         self.recent: list[RunSummary] = list(carried.recent) if carried else []
         self.answers: dict[int, RunResult] = {}
@@ -63,6 +65,7 @@ class AssistantThread:
         self.runs_this_execution = 0
         self.delete_thread = config.delete_thread_when_done
         self.thread_deleted = False
+        self.refused_messages = carried.refused_messages if carried else 0
 
     @workflow.run
     async def run(self, config: ThreadConfig) -> ThreadState:
@@ -80,7 +83,7 @@ class AssistantThread:
     @workflow.update
     async def send_message(self, message: ThreadMessage) -> RunResult:
         """Queue a message; returns the result of the run that answers it."""
-        queued = self._enqueue(message, answered_by_update=True)
+        queued = self.queue.add(message, answered_by_update=True)
         await workflow.wait_condition(lambda: queued.id in self.answers)
         return self.answers.pop(queued.id)
 
@@ -93,12 +96,21 @@ class AssistantThread:
             raise ApplicationError(
                 f"conversation {key} is continuing as new: send again", type=CONTINUING
             )
+        if (full := self.queue.no_room_for(message)) is not None:
+            raise ApplicationError(
+                f"conversation {key}: {full}", type=QUEUE_FULL, non_retryable=True
+            )
         self._run_request(message)
 
     @workflow.signal
     def post_message(self, message: ThreadMessage) -> None:
-        """Queue a message without waiting for the answer (answered even while closing)."""
-        self._enqueue(message, answered_by_update=False)
+        """Queue a message without waiting for the answer (answered even while closing). A
+        message the queue has no room for is dropped, counted in `state`, and logged."""
+        if (full := self.queue.no_room_for(message)) is not None:
+            self.refused_messages += 1
+            workflow.logger.warning("post_message dropped: %s", full)
+            return
+        self.queue.add(message, answered_by_update=False)
 
     @workflow.update
     async def cancel_current_run(self) -> str | None:
@@ -127,6 +139,7 @@ class AssistantThread:
             recent=self.recent,
             closing=self.closing,
             thread_deleted=self.thread_deleted,
+            refused_messages=self.refused_messages,
         )
 
     async def _answer_until_closed(self) -> None:
@@ -134,7 +147,7 @@ class AssistantThread:
         go on answering what signals queue meanwhile."""
         while True:
             while await self._next_message_or_idle():
-                await self._answer(self.queue.popleft())
+                await self._answer(self.queue.take())
                 self.runs_this_execution += 1
                 if self._time_to_continue():
                     await self._drain_and_continue()
@@ -164,8 +177,8 @@ class AssistantThread:
         carry over what signals queued."""
         self.draining = True
         workflow.set_current_details("continuing as new: answering the callers waiting")
-        while self._caller_waiting():
-            await self._answer(self.queue.popleft())
+        while self.queue.callers_waiting():
+            await self._answer(self.queue.take())
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._carry())
 
@@ -178,18 +191,15 @@ class AssistantThread:
         self.runs_done = previous.runs_done
         self.recent = previous.recent
         numbered = previous.next_message_id - 1
-        for queued in self.queue:  # taken while looking: their numbers follow the earlier ones
-            queued.id += numbered
-        self.next_message_id += numbered
+        self.queue.number_after(numbered)  # taken while looking: their numbers follow
 
     async def _end_cancelled(self, conversation: asyncio.Task[None]) -> None:
         """A cancelled conversation cancels its current run (whose caller gets that answer),
         answers the messages still queued `cancelled`, and keeps its thread."""
         self.closing, self.delete_thread = True, False
-        for queued in self.queue:
+        for queued in self.queue.clear():
             if queued.answered_by_update:
                 self.answers[queued.id] = never_run("the conversation was cancelled", None)
-        self.queue.clear()
         conversation.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await conversation
@@ -246,14 +256,6 @@ class AssistantThread:
         }
         return RunRequest.model_validate(fields)
 
-    def _enqueue(self, message: ThreadMessage, answered_by_update: bool) -> QueuedMessage:
-        queued = QueuedMessage(
-            id=self.next_message_id, message=message, answered_by_update=answered_by_update
-        )
-        self.next_message_id += 1
-        self.queue.append(queued)
-        return queued
-
     def _remember(self, queued: QueuedMessage, workflow_id: str, result: RunResult) -> None:
         summary = RunSummary(
             message_id=queued.id,
@@ -272,16 +274,14 @@ class AssistantThread:
             or self.runs_this_execution >= self.config.runs_before_continue_as_new
         )
 
-    def _caller_waiting(self) -> bool:
-        return any(queued.answered_by_update for queued in self.queue)
-
     def _carry(self) -> ThreadConfig:
         carry = ThreadCarry(
             thread_id=self.thread_id,
             queue=list(self.queue),
-            next_message_id=self.next_message_id,
+            next_message_id=self.queue.next_id,
             runs_done=self.runs_done,
             recent=self.recent,
+            refused_messages=self.refused_messages,
         )
         return self.config.model_copy(
             update={"carried": carry, "delete_thread_when_done": self.delete_thread}

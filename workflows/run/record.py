@@ -1,0 +1,83 @@
+"""What a run has come to so far; the `state` query and the result are views of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workflows.common import TERMINAL_PHASES, RunPhase, ToolCallResult, Usage
+from workflows.run.contracts import RunResult, RunState
+from workflows.run.steps import RunSnapshot
+from workflows.run.tool_calls import bounded
+
+
+@dataclass
+class RunRecord:
+    """The ids found so far, the current attempt's run (`latest`: an attempt's run that failed
+    for a transient reason is closed off, its usage kept), and the tool calls made."""
+
+    thread_id: str | None
+    assistant_id: str | None
+    latest: RunSnapshot | None = None
+    earlier_usage: Usage = field(default_factory=Usage)
+    tool_calls: list[ToolCallResult] = field(default_factory=list)
+    tool_calls_omitted: int = 0
+    run_attempts: int = 0
+
+    @property
+    def run_id(self) -> str | None:
+        return self.latest.run_id if self.latest else None
+
+    def update(self, snapshot: RunSnapshot) -> None:
+        self.latest = snapshot
+        self.thread_id = snapshot.thread_id or self.thread_id
+
+    def close_attempt(self, snapshot: RunSnapshot) -> None:
+        """The attempt's run failed and will be started again: it is no longer the run."""
+        self.thread_id = snapshot.thread_id or self.thread_id
+        self.earlier_usage += snapshot.usage or Usage()
+        self.latest = None
+
+    def add_tool_calls(self, results: list[ToolCallResult]) -> None:
+        self.tool_calls, dropped = bounded([*self.tool_calls, *results])
+        self.tool_calls_omitted += dropped
+
+    def usage(self) -> Usage:
+        current = self.latest.usage if self.latest and self.latest.usage else Usage()
+        return self.earlier_usage + current
+
+    def state(self, phase: RunPhase) -> RunState:
+        latest = self.latest
+        pending = latest.tool_calls if latest and phase == RunPhase.running_tools else []
+        return RunState(
+            phase=phase,
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            assistant_id=self.assistant_id,
+            pending_tool_calls=pending,
+            tool_calls=self.tool_calls,
+            usage=self.usage(),
+            expires_at=latest.expires_at if latest else None,
+            run_attempts=self.run_attempts,
+        )
+
+    def result(self, phase: RunPhase, cancel_reason: str | None) -> RunResult:
+        latest = self.latest
+        status = phase if phase in TERMINAL_PHASES else RunPhase.cancelled
+        messages = latest.messages if latest else []
+        return RunResult(
+            status=status.value,
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            assistant_id=self.assistant_id,
+            messages=messages,
+            output_text="\n\n".join(m.text for m in messages if m.role == "assistant"),
+            tool_calls=self.tool_calls,
+            tool_calls_omitted=self.tool_calls_omitted,
+            usage=self.usage(),
+            last_error=latest.last_error if latest else None,
+            incomplete_details=latest.incomplete_details if latest else None,
+            run_attempts=self.run_attempts,
+            created_at=latest.created_at if latest else None,
+            completed_at=latest.completed_at if latest else None,
+            cancel_reason=cancel_reason,
+        )
