@@ -16,16 +16,15 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, get_type_hints, overload
+from typing import Any, TypeVar, overload
 
 import pydantic
-from openai.lib._pydantic import to_strict_json_schema
 from pydantic_core import to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.tool_schemas import arguments_model, parameters_schema, tool_definition
 from workflows.common import ToolCall, ToolOutput, first_error, tool_error
-from workflows.run.contracts import BUILT_IN_TOOLS, ToolReference
 from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolRetry, ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -158,34 +157,6 @@ def load_tools(modules: Sequence[str]) -> ToolRegistry:
     return registry
 
 
-def arguments_model(function: Callable[..., Any], name: str) -> type[pydantic.BaseModel]:
-    """A pydantic model of the function's parameters (annotations, defaults, `Field`s)."""
-    hints = get_type_hints(function, include_extras=True)
-    fields: dict[str, Any] = {}
-    for parameter in inspect.signature(function).parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise TypeError(f"tool {name!r}: *args and **kwargs have no JSON Schema")
-        if parameter.name not in hints:
-            raise TypeError(f"tool {name!r}: parameter {parameter.name!r} needs a type hint")
-        default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (hints[parameter.name], default)
-    config = pydantic.ConfigDict(extra="forbid")
-    model: type[pydantic.BaseModel] = pydantic.create_model(
-        f"{name}_arguments", __config__=config, **fields
-    )
-    return model
-
-
-def parameters_schema(model: type[pydantic.BaseModel], strict: bool) -> dict[str, Any]:
-    """JSON Schema of a tool's parameters; in strict mode as Structured Outputs requires it
-    (every property required, no additional properties)."""
-    if strict:
-        return to_strict_json_schema(model)
-    schema = model.model_json_schema()
-    schema.pop("title", None)
-    return schema
-
-
 async def execute(registered: RegisteredTool, call: ToolCall, context: CallContext) -> ToolOutput:
     """Validate the call's arguments and run the tool. Exceptions other than `ToolError`
     propagate, so Temporal retries them."""
@@ -268,27 +239,6 @@ class ToolActivities:
         return activity.defn(name=registered.spec.activity_type)(run_tool)
 
 
-def resolve_tools(
-    registry: ToolRegistry, references: list[ToolReference], backend: str
-) -> list[dict[str, Any]]:
-    """API tool objects for registered tool names, built-ins and literal tool objects."""
-    resolved: list[dict[str, Any]] = []
-    for reference in references:
-        if isinstance(reference, dict):
-            resolved.append(reference)
-        elif reference in BUILT_IN_TOOLS:
-            resolved.append({"type": reference})
-        elif (registered := registry.get(reference)) is not None:
-            resolved.append(tool_definition(registered.spec, backend))
-        else:
-            raise ApplicationError(
-                f"tools: no registered tool named {reference!r}",
-                type="UnknownTool",
-                non_retryable=True,
-            )
-    return resolved
-
-
 def with_attempt(err: Exception, attempt: int) -> ApplicationError:
     """A tool's failure carrying the attempt it happened on, so the model is told how many
     attempts were really made (a non-retryable failure may end the first)."""
@@ -301,16 +251,3 @@ def with_attempt(err: Exception, attempt: int) -> ApplicationError:
             next_retry_delay=err.next_retry_delay,
         )
     return ApplicationError(str(err), attempt, type=type(err).__name__)
-
-
-def tool_definition(spec: ToolSpec, backend: str) -> dict[str, Any]:
-    """The entry of a `tools` array: nested under `function` for Assistants, flat for Responses."""
-    function = {
-        "name": spec.name,
-        "description": spec.description,
-        "parameters": spec.parameters,
-        "strict": spec.strict,
-    }
-    if backend == "responses":
-        return {"type": "function", **function}
-    return {"type": "function", "function": function}

@@ -30,7 +30,8 @@ from activities.run.assistants_messages import (
     required_call_ids,
     snapshot,
 )
-from activities.tools import ToolRegistry, resolve_tools
+from activities.tool_schemas import resolve_tools
+from activities.tools import ToolRegistry
 from workflows.common import RunPhase
 from workflows.run.steps import (
     CANCEL_RUN,

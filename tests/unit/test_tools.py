@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
+from activities.tool_schemas import tool_definition
 from activities.tools import (
     CallContext,
     ToolError,
@@ -21,7 +22,6 @@ from activities.tools import (
     current_call,
     execute,
     load_tools,
-    tool_definition,
     truncate,
 )
 from workflows.contracts import ToolCall, ToolOutput, ToolRetry
