@@ -17,7 +17,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator import assistants, conversations, files, responses, runs, threads, vector_stores
+from emulator import (
+    assistants,
+    conversations,
+    files,
+    prompts,
+    responses,
+    runs,
+    threads,
+    vector_stores,
+)
 from emulator.config import EmulatorConfig
 from emulator.errors import APIError, bad_api_key, missing_api_key
 from emulator.faults import DroppedConnection, FaultInjector
@@ -115,12 +124,18 @@ def _admin_routes(emulator: Emulator) -> list[BaseRoute]:
     async def health(_: Request) -> Response:
         return ok({"status": "ok"})
 
+    async def define_prompt(request: Request) -> Response:
+        """A reusable prompt, as made in OpenAI's dashboard: a new version each time."""
+        body = await request.json()
+        return ok(prompts.define(emulator.store, request.path_params["prompt_id"], body))
+
     return [
         Route("/counters", counters, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/config", get_config, methods=["GET"]),
         Route("/config", put_config, methods=["PUT"]),
         Route("/health", health, methods=["GET"]),
+        Route("/prompts/{prompt_id}", define_prompt, methods=["PUT"]),
     ]
 
 

@@ -19,13 +19,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emulator import model, sse, vector_stores
+from emulator import model, prompts, sse, vector_stores
 from emulator.config import Timings
 from emulator.conversations import append_items, find_conversation, items_of
 from emulator.engine import FAILURE_MESSAGES
 from emulator.errors import APIError, invalid
 from emulator.model import SearchHit, ToolCall
-from emulator.response_items import function_call, item_text, output_message, output_text
+from emulator.response_items import (
+    function_call,
+    is_user_message,
+    item_text,
+    output_message,
+    output_text,
+)
 from emulator.response_plan import ResponsePlan, new_plan
 from emulator.store import JSON, Collection, Entry, Store, new_id
 
@@ -53,6 +59,7 @@ def create_response(
     store: Store, request: JSON, options: dict[str, str], timings: Timings
 ) -> Entry:
     """Create a response for `request` (already validated against the spec)."""
+    request = _with_prompt(store, request)
     if request.get("model") is None:
         raise APIError(
             400,
@@ -66,9 +73,38 @@ def create_response(
     response = _response_object(store, request, conversation_id)
     entry = responses(store).add(response["id"], response, plan)
     store.counters.count("responses_created")
+    _count_by_workflow(store, request, plan)
     _emit(plan, "response.created", {"response": response})
     _emit(plan, f"response.{response['status']}", {"response": response})
     return entry
+
+
+def _with_prompt(store: Store, request: JSON) -> JSON:
+    """A request that references a prompt takes its model, instructions and tools (the
+    request's own values come first), and the prompt as resolved."""
+    reference = request.get("prompt")
+    if reference is None:
+        return request
+    resolved = prompts.resolve(store, reference)
+    defaults: JSON = {key: resolved[key] for key in ("model", "tools") if key in resolved}
+    instructions = "\n\n".join(
+        part for part in (resolved["instructions"], request.get("instructions")) if part
+    )
+    prompt = {**reference, "version": resolved["version"]}
+    return {**defaults, **request, "instructions": instructions or None, "prompt": prompt}
+
+
+def _count_by_workflow(store: Store, request: JSON, plan: ResponsePlan) -> None:
+    """Responses and user messages per `metadata.workflow_id`, so tests can tell that a
+    durable caller created each exactly once."""
+    workflow_id = (request.get("metadata") or {}).get("workflow_id")
+    if not workflow_id:
+        return
+    store.counters.count("responses_by_workflow", workflow_id)
+    users = sum(1 for item in plan.input_items if is_user_message(item))
+    if users:
+        store.counters.count("user_turns_by_workflow", workflow_id)
+        store.counters.count("user_messages_by_workflow", workflow_id, users)
 
 
 def advance(store: Store, entry: Entry) -> None:
@@ -332,6 +368,7 @@ def _response_object(store: Store, request: JSON, conversation_id: str | None) -
         "output": [],
         "parallel_tool_calls": given("parallel_tool_calls", True),
         "previous_response_id": request.get("previous_response_id"),
+        "prompt": request.get("prompt"),
         "prompt_cache_key": request.get("prompt_cache_key"),
         "reasoning": {"effort": None, "summary": None},
         "safety_identifier": request.get("safety_identifier"),

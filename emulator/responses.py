@@ -43,6 +43,8 @@ async def retrieve(request: Request) -> Response:
     if query.get("stream") == "true":
         if not entry.public["background"]:
             raise invalid("Only responses created with background=true can be streamed again.")
+        emu.store.counters.count("response_streams_resumed")
+        emu.store.counters.count("response_streams_resumed", entry.public["id"])
         return sse.response(_follow(emu, entry, _starting_after(query.get("starting_after")) + 1))
     poll_after = emu.config.poll_after_ms
     headers = {} if poll_after is None else {"openai-poll-after-ms": str(poll_after)}

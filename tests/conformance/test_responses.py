@@ -384,3 +384,35 @@ async def test_async_stream_and_cancel(aclient: AsyncOpenAI) -> None:
     assert (await aclient.responses.cancel(slow.id)).status == "cancelled"
     with pytest.raises(openai.NotFoundError):
         await aclient.responses.retrieve("resp_missing")
+
+
+def test_a_prompt_reference_brings_its_version_model_and_filled_instructions(
+    client: OpenAI, emulator: BackgroundEmulator
+) -> None:
+    prompt = {"model": "gpt-4o", "instructions": "Greet {{customer}} politely."}
+    for _ in range(2):
+        httpx.put(f"{emulator.admin_url}/prompts/pmpt_greeter", json=prompt).raise_for_status()
+    response = client.responses.create(
+        prompt={"id": "pmpt_greeter", "version": "1", "variables": {"customer": "Ada"}},
+        input="Hello",
+    )
+    assert_schema("Response", response.model_dump(mode="json", exclude_unset=True))
+    assert (response.model, response.instructions) == ("gpt-4o", "Greet Ada politely.")
+    assert response.prompt is not None
+    assert (response.prompt.id, response.prompt.version) == ("pmpt_greeter", "1")
+    latest = client.responses.create(
+        prompt={"id": "pmpt_greeter", "variables": {"customer": "Bo"}}, input="Hi"
+    )
+    assert latest.prompt is not None
+    assert latest.prompt.version == "2"
+
+
+def test_unknown_prompts_and_missing_variables_are_refused(
+    client: OpenAI, emulator: BackgroundEmulator
+) -> None:
+    with pytest.raises(openai.NotFoundError, match="pmpt_nowhere"):
+        client.responses.create(prompt={"id": "pmpt_nowhere"}, input="Hello")
+    prompt = {"model": "gpt-4o", "instructions": "Help {{customer}}."}
+    httpx.put(f"{emulator.admin_url}/prompts/pmpt_helper", json=prompt).raise_for_status()
+    with pytest.raises(openai.BadRequestError, match="customer"):
+        client.responses.create(prompt={"id": "pmpt_helper"}, input="Hello")
