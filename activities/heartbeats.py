@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import activity
 
@@ -14,10 +14,11 @@ MAX_INTERVAL_SECONDS = 1.0
 
 
 @asynccontextmanager
-async def heartbeating() -> AsyncIterator[None]:
+async def heartbeating(details: Callable[[], Sequence[Any]] = tuple) -> AsyncIterator[None]:
     """Heartbeat in the background for as long as the block runs, so a dead worker is noticed
-    and a cancel reaches an activity whose stream or poll is quiet. The SDK throttles what
-    it sends (the worker's `max_heartbeat_throttle_interval`)."""
+    and a cancel reaches an activity whose stream or poll is quiet. Each heartbeat carries
+    `details()` (where the activity is), which a retry finds in `heartbeat_details`. The SDK
+    throttles what it sends (the worker's `max_heartbeat_throttle_interval`)."""
     timeout = activity.info().heartbeat_timeout
     interval = (
         min(timeout.total_seconds() / 3, MAX_INTERVAL_SECONDS) if timeout else MAX_INTERVAL_SECONDS
@@ -25,8 +26,10 @@ async def heartbeating() -> AsyncIterator[None]:
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
+            # First sleep: a heartbeat the activity sends itself early on (with where it is)
+            # is then the first, which the SDK sends at once instead of throttling it.
             await asyncio.sleep(interval)
+            activity.heartbeat(*details())
 
     task = asyncio.create_task(beat())
     try:

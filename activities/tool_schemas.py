@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import pydantic
@@ -46,15 +46,20 @@ def parameters_schema(model: type[pydantic.BaseModel], strict: bool) -> dict[str
 
 
 def resolve_tools(
-    registry: ToolRegistry, references: list[ToolReference], backend: str
+    registry: ToolRegistry,
+    references: list[ToolReference],
+    backend: str,
+    vector_store_ids: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """API tool objects for registered tool names, built-ins and literal tool objects."""
+    """API tool objects for registered tool names, built-ins and literal tool objects. On the
+    responses backend file_search searches `vector_store_ids` (the assistants backend takes
+    them from the assistant's and thread's tool resources)."""
     resolved: list[dict[str, Any]] = []
     for reference in references:
         if isinstance(reference, dict):
             resolved.append(reference)
         elif reference in BUILT_IN_TOOLS:
-            resolved.append({"type": reference})
+            resolved.append(built_in_tool(reference, backend, vector_store_ids))
         elif (registered := registry.get(reference)) is not None:
             resolved.append(tool_definition(registered.spec, backend))
         else:
@@ -64,6 +69,28 @@ def resolve_tools(
                 non_retryable=True,
             )
     return resolved
+
+
+def built_in_tool(name: str, backend: str, vector_store_ids: Sequence[str]) -> dict[str, Any]:
+    if backend == "assistants":
+        if name == "web_search":
+            raise ApplicationError(
+                "tools: web_search needs the responses backend",
+                type="UnknownTool",
+                non_retryable=True,
+            )
+        return {"type": name}
+    if name == "file_search":
+        if not vector_store_ids:
+            raise ApplicationError(
+                "assistant.tool_resources: file_search needs file_search.vector_store_ids",
+                type="InvalidRunRequest",
+                non_retryable=True,
+            )
+        return {"type": name, "vector_store_ids": list(vector_store_ids)}
+    if name == "code_interpreter":
+        return {"type": name, "container": {"type": "auto"}}
+    return {"type": name}
 
 
 def tool_definition(spec: ToolSpec, backend: str) -> dict[str, Any]:

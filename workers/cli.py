@@ -15,7 +15,7 @@ import typer
 
 from workers.cli_cleanup import cleanup_app
 from workers.cli_support import EXIT_USAGE, cli_settings, console
-from workers.cli_tools import tools_app
+from workers.cli_tools import Backend, tools_app
 from workers.settings import SettingsError
 
 app = typer.Typer(
@@ -29,6 +29,11 @@ app = typer.Typer(
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.run(coroutine)
 
+
+BackendOption = Annotated[
+    Backend | None,
+    typer.Option(help="assistants or responses (default: the worker's OPENAI_BACKEND)"),
+]
 
 app.add_typer(tools_app, name="tools")
 app.add_typer(cleanup_app, name="cleanup")
@@ -62,6 +67,7 @@ def run_(
     workflow_id: Annotated[str | None, typer.Option(help="default: run-<uuid>")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
     no_wait: Annotated[bool, typer.Option(help="print the workflow id and return")] = False,
+    backend: BackendOption = None,
 ) -> None:
     """Run an assistant durably and print its answer."""
     from workers.run_cli import RunOptions, run_command
@@ -78,6 +84,7 @@ def run_(
         workflow_id=workflow_id,
         as_json=json_output,
         wait=not no_wait,
+        backend=backend.value if backend else None,
     )
     code = asyncio.run(run_command(cli_settings(), options, console))
     raise typer.Exit(code)
@@ -109,11 +116,12 @@ def send(
     assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,
     assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
+    backend: BackendOption = None,
 ) -> None:
     """Send one message to the conversation KEY (started if new) and print the answer."""
     from workers.thread_cli import send_command, thread_config
 
-    config = thread_config(key, assistant_id, assistant_file)
+    config = thread_config(key, assistant_id, assistant_file, backend)
     _run(send_command(cli_settings(), config, text, json_output, console))
 
 
@@ -122,11 +130,12 @@ def chat(
     key: Annotated[str, typer.Argument(help="the conversation: a user id, a ticket id, ...")],
     assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,
     assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
+    backend: BackendOption = None,
 ) -> None:
     """Chat with the conversation KEY: each line you type is a message; Ctrl-D ends."""
     from workers.thread_cli import chat_command, thread_config
 
-    config = thread_config(key, assistant_id, assistant_file)
+    config = thread_config(key, assistant_id, assistant_file, backend)
     _run(chat_command(cli_settings(), config, console))
 
 
@@ -140,6 +149,20 @@ def ingest(
     from workers.ingest_cli import ingest_command
 
     raise typer.Exit(asyncio.run(ingest_command(cli_settings(), name, paths, json_output, console)))
+
+
+migrate_app = typer.Typer(help="Move to the responses backend.")
+app.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.command("assistant")
+def migrate_assistant(
+    assistant_id: Annotated[str, typer.Argument(help="an assistant of OPENAI_BASE_URL's API")],
+) -> None:
+    """Print an assistant as the YAML spec a run takes on the responses backend."""
+    from workers.migrate_cli import migrate_assistant
+
+    print(asyncio.run(migrate_assistant(cli_settings(), assistant_id)), end="")
 
 
 @app.command()

@@ -31,6 +31,7 @@ class RunOptions:
     workflow_id: str | None = None
     as_json: bool = False
     wait: bool = True
+    backend: str | None = None
 
 
 def load_assistant(path: Path) -> AssistantSpec:
@@ -52,6 +53,7 @@ def build_request(options: RunOptions, file_ids: list[str]) -> RunRequest:
         "messages": messages,
         "thread_id": options.thread_id,
         "deadline_seconds": options.deadline,
+        "backend": options.backend,
     }
     if options.assistant_file is not None:
         fields["assistant"] = load_assistant(options.assistant_file)

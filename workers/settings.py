@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_org_id: str | None = None
     openai_project_id: str | None = None
-    openai_backend: Literal["assistants", "responses"] = "assistants"
+    openai_backend: Literal["assistants", "responses"] = "responses"
 
     log_format: Literal["auto", "pretty", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,13 +18,16 @@ from workflows.common import first_error
 from workflows.contracts import ThreadConfig
 
 
-def thread_config(key: str, assistant_id: str | None, assistant_file: Path | None) -> ThreadConfig:
+def thread_config(
+    key: str, assistant_id: str | None, assistant_file: Path | None, backend: StrEnum | None
+) -> ThreadConfig:
     """The config a new conversation starts with (an existing one keeps its own)."""
     if (assistant_id is None) == (assistant_file is None):
         raise SettingsError("give exactly one of --assistant-id and --assistant-file")
     assistant = load_assistant(assistant_file) if assistant_file else None
+    fields = {"key": key, "assistant_id": assistant_id, "assistant": assistant}
     try:
-        return ThreadConfig(key=key, assistant_id=assistant_id, assistant=assistant)
+        return ThreadConfig.model_validate({**fields, "backend": backend and backend.value})
     except ValidationError as err:
         raise SettingsError(f"KEY: {first_error(err)[1]}") from None
 

@@ -15,7 +15,9 @@ from temporalio.worker import Worker
 
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
-from activities.run.assistants import AssistantsActivities
+from activities.run.assistants import AssistantsBackend
+from activities.run.responses import ResponsesBackend
+from activities.run.steps import DefaultBackend, RunSteps
 from activities.thread.previous import PreviousExecutions
 from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores.ingest import VectorStoreActivities
@@ -43,21 +45,21 @@ def project_activities(
     if task_queue != settings.temporal_task_queue:
         return served
     openai = openai_client(settings)
-    backend = AssistantsActivities(openai, registry)
+    steps = RunSteps(AssistantsBackend(openai, registry), ResponsesBackend(openai, registry))
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
     candidates = CleanupCandidates(openai, client)
-    deletion = CleanupDeletion(openai, client)
-    previous = PreviousExecutions(client, openai)
+    deletion = CleanupDeletion(openai, client, steps)
+    previous = PreviousExecutions(client, steps)
     return [
         *served,
-        backend.ensure_assistant,
-        backend.create_thread,
-        backend.start_run,
-        backend.wait_for_run,
-        backend.submit_tool_outputs,
-        backend.cancel_run,
-        backend.delete_thread,
+        steps.ensure_assistant,
+        steps.create_thread,
+        steps.start_run,
+        steps.wait_for_run,
+        steps.submit_tool_outputs,
+        steps.cancel_run,
+        steps.delete_thread,
         readiness.wait_for_vector_stores,
         previous.find_previous,
         stores.check_files,
@@ -74,8 +76,6 @@ def project_activities(
 
 def openai_api_key(settings: Settings) -> str:
     """The key the worker's client uses; a `SettingsError` when the OpenAI settings are unusable."""
-    if settings.openai_backend != "assistants":
-        raise SettingsError("OPENAI_BACKEND: only 'assistants' is implemented so far")
     if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
         raise SettingsError(
             "OPENAI_API_KEY: not set (use 'durable-assistants dev' for the local emulator)"
@@ -110,13 +110,15 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     queue = task_queue or settings.temporal_task_queue
+    served = list(project_activities(settings, queue, client) if activities is None else activities)
+    if workflows:  # the local activity workflows ask for the default backend
+        served.append(DefaultBackend(settings.openai_backend).default_backend)
     return Worker(
         client,
         task_queue=queue,
         workflows=workflows,
-        activities=project_activities(settings, queue, client)
-        if activities is None
-        else activities,
+        activities=served,
+        no_remote_activities=activities is not None and not activities,  # workflows only
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
         max_concurrent_activities=settings.max_concurrent_activities,

@@ -184,3 +184,24 @@ async def call_api(
         **options,
     )
     return result
+
+
+BACKEND_CHOICE = "backend-choice"
+"""`workflow.patched` id: executions begun since there were two backends record which."""
+Backend = Literal["assistants", "responses"]
+
+
+async def choose_backend(requested: Backend | None) -> Backend:
+    """The backend asked for, else the worker's OPENAI_BACKEND, recorded once (a local
+    activity); executions begun before there was a choice were on the Assistants API."""
+    if requested is not None:
+        return requested
+    if not workflow.patched(BACKEND_CHOICE):
+        return "assistants"
+    backend: Backend = await workflow.execute_local_activity(
+        "run.default_backend",
+        result_type=str,
+        start_to_close_timeout=timedelta(seconds=10),
+        summary="which API backend",
+    )
+    return backend

@@ -81,11 +81,13 @@ class CleanupCandidates:
         return (await self.temporal.count_workflows(query)).count > 0
 
     async def _thread_metadata(self, thread: str) -> dict[str, str] | None:
+        """The thread's metadata (the responses backend's: its last response's); None if gone."""
         try:
-            retrieved = await self.openai.beta.threads.retrieve(thread)
+            if thread.startswith("resp_"):
+                return dict((await self.openai.responses.retrieve(thread)).metadata or {})
+            return dict((await self.openai.beta.threads.retrieve(thread)).metadata or {})
         except openai.NotFoundError:
             return None
-        return dict(retrieved.metadata or {})
 
     async def _vector_stores(
         self, policy: CleanupPolicy, cutoff: float, in_use: set[str], cursor: str | None

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.openai_errors import api_errors
+from activities.run.steps import RunSteps
 from workflows.cleanup.contracts import CleanupItem, CleanupKind
 from workflows.cleanup.steps import DELETE_RESOURCES, DeleteResources, Deletion
 
@@ -22,9 +23,10 @@ IN_USE = "in use by an open workflow (checked again before deleting)"
 class CleanupDeletion:
     """The cleanup step that deletes a page of threads, vector stores or files."""
 
-    def __init__(self, openai_client: AsyncOpenAI, temporal: Client) -> None:
+    def __init__(self, openai_client: AsyncOpenAI, temporal: Client, steps: RunSteps) -> None:
         self.openai = openai_client
         self.temporal = temporal
+        self.steps = steps
 
     @activity.defn(name=DELETE_RESOURCES.name)
     async def delete(self, request: DeleteResources) -> Deletion:
@@ -60,7 +62,7 @@ class CleanupDeletion:
 
     def _deleter(self, kind: CleanupKind) -> Callable[[str], Awaitable[object]]:
         deleters: dict[CleanupKind, Callable[[str], Awaitable[object]]] = {
-            "threads": self.openai.beta.threads.delete,
+            "threads": self.steps.delete_thread,  # a thread, or a chain of responses
             "vector_stores": self.openai.vector_stores.delete,
             "files": self.openai.files.delete,
         }

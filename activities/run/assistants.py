@@ -34,12 +34,6 @@ from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase
 from workflows.run.steps import (
-    CANCEL_RUN,
-    CREATE_THREAD,
-    ENSURE_ASSISTANT,
-    START_RUN,
-    SUBMIT_TOOL_OUTPUTS,
-    WAIT_FOR_RUN,
     CancelRun,
     CreateThread,
     EnsureAssistant,
@@ -49,7 +43,6 @@ from workflows.run.steps import (
     SubmitToolOutputs,
     WaitForRun,
 )
-from workflows.thread.steps import DELETE_THREAD
 
 RunEvents = AsyncStream[AssistantStreamEvent]
 IDEMPOTENCY_KEY = "idempotency_key"
@@ -61,7 +54,7 @@ SETTLED = frozenset(
 TERMINAL = SETTLED - {"requires_action"}
 
 
-class AssistantsActivities:
+class AssistantsBackend:
     """The run steps on the Assistants API: assistants, threads, runs and tool outputs."""
 
     def __init__(
@@ -76,7 +69,6 @@ class AssistantsActivities:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
 
-    @activity.defn(name=ENSURE_ASSISTANT.name)
     async def ensure_assistant(self, request: EnsureAssistant) -> str:
         """The id of our oldest assistant named by the spec, created or updated to match it.
         Callers racing to create it all converge on the oldest; the extras are deleted."""
@@ -108,7 +100,6 @@ class AssistantsActivities:
             and (is_owned(assistant.metadata) or SPEC_HASH in (assistant.metadata or {}))
         ]
 
-    @activity.defn(name=CREATE_THREAD.name)
     async def create_thread(self, request: CreateThread) -> str:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
@@ -117,9 +108,9 @@ class AssistantsActivities:
             thread, _ = await despite_cancel(created)  # its id reaches the workflow either way
         return checked(thread).id
 
-    @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
         thread_id = request.thread_id
+        assert thread_id is not None, "the workflow creates the thread first"
         async with heartbeating():
             return await self._start_run(thread_id, request)
 
@@ -159,14 +150,12 @@ class AssistantsActivities:
         run = await self._retrieve(RunRef(thread_id=thread_id, run_id=active))
         return run if (run.metadata or {}).get(IDEMPOTENCY_KEY) == key else None
 
-    @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
         async with heartbeating():
             with api_errors(f"waiting for {request.run.run_id}"):
                 run = await self._retrieve(request.run)
                 return await self._settle(run, TERMINAL if request.until_terminal else SETTLED)
 
-    @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         async with heartbeating():
             return await self._submit_tool_outputs(request)
@@ -194,7 +183,6 @@ class AssistantsActivities:
             async with submitted:
                 return await self._follow(submitted, f"following {ref.run_id}")
 
-    @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
         if request.thread_id is None:
             return RunSnapshot(thread_id="", status=RunPhase.cancelled)
@@ -211,7 +199,14 @@ class AssistantsActivities:
                 run = await self._cancel(run)
             return await self._settle(run, until=TERMINAL)
 
-    @activity.defn(name=DELETE_THREAD.name)
+    async def thread_exists(self, thread_id: str) -> bool:
+        with api_errors(f"looking up {thread_id}"):
+            try:
+                await self.client.beta.threads.retrieve(thread_id)
+            except openai.NotFoundError:
+                return False
+        return True
+
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread; False if it was already gone."""
         with api_errors(f"deleting {thread_id}"):

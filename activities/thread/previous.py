@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import openai
-from openai import AsyncOpenAI
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from activities.openai_errors import api_errors
+from activities.run.steps import RunSteps
 from workflows.search_attributes import OPENAI_THREAD_ID
 from workflows.thread.contracts import ThreadCarry, ThreadState
 from workflows.thread.steps import FIND_PREVIOUS, FindPrevious
@@ -18,9 +16,9 @@ NOTHING = ThreadCarry(thread_id=None, queue=[], next_message_id=1, runs_done=0, 
 class PreviousExecutions:
     """The conversation step that finds the API thread of the key's last execution."""
 
-    def __init__(self, temporal: Client, openai_client: AsyncOpenAI) -> None:
+    def __init__(self, temporal: Client, steps: RunSteps) -> None:
         self.temporal = temporal
-        self.openai = openai_client
+        self.steps = steps
 
     @activity.defn(name=FIND_PREVIOUS.name)
     async def find_previous(self, request: FindPrevious) -> ThreadCarry:
@@ -41,7 +39,8 @@ class PreviousExecutions:
                 runs_done=state.runs_done,
                 recent=state.recent,
             )
-        if carry.thread_id is not None and not await self._exists(carry.thread_id):
+        backend = self.steps.backends[request.backend]
+        if carry.thread_id is not None and not await backend.thread_exists(carry.thread_id):
             carry.thread_id = None  # deleted since (by a cleanup, say): start a new one
         return carry
 
@@ -62,11 +61,3 @@ class PreviousExecutions:
         )
         state: ThreadState = await handle.result(follow_runs=False)
         return state
-
-    async def _exists(self, thread_id: str) -> bool:
-        with api_errors(f"looking up {thread_id}"):
-            try:
-                await self.openai.beta.threads.retrieve(thread_id)
-            except openai.NotFoundError:
-                return False
-        return True

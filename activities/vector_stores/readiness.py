@@ -46,12 +46,16 @@ class VectorStoreReadiness:
         return stores
 
     async def _vector_store_ids(self, request: WaitForVectorStores) -> list[str]:
-        assistant = await self.client.beta.assistants.retrieve(request.assistant_id)
-        thread = await self.client.beta.threads.retrieve(request.thread_id)
-        ids: list[str] = []
-        for resources in (assistant.tool_resources, thread.tool_resources):
-            if resources is not None and resources.file_search is not None:
-                ids += resources.file_search.vector_store_ids or []
+        """The stores named, and on the assistants backend those of the assistant and thread."""
+        ids = list(request.vector_store_ids)
+        if request.backend == "assistants" and request.assistant_id:
+            assistant = await self.client.beta.assistants.retrieve(request.assistant_id)
+            found = assistant.tool_resources and assistant.tool_resources.file_search
+            ids += found.vector_store_ids or [] if found else []
+            if request.thread_id:
+                thread = await self.client.beta.threads.retrieve(request.thread_id)
+                of_thread = thread.tool_resources and thread.tool_resources.file_search
+                ids += of_thread.vector_store_ids or [] if of_thread else []
         return list(dict.fromkeys(ids))
 
     async def _indexing(self, vector_store_id: str) -> bool:

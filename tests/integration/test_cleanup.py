@@ -17,11 +17,26 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.cleanup.deletion import IN_USE, CleanupDeletion
 from activities.ownership import owned_metadata
+from activities.run.assistants import AssistantsBackend
+from activities.run.responses import ResponsesBackend
+from activities.run.steps import RunSteps
+from activities.tools import ToolRegistry
 from activities.uploads import Uploads
 from emulator.config import EmulatorConfig
 from emulator.server import BackgroundEmulator
-from tests.integration.conftest import API_KEY, FAST, Counters, ask, run, spawn_worker
-from tests.integration.test_run_cancel import until_counted
+from tests.integration.conftest import (
+    API_KEY,
+    FAST,
+    Assistant,
+    Counters,
+    Seen,
+    ask,
+    both_backends,
+    run,
+    spawn_worker,
+    until_counted,
+)
+from tests.integration.test_thread import config
 from workers.cleanup_cli import run_once, schedule_command
 from workers.client import send_message
 from workers.settings import Settings
@@ -70,6 +85,11 @@ async def exists(check: object) -> bool:
 
 def ids(report: CleanupReport, kind: str) -> set[str]:
     return {item.id for item in report.deleted if item.kind == kind}
+
+
+def run_steps(openai: AsyncOpenAI) -> RunSteps:
+    tools = ToolRegistry()
+    return RunSteps(AssistantsBackend(openai, tools), ResponsesBackend(openai, tools))
 
 
 async def our_file(openai: AsyncOpenAI, name: str) -> str:
@@ -129,6 +149,34 @@ async def test_a_scheduled_cleanup_deletes_only_what_the_policy_names(
     assert not await exists(own_openai.vector_stores.retrieve(team_x.id))
     assert await exists(own_openai.vector_stores.retrieve(team_y.id))
     assert await exists(own_openai.vector_stores.retrieve(in_use.id))
+
+
+@both_backends
+async def test_threads_of_closed_runs_go_and_those_in_use_stay(
+    backend: str,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+    own_api: BackgroundEmulator,
+) -> None:
+    seen = Seen(backend, Counters(own_api), own_openai)
+    if backend == "assistants":
+        target: Assistant = (await own_openai.beta.assistants.create(model="gpt-4o")).id
+    else:
+        target = {"name": "cleaner", "model": "gpt-4o"}
+    async with build_worker(client, cleanup_settings):
+        done = [await run(client, task_queue, ask(target, f"Hi {n}")) for n in range(2)]
+        conversation = config(target)
+        open_thread = (await send_message(client, task_queue, conversation, "Still open")).thread_id
+        policy = CleanupPolicy(
+            thread_max_age_seconds=0, workflow_query=f'TaskQueue = "{task_queue}"'
+        )
+        report = await run_once(cleanup_settings, policy)
+    assert ids(report, "threads") == {r.thread_id for r in done}
+    for result in done:
+        assert not await seen.thread_exists(str(result.thread_id))
+    assert await seen.thread_exists(str(open_thread))
 
 
 async def test_what_this_system_did_not_create_survives_unless_the_policy_says_so(
@@ -201,7 +249,8 @@ async def test_a_thread_taken_up_again_right_before_deletion_is_kept(
         await send_message(client, task_queue, conversation, "Still talking")  # stays open
         item = CleanupItem(kind="threads", id=thread.id)
         deletion = await ActivityEnvironment().run(
-            CleanupDeletion(own_openai, client).delete, DeleteResources(items=[item])
+            CleanupDeletion(own_openai, client, run_steps(own_openai)).delete,
+            DeleteResources(items=[item]),
         )
     assert [(i.id, i.reason) for i in deletion.kept] == [(thread.id, IN_USE)]
     assert await exists(own_openai.beta.threads.retrieve(thread.id))

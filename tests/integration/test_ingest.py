@@ -13,7 +13,7 @@ import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 
-from tests.integration.conftest import Counters, ask, run, spawn_worker
+from tests.integration.conftest import Assistant, Counters, ask, both_backends, run, spawn_worker
 from workers.settings import Settings
 from workflows.contracts import IngestRequest, IngestResult, RunTimeouts
 from workflows.ingest.workflow import VectorStoreIngest
@@ -139,8 +139,32 @@ async def test_a_worker_killed_while_indexing_finishes_without_double_uploads(
     assert uploads_of(counters, paths) == [1] * 40
 
 
+async def searching(backend: str, openai: AsyncOpenAI, store_id: str) -> Assistant:
+    """What `ask` runs with file_search over the store: an assistant, or a spec (responses)."""
+    resources = {"file_search": {"vector_store_ids": [store_id]}}
+    if backend == "responses":
+        return {
+            "name": "searcher",
+            "model": "gpt-4o",
+            "tools": ["file_search"],
+            "tool_resources": resources,
+        }
+    created = await openai.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store_id]}},
+    )
+    return created.id
+
+
+@both_backends
 async def test_a_run_answers_from_the_ingested_store(
-    client: Client, task_queue: str, worker: None, openai: AsyncOpenAI, tmp_path: Path
+    backend: str,
+    client: Client,
+    task_queue: str,
+    worker: None,
+    openai: AsyncOpenAI,
+    tmp_path: Path,
 ) -> None:
     handbook = tmp_path / "handbook.md"
     handbook.write_text(f"{uuid.uuid4()} Employees get thirty vacation days per year.")
@@ -150,33 +174,31 @@ async def test_a_run_answers_from_the_ingested_store(
         vector_store={"name": f"hb-{uuid.uuid4().hex[:6]}"},
         files=[{"path": str(handbook)}],
     )
-    assistant = await openai.beta.assistants.create(
-        model="gpt-4o",
-        tools=[{"type": "file_search"}],
-        tool_resources={"file_search": {"vector_store_ids": [result.vector_store_id]}},
-    )
-    answer = await run(client, task_queue, ask(assistant.id, "How many vacation days do we get?"))
+    assistant = await searching(backend, openai, result.vector_store_id)
+    answer = await run(client, task_queue, ask(assistant, "How many vacation days do we get?"))
     assert "thirty vacation days" in answer.output_text
     assert any(a.get("type") == "file_citation" for m in answer.messages for a in m.annotations)
 
 
+@both_backends
 async def test_a_run_waits_for_its_vector_store_to_finish_indexing(
-    client: Client, task_queue: str, worker: None, openai: AsyncOpenAI, tmp_path: Path
+    backend: str,
+    client: Client,
+    task_queue: str,
+    worker: None,
+    openai: AsyncOpenAI,
+    tmp_path: Path,
 ) -> None:
     handbook = tmp_path / "parking.md"
     handbook.write_text(f"{uuid.uuid4()} Parking permits are free. [[emulator index=1.5]]")
     store = await openai.vector_stores.create(name=f"slow-{uuid.uuid4().hex[:6]}")
     uploaded = await openai.files.create(file=handbook, purpose="assistants")
     await openai.vector_stores.files.create(store.id, file_id=uploaded.id)
-    assistant = await openai.beta.assistants.create(
-        model="gpt-4o",
-        tools=[{"type": "file_search"}],
-        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
-    )
-    too_short = ask(assistant.id, "Are parking permits free?", vector_store_ready_seconds=0.2)
+    assistant = await searching(backend, openai, store.id)
+    too_short = ask(assistant, "Are parking permits free?", vector_store_ready_seconds=0.2)
     with pytest.raises(WorkflowFailureError) as failure:
         await run(client, task_queue, too_short)
     assert "still indexing" in str(failure.value.cause)
-    patient = ask(assistant.id, "Are parking permits free?", vector_store_ready_seconds=30)
+    patient = ask(assistant, "Are parking permits free?", vector_store_ready_seconds=30)
     answer = await run(client, task_queue, patient)
     assert "Parking permits are free" in answer.output_text

@@ -15,8 +15,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.exceptions import ApplicationError
 
 from emulator.config import FaultRule
-from tests.integration.conftest import Counters, ask, run, start
-from tests.integration.test_run_cancel import until
+from tests.integration.conftest import Counters, ask, run, start, until
 from tests.integration.test_thread import config
 from workers.client import post_message
 from workflows.common import MAX_TOOL_OUTPUT_CHARS

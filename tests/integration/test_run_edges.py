@@ -18,8 +18,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from emulator.config import FaultRule
-from tests.integration.conftest import Counters, ask, spawn_worker, start
-from tests.integration.test_run_cancel import until, until_counted
+from tests.integration.conftest import Counters, ask, spawn_worker, start, until, until_counted
 from workers.client import RunHandle
 from workers.settings import Settings
 from workers.worker import build_worker

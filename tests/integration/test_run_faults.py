@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
+from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -21,13 +22,16 @@ from tests.integration.conftest import (
     API_KEY,
     FAST,
     TOOLS_MODULES,
+    Assistant,
     Counters,
+    Seen,
     ask,
+    both_backends,
     run,
     spawn_worker,
     start,
 )
-from tests.integration.test_run_cancel import until, until_counted
+from workers.client import RunHandle
 from workers.settings import Settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker
@@ -49,35 +53,40 @@ def stormy_api() -> Iterator[BackgroundEmulator]:
         yield server
 
 
+@both_backends
 async def test_runs_complete_through_429_and_5xx_storms_without_duplicates(
+    backend: str,
     client: Client,
     task_queue: str,
     settings: Settings,
     stormy_api: BackgroundEmulator,
-    assistant_id: str,
+    assistant: Assistant,
 ) -> None:
     stormy = settings.model_copy(update={"openai_base_url": stormy_api.base_url})
     counters = Counters(stormy_api)
-    assistant = await _copy_assistant(stormy_api, assistant_id)
+    if isinstance(assistant, str):
+        assistant = await _copy_assistant(stormy_api)
     questions = [f"What is the weather in City{n}?" for n in range(8)]
-    async with build_worker(client, stormy):
-        results = await asyncio.gather(
-            *(run(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions)
-        )
-    assert [r.status for r in results] == ["completed"] * len(questions)
-    for result in results:
-        assert result.thread_id is not None
-        assert counters.of_thread("runs_created", result.thread_id) == 1
-        assert counters.of_thread("messages_created", result.thread_id) == 1
-        assert [call.error for call in result.tool_calls] == [None]
-    assert counters.delta("tool_output_submissions", "accepted") == len(questions)
+    async with (
+        build_worker(client, stormy),
+        AsyncOpenAI(base_url=stormy_api.base_url, api_key=API_KEY, max_retries=20) as openai,
+    ):
+        seen = Seen(backend, counters, openai)
+        handles = [
+            await start(client, task_queue, ask(assistant, q, timeouts=QUICK)) for q in questions
+        ]
+        results = await asyncio.gather(*(handle.result() for handle in handles))
+        assert [r.status for r in results] == ["completed"] * len(questions)
+        for handle, result in zip(handles, results, strict=True):
+            assert seen.api_runs(handle.id, result) == 1
+            assert [role for role, _ in await seen.conversation(result)] == ["user", "assistant"]
+            assert [call.error for call in result.tool_calls] == [None]
+        assert seen.all_rounds_submitted([h.id for h in handles]) == len(questions)
     assert sum(counters.read()["faults_injected"].values()) > 0
 
 
-async def _copy_assistant(api: BackgroundEmulator, assistant_id: str) -> str:
-    """The same assistant on another emulator (retrying through its faults)."""
-    from openai import AsyncOpenAI
-
+async def _copy_assistant(api: BackgroundEmulator) -> str:
+    """An assistant with the tools on another emulator (retrying through its faults)."""
     from workers.worker import project_tools
 
     tools = project_tools(_tools_settings()).definitions("assistants")
@@ -90,31 +99,43 @@ def _tools_settings() -> Settings:
     return Settings(tools_modules=TOOLS_MODULES)
 
 
+@both_backends
 async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
     client: Client,
     task_queue: str,
     settings: Settings,
     temporal_address: str,
-    assistant_id: str,
+    assistant: Assistant,
     counters: Counters,
+    seen: Seen,
     worker_process: list[subprocess.Popen[bytes]],
 ) -> None:
     worker_process.append(spawn_worker(settings, temporal_address))
     text = "What is the weather in Oslo? [[emulator queued=3]]"
-    handle = await start(client, task_queue, ask(assistant_id, text, timeouts=QUICK))
-    state = await until(handle, lambda s: s.thread_id is not None)
-    assert state.thread_id is not None
-    await until_counted(counters, "runs_created", state.thread_id)  # the start is streaming it
+    handle = await start(client, task_queue, ask(assistant, text, timeouts=QUICK))
+    await seen.until_run_created(handle)  # the start is streaming it
+    if seen.backend == "responses":
+        await until_heartbeat_details(handle)  # it has told Temporal which response it follows
     worker_process[0].send_signal(signal.SIGKILL)
     worker_process[0].wait()
     worker_process.append(spawn_worker(settings, temporal_address))
     result = await asyncio.wait_for(handle.result(), timeout=60)
     assert result.status == "completed"
-    assert result.thread_id is not None
-    assert counters.of_thread("runs_created", result.thread_id) == 1
-    assert counters.of_thread("messages_created", result.thread_id) == 1
-    assert counters.delta("tool_output_submissions", "accepted") == 1
+    assert seen.api_runs(handle.id, result) == 1
+    assert [role for role, _ in await seen.conversation(result)] == ["user", "assistant"]
+    assert seen.rounds_submitted(handle.id) == 1
     assert "Oslo" in result.output_text
+    if seen.backend == "responses":  # the new worker resumed the first response's stream
+        assert counters.delta("response_streams_resumed") >= 1
+
+
+async def until_heartbeat_details(handle: RunHandle) -> None:
+    for _ in range(200):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if pending and pending[0].heartbeat_details.payloads:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the activity never heartbeated where it is")
 
 
 HELLO = {"assistant_id": "asst_1", "messages": [{"content": "hi"}]}
@@ -206,7 +227,7 @@ async def test_malformed_responses_are_retried_never_a_stuck_run(
     with BackgroundEmulator(config) as garbling_api:
         garbled = settings.model_copy(update={"openai_base_url": garbling_api.base_url})
         counters = Counters(garbling_api)
-        assistant = await _copy_assistant(garbling_api, assistant_id)
+        assistant = await _copy_assistant(garbling_api)
         garbling = config.model_copy(update={"faults": MALFORMED}).model_dump(mode="json")
         httpx.put(f"{garbling_api.admin_url}/config", json=garbling).raise_for_status()
         questions = [f"What is the weather in Town{n}?" for n in range(6)]
@@ -272,7 +293,7 @@ async def test_a_429_is_retried_no_earlier_than_its_retry_after(
 ) -> None:
     config = EmulatorConfig(api_key=API_KEY, timings=FAST)
     with BackgroundEmulator(config) as limited:
-        assistant = await _copy_assistant(limited, assistant_id)
+        assistant = await _copy_assistant(limited)
         rule = FaultRule(status=429, retry_after=2, times=1, route="^POST /v1/threads$")
         limiting = config.model_copy(update={"faults": [rule]}).model_dump(mode="json")
         httpx.put(f"{limited.admin_url}/config", json=limiting).raise_for_status()

@@ -1,20 +1,21 @@
-"""AssistantThread at its edges: closing and reopening, steady traffic, cancel and terminate."""
+"""AssistantThread at its edges: closing and reopening, steady traffic, cancel and terminate,
+on both API backends."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from tests.integration.conftest import Counters
-from tests.integration.test_run_cancel import until, until_counted
-from tests.integration.test_thread import config, conversation
+from tests.integration.conftest import Assistant, Seen, both_backends
+from tests.integration.test_thread import config
 from workers.client import ThreadHandle, post_message, send_message, thread_workflow_id
 from workflows.contracts import CloseThread, RunResult, ThreadConfig
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
+
+pytestmark = both_backends
 
 
 def handle_of(client: Client, thread: ThreadConfig) -> ThreadHandle:
@@ -40,16 +41,16 @@ async def until_current_run(handle: ThreadHandle) -> str:
 
 
 async def test_a_conversation_closed_on_idle_remembers_its_thread_at_the_next_message(
-    client: Client, task_queue: str, worker: None, assistant_id: str, openai: AsyncOpenAI
+    client: Client, task_queue: str, worker: None, assistant: Assistant, seen: Seen
 ) -> None:
-    thread = config(assistant_id, idle_timeout_seconds=1)
+    thread = config(assistant, idle_timeout_seconds=1)
     first = await send_message(client, task_queue, thread, "My name is Ada")
     closed = await asyncio.wait_for(handle_of(client, thread).result(), timeout=20)
     assert closed.closing
     second = await send_message(client, task_queue, thread, "What is my name?")
-    assert second.thread_id == first.thread_id
-    assert first.thread_id is not None
-    users = [text for role, text in await conversation(openai, first.thread_id) if role == "user"]
+    if isinstance(assistant, str):
+        assert second.thread_id == first.thread_id
+    users = [text for role, text in await seen.conversation(second) if role == "user"]
     assert users == ["My name is Ada", "What is my name?"]
     state = await handle_of(client, thread).query(AssistantThread.state)
     assert (state.runs_done, [r.message_id for r in state.recent]) == (2, [1, 2])
@@ -60,9 +61,9 @@ async def test_a_conversation_closed_on_idle_remembers_its_thread_at_the_next_me
 
 
 async def test_a_message_sent_while_the_conversation_closes_is_answered_after_it(
-    client: Client, task_queue: str, worker: None, assistant_id: str
+    client: Client, task_queue: str, worker: None, assistant: Assistant
 ) -> None:
-    thread = config(assistant_id)
+    thread = config(assistant)
     handle = await post_message(client, task_queue, thread, "Slow one [[emulator queued=1]]")
     await handle.execute_update(AssistantThread.close, CloseThread())
     late = await send_message(client, task_queue, thread, "Are you still there?")
@@ -75,11 +76,10 @@ async def test_a_busy_conversation_continues_as_new_without_losing_or_repeating_
     client: Client,
     task_queue: str,
     worker: None,
-    assistant_id: str,
-    counters: Counters,
-    openai: AsyncOpenAI,
+    assistant: Assistant,
+    seen: Seen,
 ) -> None:
-    thread = config(assistant_id, runs_before_continue_as_new=3)
+    thread = config(assistant, runs_before_continue_as_new=3)
 
     async def sender(n: int) -> list[RunResult]:
         return [
@@ -89,20 +89,18 @@ async def test_a_busy_conversation_continues_as_new_without_losing_or_repeating_
 
     results = [r for rs in await asyncio.gather(*(sender(n) for n in range(3))) for r in rs]
     assert [r.status for r in results] == ["completed"] * 12
-    thread_id = results[0].thread_id
-    assert thread_id is not None
-    assert {r.thread_id for r in results} == {thread_id}
-    users = [text for role, text in await conversation(openai, thread_id) if role == "user"]
+    last = (await handle_of(client, thread).query(AssistantThread.state)).thread_id or ""
+    users = [text for role, text in await seen.conversation(last) if role == "user"]
     assert sorted(users) == sorted(f"Sender {n} message {m}" for n in range(3) for m in range(4))
-    assert counters.of_thread("runs_created", thread_id) == 12
+    assert seen.conversation_runs(thread.key, last) == 12
     statuses = await executions(client, thread)
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2
 
 
 async def test_reopening_after_a_close_that_deleted_the_thread_starts_a_new_thread(
-    client: Client, task_queue: str, worker: None, assistant_id: str
+    client: Client, task_queue: str, worker: None, assistant: Assistant
 ) -> None:
-    thread = config(assistant_id)
+    thread = config(assistant)
     first = await send_message(client, task_queue, thread, "Remember the number 7")
     handle = handle_of(client, thread)
     await handle.execute_update(AssistantThread.close, CloseThread(delete_thread=True))
@@ -113,15 +111,15 @@ async def test_reopening_after_a_close_that_deleted_the_thread_starts_a_new_thre
 
 
 async def test_a_thread_deleted_after_the_conversation_closed_is_replaced(
-    client: Client, task_queue: str, worker: None, assistant_id: str, openai: AsyncOpenAI
+    client: Client, task_queue: str, worker: None, assistant: Assistant, seen: Seen
 ) -> None:
-    thread = config(assistant_id)
+    thread = config(assistant)
     first = await send_message(client, task_queue, thread, "Hello")
     handle = handle_of(client, thread)
     await handle.execute_update(AssistantThread.close, CloseThread())
     await handle.result()
     assert first.thread_id is not None
-    await openai.beta.threads.delete(first.thread_id)  # by a cleanup, say
+    await seen.delete_thread(first.thread_id)  # by a cleanup, say
     second = await send_message(client, task_queue, thread, "Hello again")
     assert second.status == "completed"
     assert second.thread_id not in (None, first.thread_id)
@@ -133,29 +131,23 @@ async def test_ending_a_conversation_cancels_its_current_run_at_the_api(
     client: Client,
     task_queue: str,
     worker: None,
-    assistant_id: str,
-    openai: AsyncOpenAI,
-    counters: Counters,
+    assistant: Assistant,
+    seen: Seen,
 ) -> None:
-    thread = config(assistant_id)
+    thread = config(assistant)
     waiting = asyncio.create_task(
         send_message(client, task_queue, thread, "Slow one [[emulator queued=30]]")
     )
     handle = handle_of(client, thread)
     run = client.get_workflow_handle_for(AssistantRun.run, await until_current_run(handle))
-    state = await until(run, lambda s: s.thread_id is not None)
-    assert state.thread_id is not None
-    await until_counted(counters, "runs_created", state.thread_id)
+    await seen.until_run_created(run)
     if how == "terminate":
         await handle.terminate("ended by an operator")
     else:
         await handle.cancel()
     result = await asyncio.wait_for(run.result(), timeout=30)
     assert result.status == "cancelled"
-    assert result.run_id is not None
-    assert result.thread_id is not None
-    api_run = await openai.beta.threads.runs.retrieve(result.run_id, thread_id=result.thread_id)
-    assert api_run.status == "cancelled"
+    assert await seen.api_status(result) == "cancelled"
     if how == "cancel":
         assert (await waiting).status == "cancelled"
         with pytest.raises(WorkflowFailureError):

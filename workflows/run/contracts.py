@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from workflows.common import (
     MAX_MESSAGE_CHARS,
     Attachment,
+    Backend,
     Contract,
     Metadata,
     RunError,
@@ -24,12 +25,12 @@ from workflows.common import (
     Usage,
 )
 
-BUILT_IN_TOOLS = frozenset({"file_search", "code_interpreter"})
+BUILT_IN_TOOLS = frozenset({"file_search", "code_interpreter", "web_search"})
 ToolReference = Annotated[
     str | dict[str, Any],
     Field(
-        description="a registered tool's name, a built-in (file_search, code_interpreter), "
-        "or a tool object as the API takes it"
+        description="a registered tool's name, a built-in (file_search, code_interpreter, "
+        "web_search), or a tool object as the API takes it"
     ),
 ]
 
@@ -58,13 +59,36 @@ class AssistantSpec(Contract):
     temperature: float | None = None
     top_p: float | None = None
 
+    def vector_store_ids(self) -> list[str]:
+        """The stores its file_search searches: from `tool_resources` and file_search tools."""
+        resources = (self.tool_resources or {}).get("file_search") or {}
+        ids = list(resources.get("vector_store_ids") or [])
+        for tool in self.tools:
+            if isinstance(tool, dict) and tool.get("type") == "file_search":
+                ids += tool.get("vector_store_ids") or []
+        return list(dict.fromkeys(ids))
+
+
+class PromptReference(Contract):
+    """A reusable prompt (responses backend): its id, version and template variables."""
+
+    id: str = Field(min_length=1)
+    version: str | None = None
+    variables: dict[str, str] | None = None
+
 
 class RunRequest(Contract):
     """Input of `AssistantRun`."""
 
-    assistant_id: str | None = None
+    assistant_id: str | None = Field(None, description="assistants backend only")
     assistant: AssistantSpec | None = None
-    thread_id: str | None = Field(None, description="absent: a new thread is created")
+    prompt: PromptReference | None = Field(None, description="responses backend only")
+    backend: Backend | None = Field(None, description="None: the worker's OPENAI_BACKEND")
+    thread_id: str | None = Field(
+        None,
+        description="absent: a new thread is created; on the responses backend the response "
+        "to continue from (the thread_id of an earlier result)",
+    )
     messages: list[InputMessage] = Field(default_factory=list)
     model: str | None = None
     instructions: str | None = None
@@ -73,11 +97,16 @@ class RunRequest(Contract):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_prompt_tokens: int | None = Field(None, ge=256)
-    max_completion_tokens: int | None = Field(None, ge=256)
+    max_completion_tokens: int | None = Field(
+        None, ge=256, description="on the responses backend: max_output_tokens"
+    )
     truncation_strategy: dict[str, Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
-    response_format: str | dict[str, Any] | None = None
+    response_format: str | dict[str, Any] | None = Field(
+        None, description="on the responses backend: text.format"
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     metadata: Metadata = Field(
         default_factory=dict,
         max_length=15,
@@ -96,8 +125,10 @@ class RunRequest(Contract):
 
     @model_validator(mode="after")
     def _complete(self) -> RunRequest:
-        if (self.assistant_id is None) == (self.assistant is None):
-            raise ValueError("assistant_id, assistant: give exactly one of them")
+        if self.prompt is None and (self.assistant_id is None) == (self.assistant is None):
+            raise ValueError("assistant_id, assistant: give exactly one of them (or a prompt)")
+        if self.prompt is not None and self.assistant_id is not None:
+            raise ValueError("assistant_id, prompt: give one of them")
         if self.thread_id is None and not self.messages:
             raise ValueError("messages: a new thread needs at least one message")
         return self
@@ -110,7 +141,7 @@ class RunRequest(Contract):
         return [(field, name) for field, name in named if name not in BUILT_IN_TOOLS]
 
 
-RUN_TARGET = frozenset({"assistant_id", "assistant", "thread_id", "messages"})
+RUN_TARGET = frozenset({"assistant_id", "assistant", "prompt", "backend", "thread_id", "messages"})
 """RunRequest fields that say which assistant runs on which thread with which messages."""
 WORKFLOW_OPTIONS = frozenset(
     {
@@ -124,6 +155,27 @@ WORKFLOW_OPTIONS = frozenset(
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
 RUN_OVERRIDES = frozenset(RunRequest.model_fields) - RUN_TARGET - {"on_active_run"}
 """RunRequest fields a thread's defaults and a single message may set."""
+
+
+RESPONSES_ONLY = ("prompt",)
+ASSISTANTS_ONLY = ("assistant_id", "max_prompt_tokens", "truncation_strategy")
+
+
+def refused_by(backend: Backend, request: RunRequest) -> str | None:
+    """What in `request` the backend cannot do, in one line naming the field; None if all fits."""
+    given = request.model_dump(exclude_none=True)
+    if backend == "responses":
+        found = [name for name in ASSISTANTS_ONLY if name in given]
+        if "assistant_id" in found:
+            return (
+                "assistant_id: the responses backend has no assistants: give `assistant` (a "
+                "spec) or `prompt` instead (`durable-assistants migrate assistant ID` prints it)"
+            )
+        if found:
+            return f"{found[0]}: not supported on the responses backend"
+    elif "prompt" in given:
+        return "prompt: reusable prompts need the responses backend"
+    return None
 
 
 class RunMessage(Contract):

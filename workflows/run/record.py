@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workflows.common import TERMINAL_PHASES, RunPhase, ToolCallResult, Usage
-from workflows.run.contracts import RunResult, RunState
+from workflows.run.contracts import RunMessage, RunResult, RunState
 from workflows.run.steps import RunSnapshot
 from workflows.run.tool_calls import bounded
 
@@ -18,24 +18,31 @@ class RunRecord:
     thread_id: str | None
     assistant_id: str | None
     latest: RunSnapshot | None = None
-    earlier_usage: Usage = field(default_factory=Usage)
+    earlier_usage: Usage = field(default_factory=Usage)  # of runs (responses) no longer latest
     tool_calls: list[ToolCallResult] = field(default_factory=list)
     tool_calls_omitted: int = 0
     run_attempts: int = 0
+    messages: list[RunMessage] = field(default_factory=list)
 
     @property
     def run_id(self) -> str | None:
         return self.latest.run_id if self.latest else None
 
     def update(self, snapshot: RunSnapshot) -> None:
+        """The run as the latest step found it. On the responses backend each round is a
+        response of its own: their messages and usage add up."""
+        if self.latest is not None and self.latest.run_id != snapshot.run_id:
+            self.earlier_usage += self.latest.usage or Usage()  # a round's response, done
         self.latest = snapshot
         self.thread_id = snapshot.thread_id or self.thread_id
+        known = {message.id for message in self.messages}
+        self.messages += [m for m in snapshot.messages if m.id not in known]
 
     def close_attempt(self, snapshot: RunSnapshot) -> None:
         """The attempt's run failed and will be started again: it is no longer the run."""
-        self.thread_id = snapshot.thread_id or self.thread_id
         self.earlier_usage += snapshot.usage or Usage()
         self.latest = None
+        self.messages = []
 
     def add_tool_calls(self, results: list[ToolCallResult]) -> None:
         self.tool_calls, dropped = bounded([*self.tool_calls, *results])
@@ -63,7 +70,7 @@ class RunRecord:
     def result(self, phase: RunPhase, cancel_reason: str | None) -> RunResult:
         latest = self.latest
         status = phase if phase in TERMINAL_PHASES else RunPhase.cancelled
-        messages = latest.messages if latest else []
+        messages = self.messages
         return RunResult(
             status=status.value,
             thread_id=self.thread_id,

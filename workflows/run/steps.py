@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from workflows.common import (
+    Backend,
     Contract,
     RunError,
     RunPhase,
@@ -21,7 +22,12 @@ from workflows.common import (
     ToolOutputSubmission,
     Usage,
 )
-from workflows.run.contracts import AssistantSpec, InputMessage, RunMessage
+from workflows.run.contracts import (
+    AssistantSpec,
+    InputMessage,
+    PromptReference,
+    RunMessage,
+)
 
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
@@ -35,11 +41,17 @@ class CreateThread(Contract):
 
 class StartRun(Contract):
     """Create a run on the thread with the new messages and follow it until it needs tool
-    outputs or ends. `idempotency_key` finds the run an earlier attempt may have created."""
+    outputs or ends. `idempotency_key` finds the run an earlier attempt may have created.
 
+    On the responses backend the run is a background response configured by `assistant`
+    and `prompt`, continuing from the response `thread_id` (if any)."""
+
+    backend: Backend = "assistants"
     idempotency_key: str
-    assistant_id: str
-    thread_id: str
+    assistant_id: str = ""
+    assistant: AssistantSpec | None = None
+    prompt: PromptReference | None = None
+    thread_id: str | None
     messages: list[InputMessage]
     overrides: dict[str, Any] = Field(default_factory=dict)
 
@@ -52,11 +64,16 @@ class RunRef(Contract):
 class WaitForRun(Contract):
     """Wait until the run needs tool outputs or ends (`until_terminal`: until it ends)."""
 
+    backend: Backend = "assistants"
     run: RunRef
     until_terminal: bool = False
 
 
 class SubmitToolOutputs(Contract):
+    """The outputs of a round of tool calls (on the responses backend: a new response that
+    continues from the run's, configured like it)."""
+
+    backend: Backend = "assistants"
     run: RunRef
     tool_outputs: list[ToolOutputSubmission]
 
@@ -65,6 +82,7 @@ class CancelRun(Contract):
     """Cancel a run and wait until it is terminal. Without `run_id`, the run is looked up by
     `idempotency_key` (a start may have created it before being interrupted)."""
 
+    backend: Backend = "assistants"
     thread_id: str | None
     run_id: str | None
     idempotency_key: str
@@ -90,10 +108,13 @@ class RunSnapshot(Contract):
 
 
 class WaitForVectorStores(Contract):
-    """Wait until the vector stores of the assistant and the thread have no file indexing."""
+    """Wait until the vector stores of the assistant and the thread (or those named) have no
+    file indexing."""
 
-    assistant_id: str
-    thread_id: str
+    backend: Backend = "assistants"
+    assistant_id: str = ""
+    thread_id: str | None = None
+    vector_store_ids: list[str] = Field(default_factory=list)
     timeout_seconds: float
 
 
@@ -143,5 +164,7 @@ WAIT_FOR_RUN = Step("run.wait", WaitForRun, RunSnapshot)
 SUBMIT_TOOL_OUTPUTS = Step("run.submit_tool_outputs", SubmitToolOutputs, RunSnapshot)
 CANCEL_RUN = Step("run.cancel", CancelRun, RunSnapshot)
 WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])
+DEFAULT_BACKEND = "run.default_backend"
+"""Local activity: the worker's OPENAI_BACKEND, for a run or conversation that names none."""
 DESCRIBE_TOOLS = "tools.describe"
 """Activity type returning the worker's `ToolCatalog`; tools run as `tool.<name>`."""

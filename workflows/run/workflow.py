@@ -21,7 +21,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import TERMINAL_PHASES, RunPhase, Step, call_api
+    from workflows.common import (
+        TERMINAL_PHASES,
+        Backend,
+        RunPhase,
+        Step,
+        call_api,
+        choose_backend,
+    )
     from workflows.run import steps
     from workflows.run.contracts import (
         RUN_TARGET,
@@ -31,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RunResult,
         RunState,
         SubmitToolOutputsRequest,
+        refused_by,
     )
     from workflows.run.failures import active_run_of, active_run_refused, raise_failure
     from workflows.run.record import RunRecord
@@ -67,6 +75,8 @@ class AssistantRun:
         self.stop_reason: str | None = None
         self.deadline_passed = False
         self.catalog: ToolCatalog | None = None
+        self.backend: Backend = "assistants"
+        self.continues_from: str | None = None  # the thread (responses: response) the run began on
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
@@ -117,22 +127,29 @@ class AssistantRun:
         request = self.request
         if request.tool_names():
             check_tool_names(request, await self._catalog())
-        if request.assistant is not None:
+        self.backend = await choose_backend(request.backend)
+        if (refused := refused_by(self.backend, request)) is not None:
+            raise ApplicationError(refused, type="InvalidRunRequest", non_retryable=True)
+        on_assistants = self.backend == "assistants"
+        if request.assistant is not None and on_assistants:
             ensure = steps.EnsureAssistant(spec=request.assistant)
             summary = f"ensure assistant {request.assistant.name!r}"
             self.record.assistant_id = await self._call(steps.ENSURE_ASSISTANT, ensure, summary)
-        if self.record.thread_id is None:
+        if self.record.thread_id is None and on_assistants:
             self._enter(RunPhase.creating, "creating a thread")
             create = steps.CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
             self.record.thread_id = await self._call(steps.CREATE_THREAD, create, "create a thread")
-        if request.vector_store_ready_seconds is not None and self.record.assistant_id:
+        if request.vector_store_ready_seconds is not None:
             self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
             wait = steps.WaitForVectorStores(
-                assistant_id=self.record.assistant_id,
+                backend=self.backend,
+                assistant_id=self.record.assistant_id or "",
                 thread_id=self.record.thread_id,
+                vector_store_ids=request.assistant.vector_store_ids() if request.assistant else [],
                 timeout_seconds=request.vector_store_ready_seconds,
             )
             await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
+        self.continues_from = self.record.thread_id
         for attempt in range(1, request.max_run_attempts + 1):
             self.record.run_attempts = attempt
             snapshot = await self._start(attempt)
@@ -142,17 +159,20 @@ class AssistantRun:
                 return
 
     async def _start(self, attempt: int) -> RunSnapshot:
-        """Create the run with the new messages and follow it; on a retried attempt the
-        messages are already on the thread."""
+        """Create the run with the new messages and follow it. On a retried attempt the
+        messages are already on the thread; on the responses backend a failed response is
+        not continued: the attempt starts again from where the run began."""
         request = self.request
-        assert self.record.thread_id is not None
-        assert self.record.assistant_id is not None
+        on_assistants = self.backend == "assistants"
         while True:
             start = steps.StartRun(
+                backend=self.backend,
                 idempotency_key=self._idempotency_key(attempt),
-                assistant_id=self.record.assistant_id,
-                thread_id=self.record.thread_id,
-                messages=request.messages if attempt == 1 else [],
+                assistant_id=self.record.assistant_id or "",
+                assistant=request.assistant,
+                prompt=request.prompt,
+                thread_id=self.record.thread_id if on_assistants else self.continues_from,
+                messages=request.messages if attempt == 1 or not on_assistants else [],
                 overrides=request.model_dump(
                     exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
                 ),
@@ -174,11 +194,14 @@ class AssistantRun:
         other = steps.RunRef(thread_id=self.record.thread_id, run_id=active_run)
         if policy == "cancel":
             cancel = steps.CancelRun(
-                thread_id=other.thread_id, run_id=active_run, idempotency_key=""
+                backend=self.backend,
+                thread_id=other.thread_id,
+                run_id=active_run,
+                idempotency_key="",
             )
             await self._call(steps.CANCEL_RUN, cancel, f"cancel {active_run}")
         else:
-            wait = steps.WaitForRun(run=other, until_terminal=True)
+            wait = steps.WaitForRun(backend=self.backend, run=other, until_terminal=True)
             await self._call(steps.WAIT_FOR_RUN, wait, f"wait for {active_run} to end")
 
     async def _answer_tool_calls(self, snapshot: RunSnapshot) -> RunSnapshot:
@@ -193,11 +216,13 @@ class AssistantRun:
             )
         except TimeoutError:
             self.record.add_tool_calls(expired_calls(snapshot))
-            wait = steps.WaitForRun(run=snapshot.ref, until_terminal=True)
+            wait = steps.WaitForRun(backend=self.backend, run=snapshot.ref, until_terminal=True)
             return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
         self.record.add_tool_calls(results)
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
-        submit = steps.SubmitToolOutputs(run=snapshot.ref, tool_outputs=submissions(results))
+        submit = steps.SubmitToolOutputs(
+            backend=self.backend, run=snapshot.ref, tool_outputs=submissions(results)
+        )
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
 
     async def _stop(self, driver: asyncio.Task[None]) -> None:
@@ -209,15 +234,15 @@ class AssistantRun:
             await driver
         latest = self.record.latest
         if latest is not None and latest.status in TERMINAL_PHASES:
-            self._enter(latest.status, f"run ended {latest.status} before the cancel")
+            self._enter(self._ended(latest.status), f"run ended {latest.status}")
             return
         if self.record.run_attempts == 0:  # stopped before any run was asked for
-            ended = RunPhase.expired if self.deadline_passed else RunPhase.cancelled
-            self._enter(ended, "stopped before a run was created")
+            self._enter(self._ended(RunPhase.cancelled), "stopped before a run was created")
             return
         if self.phase != RunPhase.cancelling:  # the driver recorded a step that just finished
             self._enter(RunPhase.cancelling, reason)
         cancel = steps.CancelRun(
+            backend=self.backend,
             thread_id=self.record.thread_id,
             run_id=latest.run_id if latest else None,
             idempotency_key=self._idempotency_key(self.record.run_attempts),
@@ -232,11 +257,12 @@ class AssistantRun:
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
         self.record.update(snapshot)
-        phase = snapshot.status
-        if phase == RunPhase.cancelled and self.deadline_passed:
-            phase = RunPhase.expired
-        self._enter(phase, describe(snapshot))
+        self._enter(self._ended(snapshot.status), describe(snapshot))
         return snapshot
+
+    def _ended(self, status: RunPhase) -> RunPhase:
+        """A run cancelled because the caller's deadline passed has expired."""
+        return RunPhase.expired if status == RunPhase.cancelled and self.deadline_passed else status
 
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from workflows.common import MAX_MESSAGE_CHARS, Attachment, Contract, Metadata
-from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec
+from workflows.common import MAX_MESSAGE_CHARS, Attachment, Backend, Contract, Metadata
+from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec, PromptReference
 
 MAX_QUEUED_MESSAGES = 100
 MAX_QUEUED_CHARS = 1_000_000
@@ -53,9 +53,15 @@ class ThreadConfig(Contract):
     """Input of `AssistantThread`, workflow id `thread-{key}`."""
 
     key: str = Field(min_length=1)
-    assistant_id: str | None = None
+    assistant_id: str | None = Field(None, description="assistants backend only")
     assistant: AssistantSpec | None = None
-    thread_id: str | None = Field(None, description="adopt this API thread; absent: created")
+    prompt: PromptReference | None = Field(None, description="responses backend only")
+    backend: Backend | None = Field(None, description="None: the worker's OPENAI_BACKEND")
+    thread_id: str | None = Field(
+        None,
+        description="adopt this API thread (responses backend: continue from this response); "
+        "absent: created",
+    )
     defaults: dict[str, Any] = Field(default_factory=dict, description="RunRequest fields")
     idle_timeout_seconds: float = Field(24 * 3600.0, gt=0)
     delete_thread_when_done: bool = False
@@ -65,8 +71,8 @@ class ThreadConfig(Contract):
 
     @model_validator(mode="after")
     def _valid(self) -> ThreadConfig:
-        if (self.assistant_id is None) == (self.assistant is None):
-            raise ValueError("assistant_id, assistant: give exactly one of them")
+        if self.prompt is None and (self.assistant_id is None) == (self.assistant is None):
+            raise ValueError("assistant_id, assistant: give exactly one of them (or a prompt)")
         unknown = sorted(set(self.defaults) - RUN_OVERRIDES)
         if unknown:
             raise ValueError(f"defaults: not a run option: {', '.join(unknown)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.common import Contract, Step
+from workflows.common import Backend, Contract, Step
 from workflows.thread.contracts import ThreadCarry
 
 
@@ -10,6 +10,7 @@ class FindPrevious(Contract):
     """Look up the last closed execution of a conversation's workflow id."""
 
     workflow_id: str
+    backend: Backend = "assistants"
 
 
 DELETE_THREAD = Step("run.delete_thread", str, bool)

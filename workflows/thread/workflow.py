@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import Step
+    from workflows.common import Step, choose_backend
     from workflows.run.contracts import RunRequest, RunResult
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID
@@ -69,6 +69,8 @@ class AssistantThread:
 
     @workflow.run
     async def run(self, config: ThreadConfig) -> ThreadState:
+        backend = await choose_backend(config.backend)  # the conversation's, for all its runs
+        self.config = self.config.model_copy(update={"backend": backend})
         if config.carried is None and config.thread_id is None:
             await self._take_over_previous_execution()
         self._publish_thread_id()
@@ -185,7 +187,7 @@ class AssistantThread:
     async def _take_over_previous_execution(self) -> None:
         """A conversation closed on idle keeps its API thread: the key's last execution
         says which (unless it deleted it), and how many runs it made."""
-        find = FindPrevious(workflow_id=workflow.info().workflow_id)
+        find = FindPrevious(workflow_id=workflow.info().workflow_id, backend=self.config.backend)
         previous = await self._call(FIND_PREVIOUS, find, "find this conversation's thread")
         self.thread_id = previous.thread_id
         self.runs_done = previous.runs_done
@@ -250,6 +252,8 @@ class AssistantThread:
             **message.overrides,
             "assistant_id": config.assistant_id,
             "assistant": config.assistant,
+            "prompt": config.prompt,
+            "backend": config.backend,
             "thread_id": None if self.thread_deleted else self.thread_id,
             "on_active_run": "wait",
             "messages": [message.model_dump(include={"content", "attachments", "metadata"})],

@@ -1,0 +1,238 @@
+"""The Responses API backend: a run is a chain of background responses that the workflow owns.
+
+The run's first response continues from the response `thread_id` (the conversation so far)
+with the new messages; each round of tool outputs is a new response continuing from the last.
+Only the response whose id the workflow recorded is ever continued, so a response that an
+interrupted request created anyway (the API cannot list responses to find it) is a branch
+nobody follows: it costs tokens, never a repeated message in the conversation.
+
+Each response is followed on its event stream; its id and the last event's sequence number
+travel in the activity's heartbeats, so a retry resumes the same stream with `starting_after`
+instead of creating a second response. A cancelled start cancels the response it created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import openai
+from openai import AsyncOpenAI, AsyncStream
+from openai.types.responses import Response, ResponseStreamEvent
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeats import despite_cancel, heartbeating
+from activities.openai_errors import api_errors, checked, stream_error
+from activities.ownership import is_owned, owned_metadata
+from activities.run.responses_items import response_params, snapshot
+from activities.tools import ToolRegistry
+from workflows.common import RunPhase
+from workflows.run.steps import CancelRun, RunSnapshot, StartRun, SubmitToolOutputs, WaitForRun
+
+Events = AsyncStream[ResponseStreamEvent]
+IDEMPOTENCY_KEY = "idempotency_key"
+TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
+CONTINUED = [
+    "model",
+    "instructions",
+    "tools",
+    "temperature",
+    "top_p",
+    "tool_choice",
+    "parallel_tool_calls",
+    "text",
+    "reasoning",
+    "max_output_tokens",
+    "metadata",
+    "prompt",
+    "truncation",
+]
+"""What a response that continues a run takes over from the one before it."""
+
+
+@dataclass
+class Progress:
+    """Where the activity is in the response it follows: what its heartbeats carry."""
+
+    response_id: str | None = None
+    sequence: int = -1
+
+    def details(self) -> tuple[Any, ...]:
+        return (self.response_id, self.sequence) if self.response_id else ()
+
+    @classmethod
+    def of_earlier_attempt(cls) -> Progress:
+        details = activity.info().heartbeat_details
+        return cls(str(details[0]), int(details[1])) if len(details) == 2 else cls()
+
+
+class ResponsesBackend:
+    """The run steps on the Responses API: background responses, followed and chained."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        tools: ToolRegistry,
+        poll_interval: float = 0.25,
+        max_poll_interval: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.tools = tools
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+
+    async def start_run(self, request: StartRun) -> RunSnapshot:
+        params = response_params(request, self.tools)
+        params["metadata"] = owned_metadata(
+            {**params.get("metadata", {}), IDEMPOTENCY_KEY: request.idempotency_key}
+        )
+        return await self._respond(params, "starting a response")
+
+    async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
+        """A response continuing from the run's with the outputs, configured like it."""
+        with api_errors(f"reading {request.run.run_id}"):
+            previous = checked(await self.client.responses.retrieve(request.run.run_id))
+        kept = previous.model_dump(include=set(CONTINUED), exclude_none=True)
+        params: dict[str, Any] = {
+            **kept,
+            "previous_response_id": previous.id,
+            "input": [
+                {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+                for o in request.tool_outputs
+            ],
+        }
+        return await self._respond(params, f"submitting tool outputs to {previous.id}")
+
+    async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
+        async with heartbeating():
+            with api_errors(f"waiting for {request.run.run_id}"):
+                return await self._settle(request.run.run_id)
+
+    async def cancel_run(self, request: CancelRun) -> RunSnapshot:
+        """Cancel the response (idempotent) and wait until it ended. Without an id there is
+        nothing to cancel: a start cancels the response it created itself."""
+        if request.run_id is None:
+            return RunSnapshot(thread_id=request.thread_id or "", status=RunPhase.cancelled)
+        async with heartbeating():
+            with api_errors(f"cancelling {request.run_id}"):
+                return await self._cancel(request.run_id)
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the chain ending at `thread_id`: every response of it this system created.
+        False if the first was gone already."""
+        response_id: str | None = thread_id
+        first = True
+        with api_errors(f"deleting the responses before {thread_id}"):
+            while response_id is not None:
+                try:
+                    response = await self.client.responses.retrieve(response_id)
+                except openai.NotFoundError:
+                    return not first
+                if not is_owned(response.metadata):
+                    return True
+                with contextlib.suppress(openai.NotFoundError):
+                    await self.client.responses.delete(response_id)
+                response_id, first = response.previous_response_id, False
+        return True
+
+    async def thread_exists(self, thread_id: str) -> bool:
+        with api_errors(f"looking up {thread_id}"):
+            try:
+                await self.client.responses.retrieve(thread_id)
+            except openai.NotFoundError:
+                return False
+        return True
+
+    async def _respond(self, params: dict[str, Any], doing: str) -> RunSnapshot:
+        """Create a background response (or resume the one an earlier attempt created) and
+        follow it until it ends; a cancel cancels it."""
+        progress = Progress.of_earlier_attempt()
+        async with heartbeating(progress.details):
+            with api_errors(doing):
+                try:
+                    if progress.response_id is None:
+                        async with await self._create(params, progress) as events:
+                            if (ended := await self._read(events, progress, doing)) is not None:
+                                return snapshot(ended)
+                    return await self._follow_to_the_end(progress, doing)
+                except asyncio.CancelledError:
+                    if progress.response_id is None:
+                        raise
+                    return await self._cancel(progress.response_id)
+
+    async def _create(self, params: dict[str, Any], progress: Progress) -> Events:
+        """Create the response; returns its stream once its id is known (and heartbeated). A
+        cancel that arrives meanwhile waits for the id, then goes on (to cancel it)."""
+        create = self.client.responses.create(
+            **params, background=True, store=True, stream=True
+        )  # (mypy cannot pick the streaming overload through **params)
+        events, cancelled = await despite_cancel(cast(Awaitable[Events], create))
+        async for event in events:
+            self._note(event, progress, "creating a response")
+            if progress.response_id is not None:
+                break
+        if progress.response_id is None:
+            await events.close()
+            raise ApplicationError("the response stream ended before the response was created")
+        activity.heartbeat(*progress.details())
+        if cancelled:
+            await events.close()
+            raise asyncio.CancelledError("cancelled while the response was being created")
+        return events
+
+    async def _read(self, events: Events, progress: Progress, doing: str) -> Response | None:
+        """Read the stream on; the response once it has ended, None if the stream stopped."""
+        async for event in events:
+            if (ended := self._note(event, progress, doing)) is not None:
+                return ended
+        return None
+
+    async def _follow_to_the_end(self, progress: Progress, doing: str) -> RunSnapshot:
+        """Resume the response's stream after the last event seen (`starting_after`) until it
+        ends; after a few streams that stop early, poll."""
+        assert progress.response_id is not None
+        for _ in range(3):
+            resumed = await self.client.responses.retrieve(
+                progress.response_id, stream=True, starting_after=progress.sequence
+            )
+            async with resumed as events:
+                if (ended := await self._read(events, progress, doing)) is not None:
+                    return snapshot(ended)
+        return await self._settle(progress.response_id)
+
+    def _note(self, event: ResponseStreamEvent, progress: Progress, doing: str) -> Response | None:
+        """Record where the stream is; the response once it has ended."""
+        progress.sequence = event.sequence_number
+        if event.type == "error":
+            raise stream_error(doing, event.code, event.message)
+        response = getattr(event, "response", None)
+        if not isinstance(response, Response):
+            return None
+        progress.response_id = response.id
+        return checked(response) if response.status in TERMINAL else None
+
+    async def _cancel(self, response_id: str) -> RunSnapshot:
+        """Cancel the response; one that had ended keeps how it ended, except that one waiting
+        for tool outputs ends the run cancelled (no response will continue it)."""
+        with contextlib.suppress(openai.BadRequestError):  # it had ended
+            await self.client.responses.cancel(response_id)
+        ended = await self._settle(response_id)
+        if ended.status == RunPhase.requires_action:
+            return ended.model_copy(update={"status": RunPhase.cancelled, "tool_calls": []})
+        return ended
+
+    async def _settle(self, response_id: str) -> RunSnapshot:
+        """Poll the response until it has ended, with backoff."""
+        delay = self.poll_interval
+        while True:
+            raw = await self.client.responses.with_raw_response.retrieve(response_id)
+            response = checked(raw.parse())
+            if response.status in TERMINAL:
+                return snapshot(response)
+            asked = raw.headers.get("openai-poll-after-ms")
+            await asyncio.sleep(float(asked) / 1000 if asked else delay)
+            delay = min(delay * 1.5, self.max_poll_interval)

@@ -1,0 +1,97 @@
+"""The run's steps as activities: each is done by the API backend its input names, so one
+worker serves runs and conversations on both (the workflow picks, once per run)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from temporalio import activity
+
+from activities.run.assistants import AssistantsBackend
+from activities.run.responses import ResponsesBackend
+from workflows.common import Backend
+from workflows.run.steps import (
+    CANCEL_RUN,
+    CREATE_THREAD,
+    DEFAULT_BACKEND,
+    ENSURE_ASSISTANT,
+    START_RUN,
+    SUBMIT_TOOL_OUTPUTS,
+    WAIT_FOR_RUN,
+    CancelRun,
+    CreateThread,
+    EnsureAssistant,
+    RunSnapshot,
+    StartRun,
+    SubmitToolOutputs,
+    WaitForRun,
+)
+from workflows.thread.steps import DELETE_THREAD
+
+
+class RunBackend(Protocol):
+    """What each API backend does for a run."""
+
+    async def start_run(self, request: StartRun) -> RunSnapshot: ...
+    async def wait_for_run(self, request: WaitForRun) -> RunSnapshot: ...
+    async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot: ...
+    async def cancel_run(self, request: CancelRun) -> RunSnapshot: ...
+    async def delete_thread(self, thread_id: str) -> bool: ...
+    async def thread_exists(self, thread_id: str) -> bool: ...
+
+
+class DefaultBackend:
+    """The local activity a workflow asks which backend to use when a run names none; every
+    worker that runs workflows serves it."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    @activity.defn(name=DEFAULT_BACKEND)
+    async def default_backend(self) -> Backend:
+        """The worker's OPENAI_BACKEND."""
+        return self.backend
+
+
+class RunSteps:
+    """The run's activities, registered under the backend-neutral step names."""
+
+    def __init__(self, assistants: AssistantsBackend, responses: ResponsesBackend) -> None:
+        self.assistants = assistants
+        self.backends: dict[Backend, RunBackend] = {
+            "assistants": assistants,
+            "responses": responses,
+        }
+
+    def backend_of(self, thread_id: str) -> RunBackend:
+        """A thread id says its backend: responses continue from a response."""
+        return self.backends["responses" if thread_id.startswith("resp_") else "assistants"]
+
+    @activity.defn(name=ENSURE_ASSISTANT.name)
+    async def ensure_assistant(self, request: EnsureAssistant) -> str:
+        return await self.assistants.ensure_assistant(request)
+
+    @activity.defn(name=CREATE_THREAD.name)
+    async def create_thread(self, request: CreateThread) -> str:
+        return await self.assistants.create_thread(request)
+
+    @activity.defn(name=START_RUN.name)
+    async def start_run(self, request: StartRun) -> RunSnapshot:
+        return await self.backends[request.backend].start_run(request)
+
+    @activity.defn(name=WAIT_FOR_RUN.name)
+    async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
+        return await self.backends[request.backend].wait_for_run(request)
+
+    @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
+    async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
+        return await self.backends[request.backend].submit_tool_outputs(request)
+
+    @activity.defn(name=CANCEL_RUN.name)
+    async def cancel_run(self, request: CancelRun) -> RunSnapshot:
+        return await self.backends[request.backend].cancel_run(request)
+
+    @activity.defn(name=DELETE_THREAD.name)
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete a thread (a chain of responses); False if it was already gone."""
+        return await self.backend_of(thread_id).delete_thread(thread_id)
