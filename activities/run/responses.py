@@ -160,8 +160,8 @@ class ResponsesBackend:
                                 return snapshot(ended)
                     return await self._follow_to_the_end(progress, doing)
                 except asyncio.CancelledError:
-                    if progress.response_id is None:
-                        raise
+                    if progress.response_id is None or not _cancel_requested():
+                        raise  # a timed-out or shut-down attempt: the retry resumes it
                     return await self._cancel(progress.response_id)
 
     async def _create(self, params: dict[str, Any], progress: Progress) -> Events:
@@ -236,3 +236,9 @@ class ResponsesBackend:
             asked = raw.headers.get("openai-poll-after-ms")
             await asyncio.sleep(float(asked) / 1000 if asked else delay)
             delay = min(delay * 1.5, self.max_poll_interval)
+
+
+def _cancel_requested() -> bool:
+    """The workflow asked for the cancel (not a timeout, a shutdown, a lost activity)."""
+    details = activity.cancellation_details()
+    return details is not None and details.cancel_requested
