@@ -183,6 +183,7 @@ def dev(
         ".data"
     ),
     demo: Annotated[bool, typer.Option(help="run the demo question once the stack is up")] = False,
+    backend: BackendOption = None,
 ) -> None:
     """Start the Temporal dev server (with UI) and a worker; Ctrl-C stops all of them."""
     from workers.devstack import DevStackOptions, run_dev_stack
@@ -195,7 +196,10 @@ def dev(
         data_dir=data_dir,
         demo=demo,
     )
-    _run(run_dev_stack(cli_settings(), options, console))
+    settings = cli_settings()
+    if backend is not None:
+        settings = settings.model_copy(update={"openai_backend": backend.value})
+    _run(run_dev_stack(settings, options, console))
 
 
 @app.command()
