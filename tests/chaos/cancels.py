@@ -15,11 +15,13 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from tests.chaos import chains
 from workflows.contracts import CancelRequest, RunRequest, RunResult
 from workflows.run.workflow import AssistantRun
 
@@ -40,9 +42,10 @@ class Ended:
     seconds: float
 
 
-def request_for(assistant_id: str, n: int) -> tuple[str, RunRequest]:
+def request_for(assistant: str | dict[str, Any], n: int) -> tuple[str, RunRequest]:
     kind = KINDS[n % len(KINDS)]
-    fields: dict[str, object] = {"assistant_id": assistant_id, "timeouts": TIMEOUTS}
+    target = {"assistant_id": assistant} if isinstance(assistant, str) else {"assistant": assistant}
+    fields: dict[str, object] = {**target, "timeouts": TIMEOUTS}
     if kind == "cancel during retry":
         text = f"Hello number {n} [[emulator fail=server_error*1]]"
         fields["max_run_attempts"] = 2
@@ -93,28 +96,59 @@ class Verdict:
 
 
 async def judge(
-    ended: list[Ended], counters: dict[str, dict[str, int]], base_url: str, key: str
+    backend: str,
+    ended: list[Ended],
+    counters: dict[str, dict[str, int]],
+    base_url: str,
+    key: str,
 ) -> Verdict:
     """Compare every result with what the API and the emulator's counters say."""
-    by_status: dict[str, int] = {}
-    unexpected = disagreeing = left_active = duplicates = 0
+    verdict = Verdict({}, 0, 0, 0, 0)
     async with AsyncOpenAI(base_url=base_url, api_key=key, max_retries=20) as openai:
         for one in ended:
             result = one.result
             if result is None:
                 continue
-            by_status[result.status] = by_status.get(result.status, 0) + 1
-            unexpected += result.status not in ALLOWED[one.kind]
+            verdict.by_status[result.status] = verdict.by_status.get(result.status, 0) + 1
+            verdict.unexpected += result.status not in ALLOWED[one.kind]
             if result.thread_id is None:
                 continue
-            runs = [r async for r in openai.beta.threads.runs.list(result.thread_id)]
-            left_active += sum(r.status in ACTIVE for r in runs)
-            api = {r.id: r.status for r in runs}.get(result.run_id or "")
-            disagreeing += not _agrees(result.status, api)
-            attempts = 2 if one.kind == "cancel during retry" else 1
-            duplicates += counters.get("messages_created", {}).get(result.thread_id, 0) > 1
-            duplicates += counters.get("runs_created", {}).get(result.thread_id, 0) > attempts
-    return Verdict(by_status, unexpected, disagreeing, left_active, duplicates)
+            if backend == "responses":
+                await _judge_chain(openai, result, verdict)
+            else:
+                await _judge_thread(openai, counters, one, result, verdict)
+    return verdict
+
+
+async def _judge_thread(
+    openai: AsyncOpenAI,
+    counters: dict[str, dict[str, int]],
+    one: Ended,
+    result: RunResult,
+    verdict: Verdict,
+) -> None:
+    assert result.thread_id is not None
+    runs = [r async for r in openai.beta.threads.runs.list(result.thread_id)]
+    verdict.left_active += sum(r.status in ACTIVE for r in runs)
+    api = {r.id: r.status for r in runs}.get(result.run_id or "")
+    verdict.disagreeing += not _agrees(result.status, api)
+    attempts = 2 if one.kind == "cancel during retry" else 1
+    verdict.duplicates += counters.get("messages_created", {}).get(result.thread_id, 0) > 1
+    verdict.duplicates += counters.get("runs_created", {}).get(result.thread_id, 0) > attempts
+
+
+async def _judge_chain(openai: AsyncOpenAI, result: RunResult, verdict: Verdict) -> None:
+    """The run's last response has ended as the run says; its chain repeats nothing. A run
+    cancelled while its tools ran ends at a response that completed asking for them."""
+    chain = await chains.chain_of(openai, result)
+    verdict.duplicates += chain.repeated
+    if result.run_id is None:
+        verdict.disagreeing += result.status not in ("cancelled", "expired")
+        return
+    api = (await openai.responses.retrieve(result.run_id)).status
+    verdict.left_active += api in ("queued", "in_progress")
+    stopped = result.status in ("cancelled", "expired") and api == "completed"
+    verdict.disagreeing += not (_agrees(result.status, api) or stopped)
 
 
 def _agrees(status: str, api: str | None) -> bool:

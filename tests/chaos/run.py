@@ -33,19 +33,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from benchmarks.emulator_bench import free_port
-from tests.chaos import cancels
+from tests.chaos import cancels, chains
 from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import project_tools
 from workflows.contracts import RunRequest, RunResult
 from workflows.run.workflow import AssistantRun
 
+Assistant = str | dict[str, Any]
+"""An assistant's id (assistants backend) or the spec of one (responses)."""
 KEY = "sk-chaos"
 CLI = str(Path(sys.executable).parent / "durable-assistants")
 RESULTS = Path(__file__).with_name("results.md")
@@ -62,6 +65,7 @@ STORM = [
 @dataclass
 class Outcome:
     scenario: str
+    backend: str
     runs: int
     ended_as: dict[str, int]
     duplicates: int
@@ -72,6 +76,7 @@ class Outcome:
     unexpected: int = 0
     disagreeing: int = 0
     left_active: int = 0
+    orphaned_responses: int = 0
 
     @property
     def ok(self) -> bool:
@@ -84,9 +89,10 @@ class Outcome:
 class Stack:
     """A dev server, an emulator and worker processes, each restartable."""
 
-    def __init__(self, folder: Path, faults: list[str]) -> None:
+    def __init__(self, folder: Path, faults: list[str], backend: str) -> None:
         self.folder = folder
         self.faults = faults
+        self.backend = backend
         self.port, self.emulator_port = free_port(), free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.base_url = f"http://127.0.0.1:{self.emulator_port}/v1"
@@ -95,7 +101,7 @@ class Stack:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.visits = folder / "visits.log"
 
-    async def start(self) -> tuple[Client, str]:
+    async def start(self) -> tuple[Client, Assistant]:
         """Server, emulator and two workers; a client and an assistant with the tools."""
         await self.start_server()
         self.start_emulator()
@@ -151,6 +157,7 @@ class Stack:
             "TEMPORAL_ADDRESS": self.address,
             "OPENAI_BASE_URL": self.base_url,
             "OPENAI_API_KEY": KEY,
+            "OPENAI_BACKEND": self.backend,
             "TOOLS_MODULES": TOOLS,
             "LOG_LEVEL": "ERROR",
             "HEARTBEAT_THROTTLE_SECONDS": "1",
@@ -171,26 +178,36 @@ class Stack:
             await stop_process(self.server)
 
 
-async def assistant_for(stack: Stack) -> str:
-    from openai import AsyncOpenAI
-
+async def assistant_for(stack: Stack) -> Assistant:
+    """An assistant with the tools (assistants backend), or the spec of one (responses)."""
     settings = load_settings(tools_modules=TOOLS)
+    if stack.backend == "responses":
+        names = [registered.spec.name for registered in project_tools(settings)]
+        return {"name": "chaos", "model": "gpt-4o", "tools": names}
     tools = project_tools(settings).definitions("assistants")
     async with AsyncOpenAI(base_url=stack.base_url, api_key=KEY, max_retries=20) as openai:
         created = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
     return created.id
 
 
-async def timed_run(client: Client, request: RunRequest) -> tuple[RunResult | None, float]:
+@dataclass
+class Ran:
+    workflow_id: str
+    result: RunResult | None
+    seconds: float
+
+
+async def timed_run(client: Client, request: RunRequest) -> Ran:
     """Start a run and wait for its result, riding out the server restart (client calls
     that fail meanwhile are repeated; the workflow id makes the start idempotent)."""
     started = time.perf_counter()
+    workflow_id = f"chaos-{uuid.uuid4()}"
     try:
-        handle = await start_through_outages(client, request, f"chaos-{uuid.uuid4()}")
+        handle = await start_through_outages(client, request, workflow_id)
         result: RunResult = await _through_outages(handle.result)
     except WorkflowFailureError:
-        return None, time.perf_counter() - started
-    return result, time.perf_counter() - started
+        return Ran(workflow_id, None, time.perf_counter() - started)
+    return Ran(workflow_id, result, time.perf_counter() - started)
 
 
 async def start_through_outages(client: Client, request: RunRequest, workflow_id: str) -> Any:
@@ -244,25 +261,29 @@ async def chaos(stack: Stack, seconds: float, restart_server: bool) -> None:
             server_restarted = True
 
 
-async def scenario(name: str, runs: int, chaos_seconds: float, faults: list[str]) -> Outcome:
+async def scenario(
+    name: str, backend: str, runs: int, chaos_seconds: float, faults: list[str]
+) -> Outcome:
     with tempfile.TemporaryDirectory() as folder:
-        stack = Stack(Path(folder), faults)
+        stack = Stack(Path(folder), faults, backend)
         try:
             client, assistant = await stack.start()
             started = time.perf_counter()
             jobs = [timed_run(client, _question(assistant, n)) for n in range(runs)]
             disorder = chaos(stack, chaos_seconds, restart_server=name == "kill")
-            results = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
-            return _outcome(name, stack, results, time.perf_counter() - started)
+            ran = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
+            wall = time.perf_counter() - started
+            return await _outcome(name, stack, ran, wall)
         finally:
             await stack.stop()
 
 
-def _question(assistant_id: str, n: int) -> RunRequest:
+def _question(assistant: Assistant, n: int) -> RunRequest:
     text = f'call record_visit with {{"city": "City{n}"}} then calculate {n} * 2'
+    target = {"assistant_id": assistant} if isinstance(assistant, str) else {"assistant": assistant}
     return RunRequest.model_validate(
         {
-            "assistant_id": assistant_id,
+            **target,
             "messages": [{"content": text}],
             "timeouts": {
                 "heartbeat_seconds": 2,
@@ -273,51 +294,73 @@ def _question(assistant_id: str, n: int) -> RunRequest:
     )
 
 
-def _outcome(
-    name: str, stack: Stack, results: list[tuple[RunResult | None, float]], wall: float
-) -> Outcome:
+async def _outcome(name: str, stack: Stack, ran: list[Ran], wall: float) -> Outcome:
     counters = stack.counters()
-    finished = [r for r, _ in results if r is not None]
-    completed = [r for r in finished if r.status == "completed" and len(r.tool_calls) == ROUNDS]
+    finished = [(r.workflow_id, r.result) for r in ran if r.result is not None]
+    completed = [r for _, r in finished if r.status == "completed" and len(r.tool_calls) == ROUNDS]
+    if stack.backend == "responses":
+        duplicates, orphaned = await _chain_checks(stack, counters, finished)
+    else:
+        duplicates, orphaned = _thread_checks(counters, [r for _, r in finished]), 0
+    visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
+    return Outcome(
+        scenario=name,
+        backend=stack.backend,
+        runs=len(ran),
+        ended_as={"completed": len(completed)},
+        duplicates=duplicates,
+        lost=len(ran) - len(finished),
+        extra_tool_executions=len(visits) - len(set(visits)),
+        slowest_run_seconds=max(r.seconds for r in ran),
+        wall_seconds=wall,
+        orphaned_responses=orphaned,
+    )
+
+
+def _thread_checks(counters: dict[str, dict[str, int]], finished: list[RunResult]) -> int:
+    """One run and one user message per thread, one accepted submission per round."""
     duplicates = sum(
         counters.get(counter, {}).get(r.thread_id or "", 0) > 1
         for r in finished
         for counter in ("runs_created", "messages_created")
     )
     accepted = counters.get("tool_output_submissions", {}).get("accepted", 0)
-    duplicates += max(0, accepted - ROUNDS * len(finished))
-    visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
-    return Outcome(
-        scenario=name,
-        runs=len(results),
-        ended_as={"completed": len(completed)},
-        duplicates=duplicates,
-        lost=len(results) - len(finished),
-        extra_tool_executions=len(visits) - len(set(visits)),
-        slowest_run_seconds=max(seconds for _, seconds in results),
-        wall_seconds=wall,
-    )
+    return duplicates + max(0, accepted - ROUNDS * len(finished))
+
+
+async def _chain_checks(
+    stack: Stack, counters: dict[str, dict[str, int]], finished: list[tuple[str, RunResult]]
+) -> tuple[int, int]:
+    """Repeated user messages or tool outputs along each run's chain, and orphans."""
+    duplicates = orphaned = 0
+    async with AsyncOpenAI(base_url=stack.base_url, api_key=KEY, max_retries=20) as openai:
+        for workflow_id, result in finished:
+            chain = await chains.chain_of(openai, result)
+            duplicates += chain.repeated
+            orphaned += chains.orphans(counters, workflow_id, result, chain)
+    return duplicates, orphaned
 
 
 def table(outcomes: list[Outcome]) -> str:
     lines = [
-        "| scenario | runs | ended as | duplicates | lost | API runs left active "
-        "| disagreeing with the API | extra tool executions | slowest run | wall |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | backend | runs | ended as | duplicates | lost | API runs left active "
+        "| disagreeing with the API | orphaned responses | extra tool executions "
+        "| slowest run | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         ended = ", ".join(f"{n} {status}" for status, n in sorted(o.ended_as.items()))
         lines.append(
-            f"| {o.scenario} | {o.runs} | {ended} | {o.duplicates} | {o.lost} | "
-            f"{o.left_active} | {o.disagreeing} | {o.extra_tool_executions} | "
-            f"{o.slowest_run_seconds:.1f} s | {o.wall_seconds:.1f} s |"
+            f"| {o.scenario} | {o.backend} | {o.runs} | {ended} | {o.duplicates} | {o.lost} | "
+            f"{o.left_active} | {o.disagreeing} | {o.orphaned_responses} | "
+            f"{o.extra_tool_executions} | {o.slowest_run_seconds:.1f} s | {o.wall_seconds:.1f} s |"
         )
     return "\n".join(lines) + "\n"
 
 
-async def cancels_scenario(runs: int, chaos_seconds: float) -> Outcome:
+async def cancels_scenario(backend: str, runs: int, chaos_seconds: float) -> Outcome:
     with tempfile.TemporaryDirectory() as folder:
-        stack = Stack(Path(folder), faults=[])
+        stack = Stack(Path(folder), [], backend)
         try:
             client, assistant = await stack.start()
             started = time.perf_counter()
@@ -327,10 +370,11 @@ async def cancels_scenario(runs: int, chaos_seconds: float) -> Outcome:
             ended = (await asyncio.gather(asyncio.gather(*jobs), disorder))[0]
             wall = time.perf_counter() - started
             await asyncio.sleep(1)  # runs still `cancelling` at the API settle
-            verdict = await cancels.judge(ended, stack.counters(), stack.base_url, KEY)
+            verdict = await cancels.judge(backend, ended, stack.counters(), stack.base_url, KEY)
             visits = stack.visits.read_text().splitlines() if stack.visits.exists() else []
             return Outcome(
                 scenario="cancels",
+                backend=backend,
                 runs=runs,
                 ended_as=verdict.by_status,
                 duplicates=verdict.duplicates,
@@ -347,17 +391,21 @@ async def cancels_scenario(runs: int, chaos_seconds: float) -> Outcome:
 
 
 async def main(args: argparse.Namespace) -> list[Outcome]:
-    return [
-        await scenario("kill", args.runs, args.chaos_seconds, faults=[]),
-        await scenario("faults", args.runs, 0, faults=STORM),
-        await cancels_scenario(args.runs, args.chaos_seconds),
-    ]
+    outcomes = []
+    for backend in args.backends:
+        outcomes += [
+            await scenario("kill", backend, args.runs, args.chaos_seconds, faults=[]),
+            await scenario("faults", backend, args.runs, 0, faults=STORM),
+            await cancels_scenario(backend, args.runs, args.chaos_seconds),
+        ]
+    return outcomes
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--chaos-seconds", type=float, default=60)
+    parser.add_argument("--backends", nargs="+", default=["assistants", "responses"])
     outcomes = asyncio.run(main(parser.parse_args()))
     report = table(outcomes)
     RESULTS.write_text(report)
