@@ -107,7 +107,10 @@ def retrieve_latency(base: str, requests: int) -> dict[str, Any]:
         for _ in range(10):  # alternate, so drift on a noisy machine hits both alike
             retrieve += timed(client, run_url, requests // 10)
             baseline += timed(client, health_url, requests // 10)
-    result = {"run_retrieve": summary(retrieve), "health_baseline": summary(baseline)}
+    result: dict[str, Any] = {
+        "run_retrieve": summary(retrieve),
+        "health_baseline": summary(baseline),
+    }
     result["ratio_median"] = round(
         result["run_retrieve"]["median_ms"] / result["health_baseline"]["median_ms"], 2
     )

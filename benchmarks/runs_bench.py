@@ -5,11 +5,13 @@
   C  AssistantRun on the Temporal dev server with a worker
   D  Temporal's floor: a bare workflow with as many activities as C, each doing nothing
 
+and, on the Responses API, A' B' C' (see benchmarks.responses_contenders).
+
     python -m benchmarks.runs_bench [--queued 0.1] [--in-progress 1.5] [--repeat 5] [--quick]
 
 The emulator (its own process) plays the model with the given timings. Results go to
-benchmarks/results/runs.{json,md} and runs_latency.png; ratios (C/A, C/B, C/D) matter more
-than absolute times on a noisy machine.
+benchmarks/results/runs.{json,md} and runs_latency.png; ratios (C/A, C/B, C/D, C'/B')
+matter more than absolute times on a noisy machine.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from temporalio.worker import Worker
 from activities.tools import CallContext, execute, registry
 from benchmarks.emulator_bench import RESULTS, free_port, rss_mib, start_emulator
 from benchmarks.floor import TemporalFloor, nothing
+from benchmarks.responses_contenders import ResponsesBench
+from benchmarks.responses_contenders import markdown as responses_markdown
 from workers.settings import EXAMPLE_TOOLS, Settings, load_settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker, project_tools
@@ -68,6 +72,14 @@ ACTION_EVENTS = (
     "start_child_workflow_execution_initiated_event_attributes",
 )
 Contender = Callable[[str], Awaitable[None]]
+CHART_LABELS = {
+    "A": "A: SDK polling helpers",
+    "B": "B: SDK streaming helpers",
+    "C": "C: AssistantRun (durable)",
+    "A'": "A': responses.create, blocking",
+    "B'": "B': background responses, streamed",
+    "C'": "C': AssistantRun, responses backend",
+}
 
 
 async def run_tools(calls: list[Any]) -> list[dict[str, str]]:
@@ -87,6 +99,9 @@ class Bench:
         self.client = client
         self.assistant_id = assistant_id
         self.admin = admin
+
+    def contenders(self) -> dict[str, Contender]:
+        return {"A": self.polling, "B": self.streaming, "C": self.durable}
 
     async def polling(self, text: str) -> None:
         runs = self.openai.beta.threads.runs
@@ -120,22 +135,46 @@ class Bench:
         assert run.status == "completed", run.status
 
     async def durable(self, text: str) -> None:
-        request = RunRequest.model_validate(
-            {"assistant_id": self.assistant_id, "messages": [{"content": text}]}
-        )
         result = await self.client.execute_workflow(
-            AssistantRun.run, request, id=f"bench-{uuid.uuid4()}", task_queue="bench-c"
+            AssistantRun.run, self.request(text), id=f"bench-{uuid.uuid4()}", task_queue="bench-c"
         )
         assert result.status == "completed", result.status
+
+    def request(self, text: str) -> RunRequest:
+        return assistants_request(self.assistant_id, text)
 
     async def floor(self, activities: int) -> None:
         await self.client.execute_workflow(
             TemporalFloor.run, activities, id=f"floor-{uuid.uuid4()}", task_queue="bench-d"
         )
 
-    def requests(self) -> int:
-        counts = httpx.get(f"{self.admin}/counters").json().get("requests", {})
-        return sum(counts.values())
+    def counts(self) -> dict[str, int]:
+        return counts(self.admin)
+
+
+def assistants_request(assistant_id: str, text: str) -> RunRequest:
+    """C's input: explicitly on the Assistants API (the worker's default is responses)."""
+    return RunRequest.model_validate(
+        {"backend": "assistants", "assistant_id": assistant_id, "messages": [{"content": text}]}
+    )
+
+
+def counts(admin: str) -> dict[str, int]:
+    """API requests, runs and responses the emulator was asked for so far."""
+    counters = httpx.get(f"{admin}/counters").json()
+    return {
+        "requests": sum(counters.get("requests", {}).values()),
+        "runs": counters.get("runs_created", {}).get("total", 0),
+        "responses": counters.get("responses_created", {}).get("total", 0),
+    }
+
+
+async def counted(bench: Bench, call: Awaitable[None]) -> tuple[float, dict[str, int]]:
+    """Seconds `call` took, and what it asked of the emulator."""
+    before = bench.counts()
+    seconds = await timed(call)
+    after = bench.counts()
+    return seconds, {name: after[name] - before[name] for name in after}
 
 
 async def timed(call: Awaitable[None]) -> float:
@@ -151,55 +190,67 @@ def stats(samples: list[float]) -> dict[str, float]:
 
 
 async def latency(bench: Bench, repeat: int) -> dict[str, Any]:
-    """p50/p95 per scenario and contender, and API requests per run."""
+    """A, B, C and D side by side."""
+
+    def contenders(activities: int) -> dict[str, Contender]:
+        async def floor(_text: str) -> None:
+            await bench.floor(activities)
+
+        return {**bench.contenders(), "D": floor}
+
+    return await side_by_side(bench, contenders, repeat)
+
+
+async def side_by_side(
+    bench: Bench, contenders_of: Callable[[int], dict[str, Contender]], repeat: int
+) -> dict[str, Any]:
+    """p50/p95 per scenario and contender (given the activities C runs for the scenario), and
+    API requests, runs and responses per run; contenders take turns going first."""
     results: dict[str, Any] = {}
     for scenario, (text, activities) in SCENARIOS.items():
-        contenders: dict[str, Contender] = {
-            "A": bench.polling,
-            "B": bench.streaming,
-            "C": bench.durable,
-            "D": lambda _text, n=activities: bench.floor(n),  # type: ignore[misc]
-        }
-        samples: dict[str, list[float]] = {name: [] for name in contenders}
-        requests: dict[str, list[int]] = {name: [] for name in contenders}
+        contenders = contenders_of(activities)
+        names = list(contenders)
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        asked: dict[str, list[dict[str, int]]] = {name: [] for name in names}
         for iteration in range(repeat):
-            order = list(contenders)[iteration % 4 :] + list(contenders)[: iteration % 4]
-            for name in order:
-                before = bench.requests()
-                samples[name].append(await timed(contenders[name](text)))
-                requests[name].append(bench.requests() - before)
+            shift = iteration % len(names)
+            for name in names[shift:] + names[:shift]:
+                seconds, what = await counted(bench, contenders[name](text))
+                samples[name].append(seconds)
+                asked[name].append(what)
         results[scenario] = {
-            name: {**stats(samples[name]), "requests": statistics.median(requests[name])}
-            for name in contenders
+            name: {**stats(samples[name]), **medians(asked[name])} for name in names
         }
     return results
 
 
-async def by_duration(bench: Bench, durations: list[float]) -> dict[str, Any]:
+def medians(runs: list[dict[str, int]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+async def by_duration(
+    bench: Bench, durations: list[float], contenders: dict[str, Contender]
+) -> dict[str, Any]:
     """Latency and API requests of one tool round as the model gets slower."""
     results: dict[str, Any] = {}
     for seconds in durations:
         text = f"What is the weather in Oslo? [[emulator in_progress={seconds}]]"
         row = {}
-        for name, contender in (("A", bench.polling), ("B", bench.streaming), ("C", bench.durable)):
-            before = bench.requests()
-            row[name] = {
-                "seconds": await timed(contender(text)),
-                "requests": bench.requests() - before,
-            }
+        for name, contender in contenders.items():
+            took, what = await counted(bench, contender(text))
+            row[name] = {"seconds": took, **what}
         results[str(seconds)] = row
     return results
 
 
-async def history_costs(client: Client, bench: Bench) -> dict[str, Any]:
-    """History events and billable actions (counted from the events) per C run."""
+async def history_costs(
+    client: Client, request_of: Callable[[str], RunRequest], task_queue: str
+) -> dict[str, Any]:
+    """History events and billable actions (counted from the events) per durable run."""
     costs = {}
     for scenario, (text, _) in SCENARIOS.items():
-        request = RunRequest.model_validate(
-            {"assistant_id": bench.assistant_id, "messages": [{"content": text}]}
-        )
         handle = await client.start_workflow(
-            AssistantRun.run, request, id=f"cost-{uuid.uuid4()}", task_queue="bench-c"
+            AssistantRun.run, request_of(text), id=f"cost-{uuid.uuid4()}", task_queue=task_queue
         )
         await handle.result()
         events = (await handle.fetch_history()).events
@@ -216,7 +267,7 @@ async def throughput(bench: Bench, levels: list[int], runs_per_level: int) -> di
     text = "Say hello [[emulator queued=0.05 in_progress=0.2]]"
     results: dict[str, Any] = {}
     for level in levels:
-        row = {}
+        row: dict[str, Any] = {}
         for name, contender in (
             ("C", lambda: bench.durable(text)),
             ("D", lambda: bench.floor(SCENARIOS["no tools"][1])),
@@ -242,6 +293,17 @@ async def at_concurrency(make: Callable[[], Awaitable[None]], count: int, level:
     return time.perf_counter() - started
 
 
+async def responses_side(
+    bench: Bench, responses: ResponsesBench, args: argparse.Namespace
+) -> dict[str, Any]:
+    """A', B' and C' on the Responses API: latency, requests as model time grows, C' history."""
+    return {
+        "latency": await side_by_side(bench, lambda _: responses.contenders(), args.repeat),
+        "by_duration": await by_duration(bench, args.durations, responses.contenders()),
+        "history": await history_costs(bench.client, responses.request, "bench-c"),
+    }
+
+
 def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     cli = Path(sys.executable).parent / "durable-assistants"
     return subprocess.Popen([str(cli), "worker"], env=env, stderr=subprocess.DEVNULL)
@@ -258,9 +320,7 @@ async def worker_footprint(
         idle = rss_mib(worker.pid)
         already = _runs_created(admin)
         text = "Say hello [[emulator queued=0.05 in_progress=120]]"
-        request = RunRequest.model_validate(
-            {"assistant_id": assistant_id, "messages": [{"content": text}]}
-        )
+        request = assistants_request(assistant_id, text)
         started = time.perf_counter()
         handles = await asyncio.gather(
             *(
@@ -301,8 +361,7 @@ async def worker_footprint(
 
 
 def _runs_created(admin: str) -> int:
-    created: int = httpx.get(f"{admin}/counters").json().get("runs_created", {}).get("total", 0)
-    return created
+    return counts(admin)["runs"]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -337,18 +396,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         async with AsyncOpenAI(base_url=base, api_key=KEY, max_retries=0) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
             bench = Bench(openai, env.client, assistant.id, admin)
+            responses = ResponsesBench(openai, env.client, "bench-c")
             floor = Worker(
                 env.client, task_queue="bench-d", workflows=[TemporalFloor], activities=[nothing]
             )
             async with build_worker(env.client, settings), floor:
+                results: dict[str, Any]
                 if args.footprint_only:
                     results = json.loads((RESULTS / "runs.json").read_text())
                 else:
                     results = {
                         "timings": {"queued": args.queued, "in_progress": args.in_progress},
                         "latency": await latency(bench, args.repeat),
-                        "by_duration": await by_duration(bench, args.durations),
-                        "history": await history_costs(env.client, bench),
+                        "by_duration": await by_duration(bench, args.durations, bench.contenders()),
+                        "history": await history_costs(env.client, bench.request, "bench-c"),
+                        "responses": await responses_side(bench, responses, args),
                         "throughput": await throughput(bench, args.concurrency, args.runs),
                     }
         worker_env = {
@@ -409,6 +471,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"(idle {fp['idle_rss_mib']:.0f} MiB), {fp['cpu_cores_while_waiting']:.2f} cores "
         f"while the runs wait on the model.",
     ]
+    if "responses" in results:
+        lines += ["", *responses_markdown(results["responses"])]
     return "\n".join(lines) + "\n"
 
 
@@ -418,22 +482,21 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    durations = [float(s) for s in results["by_duration"]]
+    responses = results.get("responses", {}).get("by_duration", {})
+    rows = {s: {**row, **responses.get(s, {})} for s, row in results["by_duration"].items()}
     figure, axis = plt.subplots(figsize=(6, 4))
-    for name, label in (
-        ("A", "A: SDK polling helpers"),
-        ("B", "B: SDK streaming helpers"),
-        ("C", "C: AssistantRun (durable)"),
-    ):
-        axis.plot(
-            durations,
-            [results["by_duration"][str(s)][name]["seconds"] for s in durations],
-            marker="o",
-            label=label,
-        )
+    for name, label in CHART_LABELS.items():
+        if all(name in row for row in rows.values()):
+            axis.plot(
+                [float(s) for s in rows],
+                [row[name]["seconds"] for row in rows.values()],
+                marker="o",
+                linestyle="--" if name.endswith("'") else "-",
+                label=label,
+            )
     axis.set_xlabel("model time per phase (s)")
     axis.set_ylabel("end-to-end latency, one tool round (s)")
-    axis.legend()
+    axis.legend(fontsize="small")
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
