@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -52,6 +53,24 @@ CONTINUED = [
     "truncation",
 ]
 """What a response that continues a run takes over from the one before it."""
+REMEMBERED_RESPONSES = 4096
+
+
+class RecentResponses:
+    """What the last responses this worker saw end were configured with, so a tool round
+    continues one without reading it again; a round on another worker reads it."""
+
+    def __init__(self, size: int = REMEMBERED_RESPONSES) -> None:
+        self.size = size
+        self.params: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def remember(self, response: Response) -> None:
+        self.params[response.id] = response.model_dump(include=set(CONTINUED), exclude_none=True)
+        if len(self.params) > self.size:
+            self.params.popitem(last=False)
+
+    def recall(self, response_id: str) -> dict[str, Any] | None:
+        return self.params.pop(response_id, None)
 
 
 @dataclass
@@ -84,6 +103,7 @@ class ResponsesBackend:
         self.tools = tools
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.recent = RecentResponses()
 
     async def start_run(self, request: StartRun) -> RunSnapshot:
         params = response_params(request, self.tools)
@@ -94,18 +114,21 @@ class ResponsesBackend:
 
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         """A response continuing from the run's with the outputs, configured like it."""
-        with api_errors(f"reading {request.run.run_id}"):
-            previous = checked(await self.client.responses.retrieve(request.run.run_id))
-        kept = previous.model_dump(include=set(CONTINUED), exclude_none=True)
+        previous_id = request.run.run_id
+        kept = self.recent.recall(previous_id)
+        if kept is None:
+            with api_errors(f"reading {previous_id}"):
+                previous = checked(await self.client.responses.retrieve(previous_id))
+            kept = previous.model_dump(include=set(CONTINUED), exclude_none=True)
         params: dict[str, Any] = {
             **kept,
-            "previous_response_id": previous.id,
+            "previous_response_id": previous_id,
             "input": [
                 {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
                 for o in request.tool_outputs
             ],
         }
-        return await self._respond(params, f"submitting tool outputs to {previous.id}")
+        return await self._respond(params, f"submitting tool outputs to {previous_id}")
 
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
         async with heartbeating():
@@ -157,7 +180,7 @@ class ResponsesBackend:
                     if progress.response_id is None:
                         async with await self._create(params, progress) as events:
                             if (ended := await self._read(events, progress, doing)) is not None:
-                                return snapshot(ended)
+                                return self._ended(ended)
                     return await self._follow_to_the_end(progress, doing)
                 except asyncio.CancelledError:
                     if progress.response_id is None or not _cancel_requested():
@@ -201,7 +224,7 @@ class ResponsesBackend:
             )
             async with resumed as events:
                 if (ended := await self._read(events, progress, doing)) is not None:
-                    return snapshot(ended)
+                    return self._ended(ended)
         return await self._settle(progress.response_id)
 
     def _note(self, event: ResponseStreamEvent, progress: Progress, doing: str) -> Response | None:
@@ -214,6 +237,12 @@ class ResponsesBackend:
             return None
         progress.response_id = response.id
         return checked(response) if response.status in TERMINAL else None
+
+    def _ended(self, response: Response) -> RunSnapshot:
+        ended = snapshot(response)
+        if ended.status == RunPhase.requires_action:
+            self.recent.remember(response)
+        return ended
 
     async def _cancel(self, response_id: str) -> RunSnapshot:
         """Cancel the response; one that had ended keeps how it ended, except that one waiting
@@ -232,7 +261,7 @@ class ResponsesBackend:
             raw = await self.client.responses.with_raw_response.retrieve(response_id)
             response = checked(raw.parse())
             if response.status in TERMINAL:
-                return snapshot(response)
+                return self._ended(response)
             asked = raw.headers.get("openai-poll-after-ms")
             await asyncio.sleep(float(asked) / 1000 if asked else delay)
             delay = min(delay * 1.5, self.max_poll_interval)

@@ -9,7 +9,7 @@ from openai import AsyncOpenAI
 from temporalio.client import Client
 
 from emulator.server import BackgroundEmulator
-from tests.integration.conftest import run
+from tests.integration.conftest import Counters, run
 from workflows.contracts import RunRequest
 
 pytestmark = pytest.mark.parametrize("backend", ["responses"], indirect=True)
@@ -42,7 +42,12 @@ async def test_a_run_with_a_reusable_prompt_takes_its_version_and_variables(
 
 
 async def test_tool_rounds_chain_responses_the_workflow_recorded(
-    backend: str, client: Client, task_queue: str, worker: None, openai: AsyncOpenAI
+    backend: str,
+    client: Client,
+    task_queue: str,
+    worker: None,
+    api: BackgroundEmulator,
+    openai: AsyncOpenAI,
 ) -> None:
     spec = {
         "name": "weather",
@@ -53,8 +58,12 @@ async def test_tool_rounds_chain_responses_the_workflow_recorded(
     request = RunRequest.model_validate(
         {"assistant": spec, "messages": [{"content": "What is the weather in Rome?"}]}
     )
+    counters = Counters(api)
     result = await run(client, task_queue, request)
     assert result.status == "completed"
+    assert counters.delta("requests", "GET /v1/responses/{response_id} 200") == 0, (
+        "the worker remembers how the response it continues was configured"
+    )
     assert result.run_id is not None
     last = await openai.responses.retrieve(result.run_id)
     assert last.previous_response_id is not None
