@@ -53,6 +53,31 @@ async def test_a_cancel_during_a_retried_attempt_cancels_that_attempts_run(
     assert result.usage.total_tokens == api_usage
 
 
+async def test_a_cancel_landing_as_an_attempt_fails_ends_cancelled_without_a_retry(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    counters: Counters,
+    openai: AsyncOpenAI,
+    faults: Callable[..., None],
+) -> None:
+    # The attempt's run has failed (transiently) and the start is reading its messages when
+    # the cancel lands: the cancel finds the failed run, which must not be retried or hang.
+    faults(FaultRule(latency=3, times=1, route=r"^GET /v1/threads/[^/]+/messages$"))
+    text = "Hello [[emulator fail=server_error*1]]"
+    handle = await start(client, task_queue, ask(assistant_id, text, max_run_attempts=2))
+    await until_counted(counters, "faults_injected", "latency")
+    cancel = handle.execute_update(AssistantRun.cancel, CancelRequest(reason="changed my mind"))
+    state = await asyncio.wait_for(cancel, timeout=30)
+    assert state.phase == "cancelled"
+    result = await handle.result()
+    assert (result.status, result.run_attempts, result.last_error) == ("cancelled", 1, None)
+    assert result.thread_id is not None
+    runs = [r async for r in openai.beta.threads.runs.list(result.thread_id)]
+    assert [r.status for r in runs] == ["failed"], "no attempt is started after the cancel"
+
+
 async def test_a_cancel_while_the_run_is_being_created_cancels_the_run_the_api_makes(
     client: Client,
     task_queue: str,

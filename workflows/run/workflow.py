@@ -247,7 +247,12 @@ class AssistantRun:
             run_id=latest.run_id if latest else None,
             idempotency_key=self._idempotency_key(self.record.run_attempts),
         )
-        self._record(await self._api(steps.CANCEL_RUN, cancel, "cancel the run"))
+        ended = await self._api(steps.CANCEL_RUN, cancel, "cancel the run")
+        if transient_failure(ended, self.record.run_attempts, self.request.max_run_attempts):
+            self.record.close_attempt(ended)  # the attempt a stop prevents is not the answer
+            self._enter(self._ended(RunPhase.cancelled), f"stopped after {describe(ended)}")
+            return
+        self._record(ended)
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
