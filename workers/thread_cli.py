@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from workers import client as conversations
+from workers.cli_errors import result_exit_code
 from workers.connection import connect
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
 from workflows.common import first_error
-from workflows.contracts import ThreadConfig
+from workflows.contracts import RunResult, ThreadConfig
 
 
 def thread_config(
@@ -34,21 +35,23 @@ def thread_config(
 
 async def send_command(
     settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
-) -> None:
+) -> int:
+    """Send, print the answer; the exit code says whether it completed."""
     client = await connect(settings)
     result = await conversations.send_message(client, settings.temporal_task_queue, config, text)
     print_result(result, as_json, console)
+    return result_exit_code(result)
 
 
-async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
+async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> int:
+    """Send each line read; the exit code says whether the last answer completed."""
     client = await connect(settings)
     console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            return
+    last: RunResult | None = None
+    while line := await asyncio.to_thread(sys.stdin.readline):
         if line.strip():
-            result = await conversations.send_message(
+            last = await conversations.send_message(
                 client, settings.temporal_task_queue, config, line.strip()
             )
-            print_result(result, as_json=False, console=console)
+            print_result(last, as_json=False, console=console)
+    return result_exit_code(last) if last else 0
