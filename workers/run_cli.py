@@ -16,6 +16,7 @@ from workers import client as runs
 from workers.cli_errors import CommandFailed, failure_message, result_exit_code
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workers.unserved import warning_if_unserved
 from workers.worker import openai_client
 from workflows.common import first_error
 from workflows.contracts import AssistantSpec, RunRequest, RunResult
@@ -81,7 +82,7 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
         print(json.dumps({"workflow_id": handle.id, "ui": link}) if options.as_json else handle.id)
         return 0
     console.print(f"[dim]{handle.id}  {link}[/dim]")
-    result = await _result(handle)
+    result = await _result(client, handle, task_queue, console)
     print_result(result, options.as_json, console)
     return result_exit_code(result)
 
@@ -131,12 +132,15 @@ async def _upload(settings: Settings, files: list[Path]) -> list[str]:
     return [file.file_id or "" for file in uploaded]
 
 
-async def _result(handle: runs.RunHandle) -> RunResult:
+async def _result(
+    client: Client, handle: runs.RunHandle, task_queue: str, console: Console
+) -> RunResult:
     """The run's result (whatever its status); a failed workflow is one line saying why."""
-    try:
-        return await handle.result()
-    except WorkflowFailureError as err:
-        raise CommandFailed(f"run {handle.id}: failed: {failure_message(err)}") from err
+    async with warning_if_unserved(client, task_queue, console):
+        try:
+            return await handle.result()
+        except WorkflowFailureError as err:
+            raise CommandFailed(f"run {handle.id}: failed: {failure_message(err)}") from err
 
 
 def ui_link(settings: Settings, workflow_id: str) -> str:

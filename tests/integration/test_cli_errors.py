@@ -4,13 +4,16 @@ configuration)."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 
-from tests.integration.conftest import ask, ran
+from tests.integration.conftest import WORKER_CLI, ask, cli_env, ran
 from tests.integration.conftest import run_cli as cli
+from tests.integration.test_processes import read_until
 from workers.client import post_message
 from workers.settings import Settings
 from workflows.contracts import ThreadConfig
@@ -119,3 +122,31 @@ async def test_an_unreachable_temporal_says_how_to_start_one_and_exits_2(
         "check TEMPORAL_ADDRESS, or start a local Temporal with `durable-assistants dev`"
         " (or `make demo`)"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "--assistant-id", "asst_1", "-m", "Hi"], ["send", "k", "Hi", "--assistant-id", "a"]],
+    ids=["run", "send"],
+)
+def test_waiting_on_a_task_queue_no_worker_polls_warns_and_keeps_waiting(
+    settings: Settings, command: list[str], tmp_path: Path
+) -> None:
+    queue = f"unserved-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [WORKER_CLI, *command],
+        env={**cli_env(settings), "TEMPORAL_TASK_QUEUE": queue},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        said = read_until(process, process.stderr, "warning: no worker polls", timeout=20)
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+    assert (
+        f"warning: no worker polls the task queue {queue!r}; start one with"
+        f" `TEMPORAL_TASK_QUEUE={queue} durable-assistants worker`"
+    ) in said
