@@ -81,7 +81,7 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
     if not options.wait:
         print(json.dumps({"workflow_id": handle.id, "ui": link}) if options.as_json else handle.id)
         return 0
-    console.print(f"[dim]{handle.id}  {link}[/dim]")
+    console.print(f"{handle.id}  {link}", style="dim", markup=False, soft_wrap=True)
     result = await _result(client, handle, task_queue, console)
     print_result(result, options.as_json, console)
     return result_exit_code(result)
@@ -120,7 +120,7 @@ def print_result(result: RunResult, as_json: bool, console: Console) -> None:
         console.print(line, style="dim", markup=False, soft_wrap=True)
     if result.status != "completed":
         error = f": {result.last_error.message}" if result.last_error else ""
-        console.print(f"{result.status}{error}", style="bold", markup=False)
+        console.print(f"{result.status}{error}", style="bold", markup=False, soft_wrap=True)
     print(result.output_text, flush=True)
 
 
