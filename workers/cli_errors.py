@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
@@ -91,3 +93,11 @@ def _causes(err: BaseException) -> list[BaseException]:
         chain.append(cause)
         cause = cause.__cause__
     return chain
+
+
+def yaml_problem(path: Path, err: yaml.MarkedYAMLError) -> str:
+    """`FILE:LINE:COLUMN: problem`, as compilers say it, so editors can jump there."""
+    mark = err.problem_mark
+    if mark is None:
+        return f"{path}: {err.problem or err}"
+    return f"{path}:{mark.line + 1}:{mark.column + 1}: {err.problem}"

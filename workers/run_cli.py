@@ -13,7 +13,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from workers import client as runs
-from workers.cli_errors import CommandFailed, failure_message, result_exit_code
+from workers.cli_errors import CommandFailed, failure_message, result_exit_code, yaml_problem
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workers.unserved import warning_if_unserved
@@ -41,6 +41,8 @@ def load_assistant(path: Path) -> AssistantSpec:
         return AssistantSpec.model_validate(yaml.safe_load(path.read_text()))
     except OSError as err:
         raise SettingsError(f"--assistant-file: cannot read {path}: {err.strerror}") from None
+    except yaml.MarkedYAMLError as err:
+        raise SettingsError(f"--assistant-file: {yaml_problem(path, err)}") from None
     except (yaml.YAMLError, ValidationError) as err:
         raise SettingsError(f"--assistant-file: {path}: {_first_line(err)}") from None
 

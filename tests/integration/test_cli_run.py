@@ -89,6 +89,13 @@ async def test_bad_arguments_are_one_line_and_exit_2(settings: Settings, tmp_pat
     result = await cli(settings, "run", "--assistant-file", str(spec), "-m", "hi", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: --assistant-file: {spec}: model: Field required"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\n  model: gpt-4o\n")
+    syntax = await cli(settings, "run", "--assistant-file", str(broken), "-m", "hi", cwd=tmp_path)
+    assert syntax.returncode == 2
+    assert syntax.stderr.strip() == (
+        f"error: --assistant-file: {broken}:2:8: mapping values are not allowed here"
+    )
     neither = await cli(settings, "run", "-m", "hi", cwd=tmp_path)
     assert neither.returncode == 2
     assert "exactly one of --assistant-id and --assistant-file" in neither.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -13,6 +16,7 @@ from workers.cli_errors import (
     failure_message,
     problem,
     result_exit_code,
+    yaml_problem,
 )
 from workers.settings import SettingsError
 from workflows.contracts import RunResult
@@ -103,3 +107,12 @@ def test_a_bug_is_no_expected_problem() -> None:
 def test_only_a_completed_run_exits_0(status: str, code: int) -> None:
     result = RunResult(status=status, thread_id="t", run_id="r", assistant_id="a")
     assert result_exit_code(result) == code
+
+
+def test_a_yaml_syntax_error_says_file_line_and_column() -> None:
+    path = Path("assistant.yaml")
+    with pytest.raises(yaml.MarkedYAMLError) as err:
+        yaml.safe_load("name: x\n  model: gpt-4o\n")
+    assert (
+        yaml_problem(path, err.value) == "assistant.yaml:2:8: mapping values are not allowed here"
+    )
