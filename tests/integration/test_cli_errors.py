@@ -4,6 +4,7 @@ configuration)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -150,3 +151,23 @@ def test_waiting_on_a_task_queue_no_worker_polls_warns_and_keeps_waiting(
         f"warning: no worker polls the task queue {queue!r}; start one with"
         f" `TEMPORAL_TASK_QUEUE={queue} durable-assistants worker`"
     ) in said
+
+
+def test_a_worker_for_a_task_queue_no_tool_declares_says_it_serves_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [WORKER_CLI, "worker", "--task-queue", "tools-typo"],
+        env={**cli_env(settings), "LOG_FORMAT": "json"},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = read_until(process, process.stderr, "worker started", timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    [warning] = [json.loads(line) for line in started.splitlines() if "serving" in line]
+    assert warning["event"] == "serving nothing: no tool of TOOLS_MODULES declares this task queue"
+    assert (warning["level"], warning["task_queue"]) == ("warning", "tools-typo")
