@@ -18,6 +18,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
@@ -79,10 +80,18 @@ async def run_once(settings: Settings, policy: CleanupPolicy) -> CleanupReport:
 async def control(settings: Settings, action: str, schedule_id: str = SCHEDULE_ID) -> str:
     client: Client = await connect(settings)
     handle = client.get_schedule_handle(schedule_id)
-    if action == "pause":
-        await handle.pause(note="paused from the CLI")
-    elif action == "unpause":
-        await handle.unpause(note="unpaused from the CLI")
-    else:
-        await handle.delete()
+    try:
+        if action == "pause":
+            await handle.pause(note="paused from the CLI")
+        elif action == "unpause":
+            await handle.unpause(note="unpaused from the CLI")
+        else:
+            await handle.delete()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:  # never created, or deleted
+            raise
+        raise SettingsError(
+            f"no cleanup schedule {schedule_id!r}; create it with"
+            " `durable-assistants cleanup schedule` (see its --help)"
+        ) from err
     return f"{action}d schedule {schedule_id}"

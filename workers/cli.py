@@ -14,16 +14,33 @@ from typing import Annotated, Any
 import typer
 
 from workers.cli_cleanup import cleanup_app
-from workers.cli_support import EXIT_USAGE, cli_settings, console
+from workers.cli_errors import EXIT_FAILED, problem
+from workers.cli_support import cli_settings, console
 from workers.cli_tools import Backend, tools_app
-from workers.settings import SettingsError
+from workers.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     help="Durable OpenAI assistant runs on Temporal.",
+    epilog="Exit codes: 0 done; 1 the run failed, was cancelled, expired or is incomplete;"
+    " 2 bad usage or configuration (an option, a setting, an unknown workflow, Temporal"
+    " unreachable).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="log at DEBUG and print the traceback of an error (as LOG_LEVEL=DEBUG)"
+        ),
+    ] = False,
+) -> None:
+    if debug:  # the settings of this process and of the processes it starts read it
+        os.environ["LOG_LEVEL"] = "DEBUG"
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -103,10 +120,10 @@ def cancel(
     workflow_id: str,
     reason: Annotated[str, typer.Option(help="recorded on the result")] = "cancelled from the CLI",
 ) -> None:
-    """Cancel a run at the API; returns once it is terminal."""
-    from workers.run_cli import cancel_command
+    """Cancel a run at the API; returns once it is terminal. Exits 1 if it had already ended."""
+    from workers.cancel_cli import cancel_unless_ended
 
-    _run(cancel_command(cli_settings(), workflow_id, reason))
+    _run(cancel_unless_ended(cli_settings(), workflow_id, reason))
 
 
 @app.command()
@@ -118,11 +135,12 @@ def send(
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
     backend: BackendOption = None,
 ) -> None:
-    """Send one message to the conversation KEY (started if new) and print the answer."""
+    """Send one message to the conversation KEY (started if new) and print the answer.
+    Exits 1 unless the answer completed."""
     from workers.thread_cli import send_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file, backend)
-    _run(send_command(cli_settings(), config, text, json_output, console))
+    raise typer.Exit(asyncio.run(send_command(cli_settings(), config, text, json_output, console)))
 
 
 @app.command()
@@ -132,11 +150,12 @@ def chat(
     assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
     backend: BackendOption = None,
 ) -> None:
-    """Chat with the conversation KEY: each line you type is a message; Ctrl-D ends."""
+    """Chat with the conversation KEY: each line you type is a message; Ctrl-D ends.
+    Exits 1 unless the last answer completed."""
     from workers.thread_cli import chat_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file, backend)
-    _run(chat_command(cli_settings(), config, console))
+    raise typer.Exit(asyncio.run(chat_command(cli_settings(), config, console)))
 
 
 @app.command()
@@ -262,14 +281,35 @@ def _exit_code() -> int:
         return 0
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-    except SettingsError as err:
-        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception:
-        traceback.print_exc()
-        return 1
+    except Exception as err:
+        return _report(err)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+
+
+def _report(err: Exception) -> int:
+    """One line for an expected failure (and its traceback when debugging); a bug's traceback."""
+    settings = _settings_or_none()
+    found = problem(err, (settings and settings.temporal_namespace) or "default")
+    if found is None or _debugging(settings):
+        traceback.print_exception(err)
+    if found is None:
+        return EXIT_FAILED
+    console.print(f"error: {found.message}", markup=False, highlight=False)
+    return found.exit_code
+
+
+def _settings_or_none() -> Settings | None:
+    try:
+        return load_settings()
+    except SettingsError:
+        return None
+
+
+def _debugging(settings: Settings | None) -> bool:
+    if settings is None:
+        return os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    return settings.log_level == "DEBUG"

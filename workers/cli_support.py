@@ -1,4 +1,4 @@
-"""What every command of the CLI shares: its console, settings and exit codes."""
+"""What every command of the CLI shares: its console and settings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from rich.console import Console
 from workers.logging import configure_logging
 from workers.settings import Settings, load_settings
 
-console = Console(stderr=True)
-EXIT_USAGE = 2
+console = Console(stderr=True, soft_wrap=True)
+"""Never wraps: a link or an id broken across lines can be neither clicked nor copied."""
 
 
 def cli_settings() -> Settings:

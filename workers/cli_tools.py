@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from workers.cli_support import cli_settings, console
 
@@ -36,7 +38,8 @@ def tools_list() -> None:
     if not registry:
         console.print("no tools registered: name your tool modules in TOOLS_MODULES")
         return
-    table = Table("tool", "activity", "task queue", "timeout", "attempts", "kind", "description")
+    names = ("tool", "activity", "task queue", "timeout", "attempts", "kind")
+    table = Table(*(Column(name, no_wrap=True) for name in names), "description")
     for registered in registry:
         spec = registered.spec
         table.add_row(
@@ -48,7 +51,16 @@ def tools_list() -> None:
             "external" if spec.external else ("strict" if spec.strict else "function"),
             spec.description.splitlines()[0] if spec.description else "",
         )
-    Console().print(table)
+    _print_whole(table)
+
+
+def _print_whole(table: Table) -> None:
+    """Print on stdout, wider than the terminal if that is what it takes to cut no name (only
+    the description wraps)."""
+    out = Console()
+    unbounded = out.options.update_width(sys.maxsize)
+    narrowest = Measurement.get(out, unbounded, table).minimum
+    Console(width=max(out.width, narrowest)).print(table)
 
 
 @tools_app.command("schema")

@@ -12,6 +12,10 @@ from workers.settings import Settings, SettingsError
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 _REASON = re.compile(r'message: "([^"]+)"')
+_WHAT_TO_DO = (
+    "check TEMPORAL_ADDRESS, or start a local Temporal with `durable-assistants dev`"
+    " (or `make demo`)"
+)
 
 
 async def connect(settings: Settings) -> Client:
@@ -24,13 +28,11 @@ async def connect(settings: Settings) -> Client:
             CONNECT_TIMEOUT_SECONDS,
         )
     except TimeoutError:
-        raise SettingsError(
-            f"cannot reach Temporal at {where}: no answer in {CONNECT_TIMEOUT_SECONDS:.0f}s"
-            " (check TEMPORAL_ADDRESS)"
-        ) from None
+        reason = f"no answer in {CONNECT_TIMEOUT_SECONDS:.0f}s"
+        raise SettingsError(f"cannot reach Temporal at {where}: {reason}; {_WHAT_TO_DO}") from None
     except RuntimeError as err:
         raise SettingsError(
-            f"cannot reach Temporal at {where}: {_reason(err)} (check TEMPORAL_ADDRESS)"
+            f"cannot reach Temporal at {where}: {_reason(err)}; {_WHAT_TO_DO}"
         ) from None
 
 

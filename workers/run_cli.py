@@ -10,11 +10,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from workers import client as runs
+from workers.cli_errors import CommandFailed, failure_message, result_exit_code, yaml_problem
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workers.unserved import warning_if_unserved
 from workers.worker import openai_client
 from workflows.common import first_error
 from workflows.contracts import AssistantSpec, RunRequest, RunResult
@@ -39,6 +41,8 @@ def load_assistant(path: Path) -> AssistantSpec:
         return AssistantSpec.model_validate(yaml.safe_load(path.read_text()))
     except OSError as err:
         raise SettingsError(f"--assistant-file: cannot read {path}: {err.strerror}") from None
+    except yaml.MarkedYAMLError as err:
+        raise SettingsError(f"--assistant-file: {yaml_problem(path, err)}") from None
     except (yaml.YAMLError, ValidationError) as err:
         raise SettingsError(f"--assistant-file: {path}: {_first_line(err)}") from None
 
@@ -72,20 +76,17 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
         raise SettingsError(f"--file: {missing[0]} is not a readable file")
     build_request(options, [])  # bad arguments fail before anything is uploaded or started
     client = await connect(settings)
-    uploaded = await runs.upload_files(openai_client(settings), options.files)
-    file_ids = [file.file_id or "" for file in uploaded]
-    request = build_request(options, file_ids)
-    handle = await runs.start_run(
-        client, settings.temporal_task_queue, request, options.workflow_id
-    )
+    request = build_request(options, await _upload(settings, options.files))
+    task_queue = settings.temporal_task_queue
+    handle = await runs.start_run(client, task_queue, request, options.workflow_id)
     link = ui_link(settings, handle.id)
     if not options.wait:
         print(json.dumps({"workflow_id": handle.id, "ui": link}) if options.as_json else handle.id)
         return 0
-    console.print(f"[dim]{handle.id}  {link}[/dim]")
-    result = await handle.result()
+    console.print(f"{handle.id}  {link}", style="dim", markup=False, soft_wrap=True)
+    result = await _result(client, handle, task_queue, console)
     print_result(result, options.as_json, console)
-    return 0 if result.status == "completed" else 1
+    return result_exit_code(result)
 
 
 async def status_command(settings: Settings, workflow_id: str) -> None:
@@ -121,8 +122,27 @@ def print_result(result: RunResult, as_json: bool, console: Console) -> None:
         console.print(line, style="dim", markup=False, soft_wrap=True)
     if result.status != "completed":
         error = f": {result.last_error.message}" if result.last_error else ""
-        console.print(f"{result.status}{error}", style="bold", markup=False)
+        console.print(f"{result.status}{error}", style="bold", markup=False, soft_wrap=True)
     print(result.output_text, flush=True)
+
+
+async def _upload(settings: Settings, files: list[Path]) -> list[str]:
+    """The ids of the `--file`s, uploaded from here: only they need the OpenAI settings."""
+    if not files:
+        return []
+    uploaded = await runs.upload_files(openai_client(settings), files)
+    return [file.file_id or "" for file in uploaded]
+
+
+async def _result(
+    client: Client, handle: runs.RunHandle, task_queue: str, console: Console
+) -> RunResult:
+    """The run's result (whatever its status); a failed workflow is one line saying why."""
+    async with warning_if_unserved(client, task_queue, console):
+        try:
+            return await handle.result()
+        except WorkflowFailureError as err:
+            raise CommandFailed(f"run {handle.id}: failed: {failure_message(err)}") from err
 
 
 def ui_link(settings: Settings, workflow_id: str) -> str:

@@ -9,13 +9,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
+from temporalio.client import Client
 
 from workers import client as conversations
+from workers.cli_errors import result_exit_code
 from workers.connection import connect
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
+from workers.unserved import warning_if_unserved
 from workflows.common import first_error
-from workflows.contracts import ThreadConfig
+from workflows.contracts import RunResult, ThreadConfig
 
 
 def thread_config(
@@ -34,21 +37,28 @@ def thread_config(
 
 async def send_command(
     settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
-) -> None:
+) -> int:
+    """Send, print the answer; the exit code says whether it completed."""
     client = await connect(settings)
-    result = await conversations.send_message(client, settings.temporal_task_queue, config, text)
+    result = await _send(client, settings.temporal_task_queue, config, text, console)
     print_result(result, as_json, console)
+    return result_exit_code(result)
 
 
-async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
+async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> int:
+    """Send each line read; the exit code says whether the last answer completed."""
     client = await connect(settings)
     console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            return
+    last: RunResult | None = None
+    while line := await asyncio.to_thread(sys.stdin.readline):
         if line.strip():
-            result = await conversations.send_message(
-                client, settings.temporal_task_queue, config, line.strip()
-            )
-            print_result(result, as_json=False, console=console)
+            last = await _send(client, settings.temporal_task_queue, config, line.strip(), console)
+            print_result(last, as_json=False, console=console)
+    return result_exit_code(last) if last else 0
+
+
+async def _send(
+    client: Client, task_queue: str, config: ThreadConfig, text: str, console: Console
+) -> RunResult:
+    async with warning_if_unserved(client, task_queue, console):
+        return await conversations.send_message(client, task_queue, config, text)

@@ -134,9 +134,16 @@ def announce_tools(registry: ToolRegistry, queue: str, settings: Settings) -> No
     ]
     if served:
         log.info("serving tools", task_queue=queue, tools=served)
-    else:
+    elif queue == settings.temporal_task_queue:
         log.warning(
             "serving no function tools", task_queue=queue, tools_modules=settings.tools_modules
+        )
+    else:  # no workflows either: this worker would poll and never run anything
+        log.warning(
+            "serving nothing: no tool of TOOLS_MODULES declares this task queue",
+            task_queue=queue,
+            tools_modules=settings.tools_modules,
+            declared_task_queues=sorted({t.spec.task_queue for t in registry if t.spec.task_queue}),
         )
 
 

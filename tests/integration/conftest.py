@@ -336,13 +336,18 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 async def run_cli(
-    settings: Settings, *args: str, cwd: Path | None = None, stdin: str | None = None
+    settings: Settings,
+    *args: str,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`durable-assistants ARGS...` as a user types it, without blocking the event loop."""
+    """`durable-assistants ARGS...` as a user types it (`env` added to the test's
+    environment), without blocking the event loop."""
     return await asyncio.to_thread(
         subprocess.run,
         [WORKER_CLI, *args],
-        env=cli_env(settings),
+        env={**cli_env(settings), **(env or {})},
         cwd=cwd,
         input=stdin,
         capture_output=True,

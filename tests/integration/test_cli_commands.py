@@ -77,6 +77,12 @@ async def test_cleanup_schedule_is_idempotent_and_controllable(settings: Setting
     for action, said in (("pause", "paused"), ("unpause", "unpaused"), ("delete", "deleted")):
         result = await cli(settings, "cleanup", action)
         assert f"{said} schedule durable-assistants-cleanup" in result.stderr, result.stderr
+    gone = await cli(settings, "cleanup", "pause")
+    assert gone.returncode == 2
+    assert gone.stderr == (
+        "error: no cleanup schedule 'durable-assistants-cleanup'; create it with"
+        " `durable-assistants cleanup schedule` (see its --help)\n"
+    )
     bad = await cli(settings, "cleanup", "run", "--thread-max-age", "yesterday")
     assert bad.returncode == 2
     assert bad.stderr.strip() == (

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from tests.integration.conftest import run_cli as cli
 from workers.settings import Settings
 
 
-async def test_run_prints_the_answer_and_json_result(
+async def test_run_prints_the_answer_the_whole_ui_link_and_json_result(
     settings: Settings, worker: None, assistant_id: str, tmp_path: Path
 ) -> None:
+    workflow_id = f"run-{uuid.uuid4()}"
     plain = await cli(
         settings,
         "run",
@@ -19,11 +21,15 @@ async def test_run_prints_the_answer_and_json_result(
         assistant_id,
         "-m",
         "What is the weather in Rome?",
+        "--workflow-id",
+        workflow_id,
         cwd=tmp_path,
+        env={"COLUMNS": "40"},
     )
     assert plain.returncode == 0, plain.stderr
     assert "get_weather returned" in plain.stdout
-    assert "/namespaces/default/workflows/run-" in plain.stderr
+    link = f"http://localhost:8233/namespaces/default/workflows/{workflow_id}"
+    assert f"{workflow_id}  {link}" in plain.stderr.splitlines()
     as_json = await cli(
         settings, "run", "--assistant-id", assistant_id, "-m", "Hi", "--json", cwd=tmp_path
     )
@@ -83,6 +89,13 @@ async def test_bad_arguments_are_one_line_and_exit_2(settings: Settings, tmp_pat
     result = await cli(settings, "run", "--assistant-file", str(spec), "-m", "hi", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: --assistant-file: {spec}: model: Field required"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\n  model: gpt-4o\n")
+    syntax = await cli(settings, "run", "--assistant-file", str(broken), "-m", "hi", cwd=tmp_path)
+    assert syntax.returncode == 2
+    assert syntax.stderr.strip() == (
+        f"error: --assistant-file: {broken}:2:8: mapping values are not allowed here"
+    )
     neither = await cli(settings, "run", "-m", "hi", cwd=tmp_path)
     assert neither.returncode == 2
     assert "exactly one of --assistant-id and --assistant-file" in neither.stderr

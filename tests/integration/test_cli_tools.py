@@ -8,10 +8,12 @@ from pathlib import Path
 CLI = str(Path(sys.executable).parent / "durable-assistants")
 
 
-def cli(*args: str, tools: str = "activities.example_tools") -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, tools: str = "activities.example_tools", columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args],
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TOOLS_MODULES": tools},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": str(columns), "TOOLS_MODULES": tools},
         capture_output=True,
         text=True,
         timeout=60,
@@ -23,6 +25,14 @@ def test_tools_list_shows_each_tool_and_its_activity() -> None:
     assert result.returncode == 0, result.stderr
     for name in ("get_weather", "calculate", "get_order_status"):
         assert f"tool.{name}" in result.stdout
+
+
+def test_tools_list_cuts_no_name_on_a_narrow_terminal() -> None:
+    result = cli("tools", "list", columns=40)
+    assert result.returncode == 0, result.stderr
+    for name in ("get_weather", "calculate", "get_order_status"):
+        assert f"│ {name} " in result.stdout
+        assert f"│ tool.{name} " in result.stdout
 
 
 def test_tools_list_says_when_no_module_is_named() -> None:
