@@ -1,18 +1,21 @@
-"""The processes users start: `dev --demo` (the whole stack, offline) and `worker`, each
-stopped cleanly by a signal."""
+"""The processes users start: `dev --demo` (the whole stack, offline), `dev` restarted at once,
+`emulator` and `worker`, each stopped cleanly by a signal."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
 import httpx2 as httpx
+from openai import OpenAI
 
 from emulator.server import BackgroundEmulator
 from tests.integration.conftest import API_KEY
@@ -79,6 +82,102 @@ def test_dev_demo_answers_with_tools_serves_the_ui_and_stops_on_ctrl_c(tmp_path:
         process.kill()
         process.wait()
     assert (tmp_path / "data" / "temporal.sqlite").exists()
+
+
+def start_dev(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    """`durable-assistants dev` on these ports, up once its worker has started."""
+    options = [str(part) for option, port in ports.items() for part in (option, port)]
+    process = subprocess.Popen(
+        [CLI, "dev", *options, "--data-dir", str(data_dir)],
+        env={"PATH": os.environ["PATH"], "LOG_FORMAT": "json"},
+        cwd=data_dir.parent,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    read_until(process, process.stderr, "worker started", timeout=90)
+    return process
+
+
+def interrupt(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=60)
+
+
+def held_without_reuse(port: int) -> bool:
+    """Whether a plain bind (no SO_REUSEADDR) is refused: the port has a connection in
+    TIME_WAIT (or closing) though nothing listens on it."""
+    with socket.socket() as plain:
+        try:
+            plain.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def test_dev_restarted_right_after_ctrl_c_comes_up_on_the_same_ports_and_keeps_emulator_objects(
+    tmp_path: Path,
+) -> None:
+    ports = {"--port": free_port(), "--ui-port": free_port(), "--emulator-port": free_port()}
+    emulator_url = f"http://127.0.0.1:{ports['--emulator-port']}/v1"
+    first = start_dev(tmp_path / "data", ports)
+    try:
+        # A browser on the UI and an SDK client keep their connections open, so the servers
+        # close them when the stack stops: their ports are left in TIME_WAIT.
+        with httpx.Client() as browser, OpenAI(base_url=emulator_url, api_key="sk-x") as sdk:
+            assert browser.get(f"http://127.0.0.1:{ports['--ui-port']}/").status_code == 200
+            assistant = sdk.beta.assistants.create(model="gpt-4o", name="remember me")
+            assert interrupt(first) == 0
+    finally:
+        first.kill()
+        first.wait()
+    assert held_without_reuse(ports["--ui-port"])
+    assert held_without_reuse(ports["--emulator-port"])
+    second = start_dev(tmp_path / "data", ports)
+    try:
+        with OpenAI(base_url=emulator_url, api_key="sk-x") as sdk:
+            assert sdk.beta.assistants.retrieve(assistant.id).name == "remember me"
+        assert interrupt(second) == 0
+    finally:
+        second.kill()
+        second.wait()
+    assert (tmp_path / "data" / "emulator.pickle").exists()
+
+
+def start_emulator(port: int, state_file: Path) -> subprocess.Popen[str]:
+    """`durable-assistants emulator`, once it answers on `port`."""
+    args = [CLI, "emulator", "--port", str(port), "--state-file", str(state_file)]
+    process = subprocess.Popen(args, env={"PATH": os.environ["PATH"]}, text=True)
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/_emulator/health").raise_for_status()
+            return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the emulator never answered (exit code {process.wait()})")
+
+
+def test_emulator_restarted_right_after_sigterm_comes_up_on_its_port_with_its_state(
+    tmp_path: Path,
+) -> None:
+    port, state_file = free_port(), tmp_path / "emulator.state"
+    first = start_emulator(port, state_file)
+    try:
+        with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-x") as sdk:
+            assistant = sdk.beta.assistants.create(model="gpt-4o", name="remember me")
+            first.send_signal(signal.SIGTERM)
+            first.wait(timeout=30)  # uvicorn ends by the signal, once the state is saved
+    finally:
+        first.kill()
+        first.wait()
+    assert held_without_reuse(port)
+    second = start_emulator(port, state_file)
+    try:
+        with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-x") as sdk:
+            assert sdk.beta.assistants.retrieve(assistant.id).name == "remember me"
+    finally:
+        second.kill()
+        second.wait()
 
 
 def test_worker_starts_and_exits_zero_on_sigterm(
