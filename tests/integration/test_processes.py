@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,8 @@ from openai import OpenAI
 
 from emulator.server import BackgroundEmulator
 from tests.integration.conftest import API_KEY
+from workers.settings import DEFAULT_TASK_QUEUE
+from workers.temporal_server import temporal_binary
 
 CLI = str(Path(sys.executable).parent / "durable-assistants")
 
@@ -201,3 +204,68 @@ def test_worker_starts_and_exits_zero_on_sigterm(
     finally:
         process.kill()
         process.wait()
+
+
+def start_temporal(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Temporal dev server of the test's own (the session's must not go away), once it is
+    healthy, and its address."""
+    port = str(free_port())
+    address = f"127.0.0.1:{port}"
+    temporal = str(temporal_binary())
+    options = ["--ip", "127.0.0.1", "--port", port, "--headless", "--log-level", "error"]
+    database = ["--db-filename", str(data_dir / "temporal.sqlite")]
+    server = subprocess.Popen(
+        [temporal, "server", "start-dev", *options, *database],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    health = [temporal, "operator", "cluster", "health", "--address", address]
+    deadline = time.monotonic() + 60
+    while subprocess.run(health, capture_output=True).returncode != 0:
+        assert server.poll() is None, "the Temporal dev server exited"
+        assert time.monotonic() < deadline, "the Temporal dev server never became healthy"
+        time.sleep(0.2)
+    return server, address
+
+
+def wait_until_polled(address: str, task_queue: str) -> None:
+    """Until a worker polls `task_queue` (its "worker started" comes before it validates)."""
+    describe = [str(temporal_binary()), "task-queue", "describe", "--legacy-mode", "-o", "json"]
+    describe += ["--address", address, "--task-queue", task_queue]
+    deadline = time.monotonic() + 60
+    while not json.loads(subprocess.run(describe, capture_output=True).stdout)["pollers"]:
+        assert time.monotonic() < deadline, f"no worker ever polled {task_queue}"
+        time.sleep(0.1)
+
+
+def test_a_worker_whose_temporal_server_dies_logs_the_sdk_cores_warnings_as_json(
+    api: BackgroundEmulator, tmp_path: Path
+) -> None:
+    server, address = start_temporal(tmp_path)
+    env = {
+        "PATH": os.environ["PATH"],
+        "TEMPORAL_ADDRESS": address,
+        "OPENAI_BASE_URL": api.base_url,
+        "OPENAI_API_KEY": API_KEY,
+        "LOG_FORMAT": "json",
+    }
+    worker = subprocess.Popen(
+        [CLI, "worker"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        output = read_until(worker, worker.stderr, "worker started", timeout=60)
+        wait_until_polled(address, DEFAULT_TASK_QUEUE)
+        server.kill()  # the core's pollers now warn that their calls fail
+        output += read_until(worker, worker.stderr, '"logger": "temporalio.core', timeout=60)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        assert worker.stderr is not None
+        output += worker.stderr.read()
+    finally:
+        for process in (worker, server):
+            process.kill()
+            process.wait()
+    assert "\x1b[" not in output
+    events = [json.loads(line) for line in output.splitlines()]
+    core = [e for e in events if e["logger"].startswith("temporalio.core")]
+    assert core[0]["level"] == "warning", core[0]
