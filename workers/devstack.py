@@ -113,9 +113,8 @@ def _start_emulator(options: DevStackOptions, console: Console) -> BackgroundEmu
     except ValueError as err:
         raise SettingsError(f"{err}: delete it to start the emulator afresh") from None
     emulator.start()
-    console.print(
-        f"OpenAI emulator: {emulator.base_url} (OPENAI_API_KEY is not set), state in {state_file}"
-    )
+    console.print(f"OpenAI emulator: {emulator.base_url} (OPENAI_API_KEY is not set)")
+    console.print(f"Emulator state: {state_file}", markup=False, soft_wrap=True)
     return emulator
 
 

@@ -146,6 +146,25 @@ def test_dev_restarted_right_after_ctrl_c_comes_up_on_the_same_ports_and_keeps_e
     assert (tmp_path / "data" / "emulator.pickle").exists()
 
 
+def test_dev_with_an_unreadable_emulator_state_file_says_so_and_exits_2(tmp_path: Path) -> None:
+    state_file = tmp_path / "data" / "emulator.pickle"
+    state_file.parent.mkdir()
+    state_file.write_text("not a pickle")
+    ports = [("--port", free_port()), ("--ui-port", free_port()), ("--emulator-port", free_port())]
+    stopped = subprocess.run(
+        [CLI, "dev", *[str(part) for pair in ports for part in pair], "--data-dir", "data"],
+        env={"PATH": os.environ["PATH"], "LOG_FORMAT": "json"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert stopped.returncode == 2, stopped.stderr
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {Path('data/emulator.pickle')} does not hold emulator state")
+    assert last.endswith(": delete it to start the emulator afresh")
+
+
 def start_emulator(port: int, state_file: Path) -> subprocess.Popen[str]:
     """`durable-assistants emulator`, once it answers on `port`."""
     args = [CLI, "emulator", "--port", str(port), "--state-file", str(state_file)]
