@@ -54,9 +54,22 @@ class _Authenticate:
             if expected is not None and key != expected:
                 await bad_api_key(key).response()(scope, receive, send)
                 return
-            if scope["method"] != "GET":
-                self.emulator.dirty = True
         await self.app(scope, receive, send)
+
+
+class _TrackChanges:
+    """Tells the state file's autosave which requests may have changed the store."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.emulator.handling_request():
+            await self.app(scope, receive, send)
 
 
 class _CountRequests:
@@ -186,6 +199,7 @@ def create_app(
         seed=emulator.config.seed,
     )
     app.add_middleware(_CountRequests, emulator=emulator)
+    app.add_middleware(_TrackChanges, emulator=emulator)
     return app
 
 

@@ -18,9 +18,24 @@ STARTUP_TIMEOUT_SECONDS = 10.0
 
 
 def serve(host: str, port: int, config: EmulatorConfig, state_file: Path | None = None) -> None:
-    """Serve until interrupted (blocking)."""
+    """Serve until SIGINT or SIGTERM (blocking); the state file is saved on the way out."""
     app = create_app(config, state_file=state_file)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    with listening_socket(host, port) as bound:
+        server.run(sockets=[bound])
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound with SO_REUSEADDR: a restart need not wait for the connections the last
+    server closed to leave TIME_WAIT."""
+    bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        bound.bind((host, port))
+    except OSError:
+        bound.close()
+        raise
+    return bound
 
 
 class BackgroundEmulator:
@@ -36,9 +51,7 @@ class BackgroundEmulator:
         state_file: Path | None = None,
     ) -> None:
         self._app = create_app(config, state_file=state_file)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self._socket = listening_socket(host, port)
         self.host = host
         self.port: int = self._socket.getsockname()[1]
         self._server = uvicorn.Server(

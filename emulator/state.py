@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from emulator.config import EmulatorConfig
@@ -22,8 +23,21 @@ class Emulator:
         if store is None and state_file is not None and state_file.exists():
             store = Store.load(state_file)
         self.store = store or Store()
-        self.dirty = False
+        self._requests_in_flight = 0
+        self._changed_since_save = False
         self._changes: dict[str, asyncio.Event] = {}
+
+    @contextlib.contextmanager
+    def handling_request(self) -> Iterator[None]:
+        """Around every request: any of them may change the store (even a GET advances runs
+        lazily), at any await, so the state counts as changed while one is in flight and
+        once more after it ends."""
+        self._requests_in_flight += 1
+        try:
+            yield
+        finally:
+            self._requests_in_flight -= 1
+            self._changed_since_save = True
 
     def notify(self, key: str) -> None:
         """Wake every stream waiting on `key` (a run or response id)."""
@@ -39,9 +53,12 @@ class Emulator:
     def reset(self) -> None:
         clock = self.store.clock
         self.store = Store(clock=clock)
-        self.dirty = True
+        self._changed_since_save = True
 
     def save(self) -> None:
-        if self.state_file is not None and self.dirty:
-            self.dirty = False
+        """Write the state file if the store may have changed since it was last written."""
+        if self.state_file is None:
+            return
+        if self._changed_since_save or self._requests_in_flight:
+            self._changed_since_save = False
             self.store.save(self.state_file)

@@ -111,7 +111,11 @@ class Store:
 
     @staticmethod
     def load(path: Path) -> Store:
-        store = pickle.loads(path.read_bytes())
+        """The store saved in `path`; a `ValueError` if it holds none this version can read."""
+        try:
+            store = pickle.loads(path.read_bytes())
+        except Exception as err:  # unpickling raises whatever the data provokes
+            raise ValueError(f"{path} does not hold emulator state ({err!r})") from err
         if not isinstance(store, Store):
             raise ValueError(f"{path} does not hold emulator state")
         return store

@@ -198,9 +198,9 @@ def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     emulator_port: Annotated[int, typer.Option(help="OpenAI emulator port")] = 8390,
     ip: Annotated[str, typer.Option(help="address every service binds to")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="where the Temporal database lives")] = Path(
-        ".data"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="where the Temporal database and the emulator's state live")
+    ] = Path(".data"),
     demo: Annotated[bool, typer.Option(help="run the demo question once the stack is up")] = False,
     backend: BackendOption = None,
 ) -> None:
@@ -266,7 +266,10 @@ def emulator(
     )
     ensure_port_free(host, port, "--port")
     console.print(f"OpenAI emulator on http://{host}:{port}/v1 (admin: /_emulator/counters)")
-    serve(host, port, config, state_file)
+    try:
+        serve(host, port, config, state_file)
+    except ValueError as err:  # an unreadable state file
+        raise SettingsError(f"--state-file: {err}") from None
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,10 +129,13 @@ async def cancel_run(client: Client, workflow_id: str, reason: str) -> RunState:
     return await handle.execute_update(AssistantRun.cancel, CancelRequest(reason=reason))
 
 
-async def upload_files(openai: AsyncOpenAI, paths: list[Path]) -> list[IngestFile]:
+async def upload_files(
+    openai: AsyncOpenAI, paths: list[Path], on_uploaded: Callable[[], object] = lambda: None
+) -> list[IngestFile]:
     """Upload files from this machine, once per content (a file already uploaded by this
     system is reused): entries for `VectorStoreIngest` or attachments that carry only file
-    ids, so workers on other hosts never need to read the caller's disk."""
+    ids, so workers on other hosts never need to read the caller's disk. `on_uploaded` is
+    called after each file."""
     uploads = Uploads(openai)
     existing = await uploads.existing()
     files = []
@@ -140,4 +144,5 @@ async def upload_files(openai: AsyncOpenAI, paths: list[Path]) -> list[IngestFil
         if digest not in existing:
             existing[digest] = await uploads.upload(path.name, path, digest)
         files.append(IngestFile(file_id=existing[digest], filename=path.name))
+        on_uploaded()
     return files

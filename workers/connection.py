@@ -8,6 +8,7 @@ import re
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from workers.logging import temporal_runtime
 from workers.settings import Settings, SettingsError
 
 CONNECT_TIMEOUT_SECONDS = 15.0
@@ -19,12 +20,15 @@ _WHAT_TO_DO = (
 
 
 async def connect(settings: Settings) -> Client:
-    """Connect with the pydantic data converter; an unreachable server is a `SettingsError`."""
+    """Connect with the pydantic data converter and the runtime whose core logs go through
+    `logging`; an unreachable server is a `SettingsError`."""
     config = settings.temporal_connect_config()
     where = f"{config['target_host']} (namespace {config.get('namespace', 'default')})"
     try:
         return await asyncio.wait_for(
-            Client.connect(**config, data_converter=pydantic_data_converter),
+            Client.connect(
+                **config, data_converter=pydantic_data_converter, runtime=temporal_runtime()
+            ),
             CONNECT_TIMEOUT_SECONDS,
         )
     except TimeoutError:

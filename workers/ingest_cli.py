@@ -1,19 +1,23 @@
-"""`durable-assistants ingest NAME PATH...`: index files into a vector store, with progress."""
+"""`durable-assistants ingest NAME PATH...`: index files into a vector store, with the progress
+of each phase, then a line per file and a summary (or the `IngestResult` as JSON)."""
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from temporalio.client import Client
 
 from activities.vector_stores.files import check_file
 from workers import client as runs
 from workers.connection import connect
-from workers.settings import Settings
+from workers.settings import Settings, SettingsError
 from workers.worker import openai_client
 from workflows.contracts import (
     FileOutcome,
@@ -22,74 +26,150 @@ from workflows.contracts import (
     IngestResult,
     VectorStoreSpec,
 )
+from workflows.ingest.steps import CheckedFile
 from workflows.ingest.workflow import VectorStoreIngest
 
 POLL_SECONDS = 0.5
+DONE_HERE = frozenset({"checking", "uploading"})
+"""The workflow's phases this command did itself: for files it uploaded, they pass at once."""
+GLOB_CHARACTERS = frozenset("*?[")
+INDEXED, ALREADY_THERE, FAILED = "indexed", "already there", "failed"
 
 
 async def ingest_command(
     settings: Settings, name: str, paths: list[Path], as_json: bool, console: Console
 ) -> int:
     """Check and upload the files from here (workers may run on other hosts), then index
-    them; files refused here are reported with the others."""
+    them: 0 when every file is in the store, 1 when some are not."""
+    files = named_files(paths)
     client = await connect(settings)
-    checks = [(path, check_file(IngestFile(path=str(path)))) for path in paths]
-    refused = [
-        FileOutcome(source=str(path), status="skipped", last_error=check.error)
-        for path, check in checks
-        if check.error is not None
-    ]
-    readable = [path for path, check in checks if check.error is None]
-    files = await runs.upload_files(openai_client(settings), readable) if readable else []
-    if not files:
-        result = IngestResult(vector_store_id="", files=refused, file_counts={}, skipped=refused)
-    else:
-        request = IngestRequest(vector_store=VectorStoreSpec(name=name), files=files)
-        handle = await client.start_workflow(
-            VectorStoreIngest.run,
-            request,
-            id=f"ingest-{uuid.uuid4()}",
-            task_queue=settings.temporal_task_queue,
-        )
-        indexed = await _with_progress(client, handle.id, console)
-        result = indexed.model_copy(
-            update={"files": [*indexed.files, *refused], "skipped": [*indexed.skipped, *refused]}
-        )
+    with PhaseBar(console) as bar:
+        checks = _check(files, bar)
+        readable = [path for path, check in zip(files, checks, strict=True) if check.error is None]
+        bar.show("uploading", 0, len(readable))
+        uploaded = await runs.upload_files(openai_client(settings), readable, bar.advance)
+        indexed = await _index(client, settings, name, uploaded, bar) if uploaded else None
+    result = _result(files, checks, indexed)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
-        _print_report(result, console)
-    return 0 if all(f.status == "completed" for f in result.files) else 1
+        print_report(result, name)
+    return 1 if any(outcome_label(f) == FAILED for f in result.files) else 0
 
 
-async def _with_progress(client: Client, workflow_id: str, console: Console) -> IngestResult:
-    handle = client.get_workflow_handle_for(VectorStoreIngest.run, workflow_id)
+def named_files(paths: list[Path]) -> list[Path]:
+    """The files the arguments name. A pattern the shell passed on unexpanded (it matched
+    nothing there, or was quoted) is expanded here; naming nothing is a usage error."""
+    files: list[Path] = []
+    for path in paths:
+        if path.exists():
+            files.append(path)
+        elif GLOB_CHARACTERS & set(str(path)):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            if not matches:
+                raise SettingsError(f"no file matches {path}")
+            files.extend(Path(match) for match in matches)
+        else:
+            raise SettingsError(f"no such file: {path}")
+    return files
+
+
+class PhaseBar:
+    """One bar on stderr: the phase, its files done out of its total; gone once it ends."""
+
+    def __init__(self, console: Console) -> None:
+        columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn())
+        self._progress = Progress(*columns, console=console, transient=True)
+        self._task = self._progress.add_task("", visible=False)
+
+    def __enter__(self) -> PhaseBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def show(self, phase: str, done: int, total: int) -> None:
+        """Drawn at once: a phase over before the next refresh is still seen."""
+        self._progress.update(
+            self._task, description=phase, completed=done, total=total, visible=True, refresh=True
+        )
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+
+
+def _check(files: list[Path], bar: PhaseBar) -> list[CheckedFile]:
+    bar.show("checking", 0, len(files))
+    checks = []
+    for path in files:
+        checks.append(check_file(IngestFile(path=str(path))))
+        bar.advance()
+    return checks
+
+
+async def _index(
+    client: Client, settings: Settings, name: str, files: list[IngestFile], bar: PhaseBar
+) -> IngestResult:
+    request = IngestRequest(vector_store=VectorStoreSpec(name=name), files=files)
+    handle = await client.start_workflow(
+        VectorStoreIngest.run,
+        request,
+        id=f"ingest-{uuid.uuid4()}",
+        task_queue=settings.temporal_task_queue,
+    )
     result = asyncio.create_task(handle.result())
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"))
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("checking", total=None, counts="")
-        while not result.done():
-            progress = await handle.query(VectorStoreIngest.progress)
-            done = progress.by_status.get("completed", 0) + progress.by_status.get("failed", 0)
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(progress.by_status.items()))
-            bar.update(
-                task,
-                description=progress.phase,
-                total=progress.files,
-                completed=done,
-                counts=counts,
-            )
-            await asyncio.wait([result], timeout=POLL_SECONDS)
+    while not result.done():
+        progress = await handle.query(VectorStoreIngest.progress)
+        if progress.phase not in DONE_HERE:
+            bar.show(progress.phase, progress.phase_done, progress.phase_total)
+        await asyncio.wait([result], timeout=POLL_SECONDS)
     return await result
 
 
-def _print_report(result: IngestResult, console: Console) -> None:
-    console.print(f"vector store {result.vector_store_id}: {result.file_counts}", markup=False)
+def _result(
+    files: list[Path], checks: list[CheckedFile], indexed: IngestResult | None
+) -> IngestResult:
+    """Every file named, in order, under the path it was given as; those refused here with
+    the workflow's outcomes of the others (which it lists in the order they were sent)."""
+    from_workflow = iter(indexed.files if indexed else [])
+    outcomes = [
+        _outcome(check, from_workflow).model_copy(update={"source": str(path)})
+        for path, check in zip(files, checks, strict=True)
+    ]
+    return IngestResult(
+        vector_store_id=indexed.vector_store_id if indexed else "",
+        files=outcomes,
+        file_counts=indexed.file_counts if indexed else {},
+        skipped=[outcome for outcome in outcomes if outcome.status == "skipped"],
+    )
+
+
+def _outcome(check: CheckedFile, from_workflow: Iterator[FileOutcome]) -> FileOutcome:
+    if check.error is None:
+        return next(from_workflow)
+    return FileOutcome(source="", status="skipped", last_error=check.error)
+
+
+def outcome_label(outcome: FileOutcome) -> str:
+    if outcome.status != "completed":
+        return FAILED
+    return ALREADY_THERE if outcome.already_in_store else INDEXED
+
+
+def print_report(result: IngestResult, name: str) -> None:
+    """A line per file (why, when it failed), then how many of each and the store."""
+    width = max(len(outcome.source) for outcome in result.files)
     for outcome in result.files:
-        if outcome.status != "completed":
-            error = (
-                f"{outcome.last_error.code}: {outcome.last_error.message}"
-                if outcome.last_error
-                else ""
-            )
-            console.print(f"  {outcome.status:9} {outcome.source}  {error}", markup=False)
+        label = outcome_label(outcome)
+        reason = _reason(outcome) if label == FAILED else ""
+        print(f"{label:<13}  {outcome.source:<{width}}  {reason}".rstrip())
+    counts = Counter(outcome_label(outcome) for outcome in result.files)
+    summary = ", ".join(f"{counts[label]} {label}" for label in (INDEXED, ALREADY_THERE, FAILED))
+    where = f"vector store {name}: {result.vector_store_id}" if result.vector_store_id else ""
+    print(f"{summary} ({where or 'nothing was uploaded'})")
+
+
+def _reason(outcome: FileOutcome) -> str:
+    error = outcome.last_error
+    return f"{error.code}: {error.message}" if error else f"indexing ended {outcome.status}"

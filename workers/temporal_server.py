@@ -11,6 +11,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from workers.logging import temporal_runtime
 from workers.settings import SettingsError
 from workflows import search_attributes
 
@@ -76,7 +77,7 @@ async def wait_until_serving(
                 f"the Temporal dev server exited: {lines[-1] if lines else 'no output'}"
             )
         with contextlib.suppress(RuntimeError):
-            await Client.connect(address)
+            await Client.connect(address, runtime=temporal_runtime())
             return
         await asyncio.sleep(0.2)
     raise SettingsError(f"the Temporal dev server did not answer on {address} in time")

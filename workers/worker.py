@@ -66,6 +66,7 @@ def project_activities(
         stores.upload_files,
         stores.ensure_vector_store,
         stores.add_files,
+        stores.add_new_files,
         stores.wait_for_files,
         stores.remove_files,
         stores.file_counts,

@@ -21,6 +21,7 @@ from workflows.common import RunError
 from workflows.ingest.contracts import IngestFile, VectorStoreSpec
 from workflows.ingest.steps import (
     ADD_FILES,
+    ADD_NEW_FILES,
     CHECK_FILES,
     ENSURE_VECTOR_STORE,
     FILE_COUNTS,
@@ -90,20 +91,31 @@ class VectorStoreActivities:
 
     @activity.defn(name=ADD_FILES.name)
     async def add_files(self, request: AddFiles) -> int:
-        """Add files in one batch, except those already in the store (an earlier attempt may
-        have added them); how many were added."""
+        """`add_new_files` for executions begun before it: how many files were added."""
+        return len(request.files) - len(await self.add_new_files(request))
+
+    @activity.defn(name=ADD_NEW_FILES.name)
+    async def add_new_files(self, request: AddFiles) -> list[str]:
+        """Add files in one batch, except those already in the store; the ids of those. The
+        first attempt heartbeats what it found, so a retry (its batch may have been created)
+        still reports the files that were there before this ingest, not the ones it added."""
         store = request.vector_store_id
-        async with heartbeating():
+        retried = activity.info().heartbeat_details
+        found_first: list[str] | None = list(retried[0]) if retried else None
+        async with heartbeating(lambda: () if found_first is None else (found_first,)):
             with api_errors(f"adding files to {store}"):
                 listed = self.client.vector_stores.files.list(store, limit=100)
                 present = {f.id async for f in listed}
+                if found_first is None:
+                    found_first = sorted(present & {f.file_id for f in request.files})
+                    activity.heartbeat(found_first)
                 files = [f for f in request.files if f.file_id not in present]
                 if files:
                     await self.client.vector_stores.file_batches.create(
                         store,
                         files=[{"file_id": f.file_id, "attributes": f.attributes} for f in files],
                     )
-        return len(files)
+        return found_first
 
     @activity.defn(name=WAIT_FOR_FILES.name)
     async def wait_for_files(self, request: WaitForFiles) -> list[IndexedFile]:

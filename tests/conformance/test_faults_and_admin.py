@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -11,8 +13,10 @@ import openai
 import pytest
 from openai import OpenAI
 
+from emulator.app import AUTOSAVE_SECONDS
 from emulator.config import EmulatorConfig, FaultRule
 from emulator.server import BackgroundEmulator
+from emulator.store import Store
 
 
 def with_fault(client: OpenAI, fault: str) -> OpenAI:
@@ -145,6 +149,42 @@ def test_state_file_keeps_objects_across_restarts(tmp_path: Path) -> None:
         sdk = OpenAI(base_url=second.base_url, api_key="sk-x", max_retries=0)
         text = sdk.beta.threads.messages.list(thread.id).data[0].content[0].text.value  # type: ignore[union-attr]
         assert text == "remember me"
+
+
+def test_an_upload_whose_body_arrives_across_an_autosave_is_saved_while_serving(
+    tmp_path: Path,
+) -> None:
+    """The state file is written while the emulator serves (a kill loses at most a moment),
+    including what a request stored after an autosave that ran while it was in flight."""
+    state = tmp_path / "emulator.state"
+    with BackgroundEmulator(state_file=state) as running:
+        upload = httpx.Request(
+            "POST",
+            f"{running.base_url}/files",
+            headers={"Authorization": "Bearer sk-x", "Connection": "close"},
+            data={"purpose": "assistants"},
+            files={"file": ("notes.md", b"slow upload")},
+        )
+        body = upload.read()
+        with socket.create_connection((running.host, running.port)) as connection:
+            head = "".join(f"{name}: {value}\r\n" for name, value in upload.headers.items())
+            connection.sendall(f"POST /v1/files HTTP/1.1\r\n{head}\r\n".encode() + body[:10])
+            _wait_for(state.exists, "an autosave while the upload is in flight")
+            connection.sendall(body[10:])
+            answer = connection.makefile("rb").read().decode()
+        file_id = json.loads(answer.partition("\r\n\r\n")[2])["id"]
+        _wait_for(lambda: _holds_file(state, file_id), "the upload in the state file")
+
+
+def _holds_file(state: Path, file_id: str) -> bool:
+    return Store.load(state).collection("files", "File").find(file_id) is not None
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 5 * AUTOSAVE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("how", ["truncate", "unknown_status", "missing_fields"])

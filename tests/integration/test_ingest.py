@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 
+from emulator.config import FaultRule
 from tests.integration.conftest import Assistant, Counters, ask, both_backends, run, spawn_worker
 from workers.settings import Settings
 from workflows.contracts import IngestRequest, IngestResult, RunTimeouts
@@ -55,8 +57,10 @@ async def test_two_hundred_files_in_batches_are_all_indexed_and_uploaded_once(
     assert [f.status for f in result.files] == ["completed"] * 200
     assert result.file_counts["completed"] == 200
     assert result.skipped == []
+    assert not any(f.already_in_store for f in result.files)
     again = await ingest(client, task_queue, vector_store={"name": name}, files=files)
     assert again.vector_store_id == result.vector_store_id  # ensured by name, not created twice
+    assert all(f.already_in_store for f in again.files)
     assert uploads_of(counters, paths) == [1] * 200  # re-running uploads nothing again
 
 
@@ -104,6 +108,23 @@ async def test_bad_files_are_reported_and_transient_index_failures_retried(
     skipped = [str(tmp_path / name) for name in ("image.xyz", "empty.md", "missing.md")]
     assert [s.source for s in result.skipped] == skipped
     assert (result.file_counts["completed"], result.file_counts["failed"]) == (3, 1)
+
+
+async def test_files_added_by_an_attempt_whose_answer_was_lost_are_not_already_in_the_store(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    counters: Counters,
+    faults: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    faults(FaultRule(drop="body", times=1, route=r"^POST /v1/vector_stores/[^/]+/file_batches$"))
+    files = [{"path": str(p)} for p in write_docs(tmp_path, 3)]
+    result = await ingest(
+        client, task_queue, vector_store={"name": f"lost-{uuid.uuid4().hex[:8]}"}, files=files
+    )
+    assert counters.delta("faults_injected", "drop_body") == 1  # the batch was made, unanswered
+    assert [(f.status, f.already_in_store) for f in result.files] == [("completed", False)] * 3
 
 
 async def test_a_worker_killed_while_indexing_finishes_without_double_uploads(

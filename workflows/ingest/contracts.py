@@ -119,6 +119,9 @@ class FileOutcome(Contract):
     last_error: RunError | None = None
     attempts: int = 0
     bytes: int = 0
+    already_in_store: bool = Field(
+        False, description="the file was in the vector store before this ingest: not added again"
+    )
 
 
 class IngestProgress(Contract):
@@ -128,7 +131,13 @@ class IngestProgress(Contract):
     files: int
     bytes_total: int = 0
     bytes_uploaded: int = 0
-    by_status: dict[str, int] = Field(default_factory=dict)
+    by_status: dict[str, int] = Field(
+        default_factory=dict, description="files by state: pending, uploaded, then the outcome"
+    )
+    phase_done: int = Field(0, description="files the current phase has finished")
+    phase_total: int = Field(
+        0, description="files the current phase works on (indexing: those of this attempt)"
+    )
 
 
 class IngestResult(Contract):

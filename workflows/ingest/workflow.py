@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.ingest.steps import (
         ADD_FILES,
+        ADD_NEW_FILES,
         CHECK_FILES,
         ENSURE_VECTOR_STORE,
         FILE_COUNTS,
@@ -44,6 +45,8 @@ A = TypeVar("A")
 R = TypeVar("R")
 PERMANENT_FAILURES = frozenset({"unsupported_file", "invalid_file"})
 UPLOADS_PER_ACTIVITY = 32
+ALREADY_IN_STORE = "ingest-already-in-store"
+"""`workflow.patched` id: executions begun since say which files were in the store already."""
 
 
 @workflow.defn(name="VectorStoreIngest", failure_exception_types=[ValidationError])
@@ -54,20 +57,22 @@ class VectorStoreIngest:
     def __init__(self, request: IngestRequest) -> None:
         self.request = request
         self.phase = "checking"
+        self.phase_done = 0
+        self.phase_total = len(request.files)
         self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
-        self.state: dict[int, str] = {}
+        self.state = {index: "pending" for index in range(len(request.files))}
         self.bytes_uploaded = 0
 
     @workflow.run
     async def run(self, request: IngestRequest) -> IngestResult:
         accepted = await self._check()
-        self._enter("uploading", f"{len(accepted)} files")
+        self._enter("uploading", len(accepted), f"{len(accepted)} files")
         ensure = EnsureVectorStore(spec=request.vector_store)
         store = await self._call(ENSURE_VECTOR_STORE, ensure, "ensure the vector store")
         await self._upload(accepted)
         pending = [i for i in accepted if self.outcomes[i].file_id is not None]
         for attempt in range(1, request.max_file_attempts + 1):
-            self._enter("indexing", f"attempt {attempt}: {len(pending)} files")
+            self._enter("indexing", len(pending), f"attempt {attempt}: {len(pending)} files")
             await self._index(store, pending)
             pending = [i for i in pending if self._retryable(i)]
             if not pending or attempt == request.max_file_attempts:
@@ -76,7 +81,8 @@ class VectorStoreIngest:
             remove = RemoveFiles(vector_store_id=store, file_ids=ids)
             await self._call(REMOVE_FILES, remove, f"remove {len(ids)} files to add them again")
         counts = await self._call(FILE_COUNTS, store, "count the store's files")
-        self._enter("done", f"{counts}")
+        self._enter("done", len(self.outcomes), f"{counts}")
+        self.phase_done = len(self.outcomes)
         return IngestResult(
             vector_store_id=store,
             files=self.outcomes,
@@ -91,9 +97,9 @@ class VectorStoreIngest:
             files=len(self.outcomes),
             bytes_total=sum(o.bytes for o in self.outcomes),
             bytes_uploaded=self.bytes_uploaded,
-            by_status=dict(
-                Counter(self.state.get(i, o.status) for i, o in enumerate(self.outcomes))
-            ),
+            by_status=dict(Counter(self.state.values())),
+            phase_done=self.phase_done,
+            phase_total=self.phase_total,
         )
 
     async def _check(self) -> list[int]:
@@ -107,7 +113,9 @@ class VectorStoreIngest:
             if check.error is None:
                 accepted.append(index)
                 outcome.status = "cancelled"  # until indexing says otherwise
-                self.state[index] = "pending"
+            else:
+                self.state[index] = "skipped"
+        self.phase_done = len(checks)
         return accepted
 
     async def _upload(self, indexes: list[int]) -> None:
@@ -115,6 +123,7 @@ class VectorStoreIngest:
             file = self.request.files[index]
             if file.file_id is not None:
                 self.outcomes[index].file_id = file.file_id
+                self.phase_done += 1
         to_upload = [i for i in indexes if self.request.files[i].file_id is None]
         chunks = _chunks(to_upload, UPLOADS_PER_ACTIVITY)
         await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
@@ -127,26 +136,37 @@ class VectorStoreIngest:
             self.outcomes[index].file_id = result.file_id
             self.bytes_uploaded += result.bytes
             self.state[index] = "uploaded"
+        self.phase_done += len(indexes)
 
     async def _index(self, store: str, indexes: list[int]) -> None:
         for batch in _chunks(indexes, self.request.batch_size):
             files = [self._to_add(i) for i in batch]
-            add = AddFiles(vector_store_id=store, files=files)
-            await self._call(ADD_FILES, add, f"add {len(files)} files")
+            present = await self._add(AddFiles(vector_store_id=store, files=files))
             wait = WaitForFiles(vector_store_id=store, file_ids=[f.file_id for f in files])
             indexed = await self._call(WAIT_FOR_FILES, wait, f"wait for {len(files)} to index")
-            self._record(batch, indexed)
+            self._record(batch, indexed, present)
+            self.phase_done += len(batch)
+
+    async def _add(self, add: AddFiles) -> set[str]:
+        """Add files to the store; the ids of those that were in it already."""
+        summary = f"add {len(add.files)} files"
+        if not workflow.patched(ALREADY_IN_STORE):
+            await self._call(ADD_FILES, add, summary)
+            return set()
+        present: list[str] = await self._call(ADD_NEW_FILES, add, summary)
+        return set(present)
 
     def _to_add(self, index: int) -> FileToAdd:
         file_id = self.outcomes[index].file_id or ""
         return FileToAdd(file_id=file_id, attributes=self.request.files[index].attributes)
 
-    def _record(self, batch: list[int], indexed: list[IndexedFile]) -> None:
+    def _record(self, batch: list[int], indexed: list[IndexedFile], present: set[str]) -> None:
         by_id = {file.file_id: file for file in indexed}
         for index in batch:
             outcome = self.outcomes[index]
             found = by_id.get(outcome.file_id or "")
             outcome.attempts += 1
+            outcome.already_in_store = outcome.file_id in present
             outcome.status = "failed"
             if found is not None and found.status in ("completed", "cancelled"):
                 outcome.status = "completed" if found.status == "completed" else "cancelled"
@@ -160,8 +180,8 @@ class VectorStoreIngest:
             error is None or error.code not in PERMANENT_FAILURES
         )
 
-    def _enter(self, phase: str, details: str) -> None:
-        self.phase = phase
+    def _enter(self, phase: str, files: int, details: str) -> None:
+        self.phase, self.phase_done, self.phase_total = phase, 0, files
         workflow.set_current_details(f"{phase}: {details}")
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
