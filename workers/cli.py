@@ -126,6 +126,19 @@ def send(
 
 
 @app.command()
+def configure(
+    key: Annotated[str, typer.Argument(help="the conversation")],
+    assistant_id: Annotated[str | None, typer.Option(help="the assistant to answer")] = None,
+    assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
+) -> None:
+    """Switch the assistant that answers the open conversation KEY's next messages."""
+    from workers.thread_cli import configure_command, thread_config
+
+    config = thread_config(key, assistant_id, assistant_file, None)
+    _run(configure_command(cli_settings(), config, console))
+
+
+@app.command()
 def chat(
     key: Annotated[str, typer.Argument(help="the conversation: a user id, a ticket id, ...")],
     assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,

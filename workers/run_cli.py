@@ -10,11 +10,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus
 
 from workers import client as runs
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workers.status import workflow_status
 from workers.worker import openai_client
 from workflows.common import first_error
 from workflows.contracts import AssistantSpec, RunRequest, RunResult
@@ -90,26 +90,12 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
 
 async def status_command(settings: Settings, workflow_id: str) -> None:
     client = await connect(settings)
-    description = await client.get_workflow_handle(workflow_id).describe()
-    if description.status == WorkflowExecutionStatus.RUNNING:
-        state = await runs.run_state(client, workflow_id)
-        print(state.model_dump_json(indent=2))
-    else:
-        print(await _closed_status(client, workflow_id, description.status))
+    print(json.dumps(await workflow_status(client, workflow_id), indent=2))
 
 
 async def cancel_command(settings: Settings, workflow_id: str, reason: str) -> None:
     state = await runs.cancel_run(await connect(settings), workflow_id, reason)
     print(state.model_dump_json(indent=2))
-
-
-async def _closed_status(
-    client: Client, workflow_id: str, status: WorkflowExecutionStatus | None
-) -> str:
-    if status == WorkflowExecutionStatus.COMPLETED:
-        return (await runs.run_result(client, workflow_id)).model_dump_json(indent=2)
-    name = status.name.lower() if status else "unknown"
-    return json.dumps({"workflow_id": workflow_id, "workflow_status": name})
 
 
 def print_result(result: RunResult, as_json: bool, console: Console) -> None:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
+from temporalio.client import Client
 
 from workers import client as conversations
 from workers.connection import connect
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
 from workflows.common import first_error
-from workflows.contracts import ThreadConfig
+from workflows.contracts import ConfigureThread, ThreadConfig, ThreadState
+from workflows.run.contracts import who_answers
 
 
 def thread_config(
@@ -32,16 +34,43 @@ def thread_config(
         raise SettingsError(f"KEY: {first_error(err)[1]}") from None
 
 
+async def configure_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
+    client = await connect(settings)
+    target = config.model_dump(include={"assistant_id", "assistant", "prompt"})
+    state = await conversations.configure_thread(
+        client, config.key, ConfigureThread.model_validate(target)
+    )
+    console.print(f"conversation {config.key}: next messages answered by {config.summary()}")
+    print(state.model_dump_json(indent=2))
+
+
+async def refuse_another_assistant(client: Client, config: ThreadConfig) -> None:
+    """A conversation that is open answers with its own assistant: a message meant for
+    another one is refused here rather than answered by the wrong one."""
+    state = await conversations.open_thread_state(client, config.key)
+    if state is not None and not state.answers_like(config):
+        raise SettingsError(
+            f"conversation {config.key} is answered by {_answered_by(state)}, not this "
+            f"assistant: `durable-assistants configure {config.key} ...` switches it"
+        )
+
+
+def _answered_by(state: ThreadState) -> str:
+    return who_answers(state.assistant_id, state.assistant, state.prompt)
+
+
 async def send_command(
     settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
 ) -> None:
     client = await connect(settings)
+    await refuse_another_assistant(client, config)
     result = await conversations.send_message(client, settings.temporal_task_queue, config, text)
     print_result(result, as_json, console)
 
 
 async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
     client = await connect(settings)
+    await refuse_another_assistant(client, config)
     console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
