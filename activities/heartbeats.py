@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from temporalio import activity
@@ -13,12 +15,41 @@ T = TypeVar("T")
 MAX_INTERVAL_SECONDS = 1.0
 
 
+@dataclass
+class Watched:
+    """The API object an activity waits on, as its heartbeats carry it (a retry, the Temporal
+    UI and `durable-assistants status` read it from the pending activity)."""
+
+    id: str | None = None
+    status: str | None = None
+
+    def details(self) -> tuple[Any, ...]:
+        return ({"id": self.id, "status": self.status},) if self.id else ()
+
+
+_watched: ContextVar[Watched | None] = ContextVar("watched", default=None)
+
+
+def watch(object_id: str, status: str) -> None:
+    """Note the API object the running activity waits on, for its next heartbeat."""
+    if (watched := _watched.get()) is not None:
+        watched.id, watched.status = object_id, status
+
+
+def _watching() -> Callable[[], Sequence[Any]]:
+    watched = Watched()
+    _watched.set(watched)
+    return watched.details
+
+
 @asynccontextmanager
-async def heartbeating(details: Callable[[], Sequence[Any]] = tuple) -> AsyncIterator[None]:
+async def heartbeating(details: Callable[[], Sequence[Any]] | None = None) -> AsyncIterator[None]:
     """Heartbeat in the background for as long as the block runs, so a dead worker is noticed
     and a cancel reaches an activity whose stream or poll is quiet. Each heartbeat carries
-    `details()` (where the activity is), which a retry finds in `heartbeat_details`. The SDK
-    throttles what it sends (the worker's `max_heartbeat_throttle_interval`)."""
+    `details()` (where the activity is; by default what it last `watch`ed), which a retry
+    finds in `heartbeat_details`. The SDK throttles what it sends (the worker's
+    `max_heartbeat_throttle_interval`)."""
+    beat_details = details or _watching()
     timeout = activity.info().heartbeat_timeout
     interval = (
         min(timeout.total_seconds() / 3, MAX_INTERVAL_SECONDS) if timeout else MAX_INTERVAL_SECONDS
@@ -29,7 +60,7 @@ async def heartbeating(details: Callable[[], Sequence[Any]] = tuple) -> AsyncIte
             # First sleep: a heartbeat the activity sends itself early on (with where it is)
             # is then the first, which the SDK sends at once instead of throttling it.
             await asyncio.sleep(interval)
-            activity.heartbeat(*details())
+            activity.heartbeat(*beat_details())
 
     task = asyncio.create_task(beat())
     try:

@@ -121,9 +121,9 @@ def cancel(
     reason: Annotated[str, typer.Option(help="recorded on the result")] = "cancelled from the CLI",
 ) -> None:
     """Cancel a run at the API; returns once it is terminal. Exits 1 if it had already ended."""
-    from workers.cancel_cli import cancel_unless_ended
+    from workers.run_cli import cancel_command
 
-    _run(cancel_unless_ended(cli_settings(), workflow_id, reason))
+    _run(cancel_command(cli_settings(), workflow_id, reason))
 
 
 @app.command()
@@ -141,6 +141,19 @@ def send(
 
     config = thread_config(key, assistant_id, assistant_file, backend)
     raise typer.Exit(asyncio.run(send_command(cli_settings(), config, text, json_output, console)))
+
+
+@app.command()
+def configure(
+    key: Annotated[str, typer.Argument(help="the conversation")],
+    assistant_id: Annotated[str | None, typer.Option(help="the assistant to answer")] = None,
+    assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
+) -> None:
+    """Switch the assistant that answers the open conversation KEY's next messages."""
+    from workers.thread_cli import configure_command, thread_config
+
+    config = thread_config(key, assistant_id, assistant_file, None)
+    _run(configure_command(cli_settings(), config, console))
 
 
 @app.command()

@@ -15,16 +15,19 @@ from openai import AsyncOpenAI
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.uploads import Uploads
 from activities.vector_stores.files import content_hash
 from workflows.contracts import (
     CancelRequest,
+    ConfigureThread,
     IngestFile,
     RunRequest,
     RunResult,
@@ -44,6 +47,25 @@ ThreadHandle = WorkflowHandle[AssistantThread, ThreadState]
 
 def thread_workflow_id(key: str) -> str:
     return f"thread-{key}"
+
+
+async def open_thread_state(client: Client, key: str) -> ThreadState | None:
+    """The state of the conversation `key` if it is open, else None."""
+    handle = client.get_workflow_handle_for(AssistantThread.run, thread_workflow_id(key))
+    try:
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return await handle.query(AssistantThread.state)
+
+
+async def configure_thread(client: Client, key: str, request: ConfigureThread) -> ThreadState:
+    """Change who answers the conversation's next messages."""
+    handle = client.get_workflow_handle_for(AssistantThread.run, thread_workflow_id(key))
+    return await handle.execute_update(AssistantThread.configure, request)
 
 
 def as_message(message: ThreadMessage | str) -> ThreadMessage:
@@ -71,6 +93,7 @@ async def send_message(
             id=thread_workflow_id(config.key),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=task_queue,
+            static_summary=config.summary(),
         )
         try:
             return await client.execute_update_with_start_workflow(
@@ -101,6 +124,7 @@ async def post_message(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal="post_message",
         start_signal_args=[message],
+        static_summary=config.summary(),
     )
 
 
@@ -112,6 +136,7 @@ async def start_run(
         request,
         id=workflow_id or f"run-{uuid.uuid4()}",
         task_queue=task_queue,
+        static_summary=request.summary(),
     )
 
 

@@ -10,12 +10,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from workers import client as runs
 from workers.cli_errors import CommandFailed, failure_message, result_exit_code, yaml_problem
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
+from workers.status import workflow_status
 from workers.unserved import warning_if_unserved
 from workers.worker import openai_client
 from workflows.common import first_error
@@ -91,26 +93,24 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
 
 async def status_command(settings: Settings, workflow_id: str) -> None:
     client = await connect(settings)
-    description = await client.get_workflow_handle(workflow_id).describe()
-    if description.status == WorkflowExecutionStatus.RUNNING:
-        state = await runs.run_state(client, workflow_id)
-        print(state.model_dump_json(indent=2))
-    else:
-        print(await _closed_status(client, workflow_id, description.status))
+    print(json.dumps(await workflow_status(client, workflow_id), indent=2))
 
 
 async def cancel_command(settings: Settings, workflow_id: str, reason: str) -> None:
-    state = await runs.cancel_run(await connect(settings), workflow_id, reason)
+    """Cancel the run; `CommandFailed` naming its status if it had already ended."""
+    client = await connect(settings)
+    try:
+        state = await runs.cancel_run(client, workflow_id, reason)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # the update found no open workflow: ended, or never existed (describe raises that)
+        status = (await client.get_workflow_handle(workflow_id).describe()).status
+        ended = status.name.lower() if status else "unknown"
+        raise CommandFailed(
+            f"run {workflow_id} has already ended ({ended}): nothing to cancel"
+        ) from err
     print(state.model_dump_json(indent=2))
-
-
-async def _closed_status(
-    client: Client, workflow_id: str, status: WorkflowExecutionStatus | None
-) -> str:
-    if status == WorkflowExecutionStatus.COMPLETED:
-        return (await runs.run_result(client, workflow_id)).model_dump_json(indent=2)
-    name = status.name.lower() if status else "unknown"
-    return json.dumps({"workflow_id": workflow_id, "workflow_status": name})
 
 
 def print_result(result: RunResult, as_json: bool, console: Console) -> None:

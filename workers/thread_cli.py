@@ -18,7 +18,8 @@ from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
 from workers.unserved import warning_if_unserved
 from workflows.common import first_error
-from workflows.contracts import RunResult, ThreadConfig
+from workflows.contracts import ConfigureThread, RunResult, ThreadConfig, ThreadState
+from workflows.run.contracts import who_answers
 
 
 def thread_config(
@@ -35,11 +36,37 @@ def thread_config(
         raise SettingsError(f"KEY: {first_error(err)[1]}") from None
 
 
+async def configure_command(settings: Settings, config: ThreadConfig, console: Console) -> None:
+    client = await connect(settings)
+    target = config.model_dump(include={"assistant_id", "assistant", "prompt"})
+    state = await conversations.configure_thread(
+        client, config.key, ConfigureThread.model_validate(target)
+    )
+    console.print(f"conversation {config.key}: next messages answered by {config.summary()}")
+    print(state.model_dump_json(indent=2))
+
+
+async def refuse_another_assistant(client: Client, config: ThreadConfig) -> None:
+    """A conversation that is open answers with its own assistant: a message meant for
+    another one is refused here rather than answered by the wrong one."""
+    state = await conversations.open_thread_state(client, config.key)
+    if state is not None and not state.answers_like(config):
+        raise SettingsError(
+            f"conversation {config.key} is answered by {_answered_by(state)}, not this "
+            f"assistant: `durable-assistants configure {config.key} ...` switches it"
+        )
+
+
+def _answered_by(state: ThreadState) -> str:
+    return who_answers(state.assistant_id, state.assistant, state.prompt)
+
+
 async def send_command(
     settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
 ) -> int:
     """Send, print the answer; the exit code says whether it completed."""
     client = await connect(settings)
+    await refuse_another_assistant(client, config)
     result = await _send(client, settings.temporal_task_queue, config, text, console)
     print_result(result, as_json, console)
     return result_exit_code(result)
@@ -48,6 +75,7 @@ async def send_command(
 async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> int:
     """Send each line read; the exit code says whether the last answer completed."""
     client = await connect(settings)
+    await refuse_another_assistant(client, config)
     console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
     last: RunResult | None = None
     while line := await asyncio.to_thread(sys.stdin.readline):

@@ -30,6 +30,12 @@ def first_error(err: ValidationError) -> tuple[str, str]:
     return ".".join(str(part) for part in problem["loc"]), problem["msg"]
 
 
+def first_words(text: str, limit: int = 80) -> str:
+    """The start of `text` on one line, for summaries in the Temporal UI."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 class Contract(BaseModel):
     """Unknown fields are an error, so a misspelt field name is reported instead of ignored."""
 

@@ -37,6 +37,7 @@ from workflows.run.contracts import (
 from workflows.run.steps import ToolRetry
 from workflows.thread.contracts import (
     CloseThread,
+    ConfigureThread,
     QueuedMessage,
     RunSummary,
     ThreadCarry,
@@ -53,6 +54,7 @@ __all__ = [
     "CleanupPolicy",
     "CleanupReport",
     "CloseThread",
+    "ConfigureThread",
     "FileOutcome",
     "IngestFile",
     "IngestProgress",

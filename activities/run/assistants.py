@@ -22,7 +22,7 @@ from openai.types.beta.threads import Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeats import despite_cancel, heartbeating
+from activities.heartbeats import despite_cancel, heartbeating, watch
 from activities.openai_errors import active_run_id, api_errors, checked, stream_error
 from activities.ownership import is_owned, owned_metadata
 from activities.run.assistants_messages import (
@@ -267,6 +267,7 @@ class AssistantsBackend:
         while run.status not in until:
             await asyncio.sleep(delay)
             run, asked = await self._retrieve_with_delay(ref)
+            watch(run.id, run.status)
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
         return await self._snapshot(run)
 
@@ -278,6 +279,7 @@ class AssistantsBackend:
                 raise stream_error(doing, event.data.code, event.data.message)
             if event.event.startswith("thread.run.") and isinstance(event.data, Run):
                 run = checked(event.data)
+                watch(run.id, run.status)
         if run is None:
             raise ApplicationError("the run's event stream ended before the run was created")
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us

@@ -75,18 +75,27 @@ class RecentResponses:
 
 @dataclass
 class Progress:
-    """Where the activity is in the response it follows: what its heartbeats carry."""
+    """Where the activity is in the response it follows: what its heartbeats carry (and
+    `durable-assistants status` shows)."""
 
     response_id: str | None = None
     sequence: int = -1
+    status: str | None = None
 
     def details(self) -> tuple[Any, ...]:
-        return (self.response_id, self.sequence) if self.response_id else ()
+        if self.response_id is None:
+            return ()
+        return ({"id": self.response_id, "status": self.status, "sequence": self.sequence},)
 
     @classmethod
     def of_earlier_attempt(cls) -> Progress:
         details = activity.info().heartbeat_details
-        return cls(str(details[0]), int(details[1])) if len(details) == 2 else cls()
+        if len(details) == 2:  # (id, sequence): what workers before 2026-11-26 heartbeat
+            return cls(str(details[0]), int(details[1]))
+        if len(details) == 1 and isinstance(details[0], dict) and details[0].get("id"):
+            where = details[0]
+            return cls(str(where["id"]), int(where.get("sequence", -1)), where.get("status"))
+        return cls()
 
 
 class ResponsesBackend:
@@ -235,7 +244,7 @@ class ResponsesBackend:
         response = getattr(event, "response", None)
         if not isinstance(response, Response):
             return None
-        progress.response_id = response.id
+        progress.response_id, progress.status = response.id, response.status
         return checked(response) if response.status in TERMINAL else None
 
     def _ended(self, response: Response) -> RunSnapshot:

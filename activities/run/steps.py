@@ -14,6 +14,7 @@ from workflows.run.steps import (
     CANCEL_RUN,
     CREATE_THREAD,
     DEFAULT_BACKEND,
+    DELETE_THREAD,
     ENSURE_ASSISTANT,
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
@@ -26,7 +27,6 @@ from workflows.run.steps import (
     SubmitToolOutputs,
     WaitForRun,
 )
-from workflows.thread.steps import DELETE_THREAD
 
 
 class RunBackend(Protocol):

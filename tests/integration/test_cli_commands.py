@@ -48,7 +48,7 @@ async def test_schema_describes_every_workflow_contract(settings: Settings) -> N
         "incomplete",
     ]
     thread = schemas["AssistantThread"]
-    assert set(thread["updates"]) == {"send_message", "cancel_current_run", "close"}
+    assert set(thread["updates"]) == {"send_message", "cancel_current_run", "close", "configure"}
     assert "content" in thread["signals"]["post_message"]["properties"]
 
 

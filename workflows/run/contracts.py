@@ -23,6 +23,7 @@ from workflows.common import (
     ToolCallResult,
     ToolOutputSubmission,
     Usage,
+    first_words,
 )
 
 BUILT_IN_TOOLS = frozenset({"file_search", "code_interpreter", "web_search"})
@@ -75,6 +76,15 @@ class PromptReference(Contract):
     id: str = Field(min_length=1)
     version: str | None = None
     variables: dict[str, str] | None = None
+
+
+def who_answers(
+    assistant_id: str | None, assistant: AssistantSpec | None, prompt: PromptReference | None
+) -> str:
+    """How the Temporal UI names who answers: the spec's name, the prompt or the assistant id."""
+    if assistant is not None:
+        return assistant.name
+    return f"prompt {prompt.id}" if prompt else assistant_id or "?"
 
 
 class RunRequest(Contract):
@@ -132,6 +142,11 @@ class RunRequest(Contract):
         if self.thread_id is None and not self.messages:
             raise ValueError("messages: a new thread needs at least one message")
         return self
+
+    def summary(self) -> str:
+        """One line for the Temporal UI: who answers, and the question's first words."""
+        said = self.messages[0].content if self.messages else "(continues its thread)"
+        return f"{who_answers(self.assistant_id, self.assistant, self.prompt)}: {first_words(said)}"
 
     def tool_names(self) -> list[tuple[str, str]]:
         """(field, name) of every tool referenced by name."""

@@ -163,6 +163,8 @@ START_RUN = Step("run.start", StartRun, RunSnapshot)
 WAIT_FOR_RUN = Step("run.wait", WaitForRun, RunSnapshot)
 SUBMIT_TOOL_OUTPUTS = Step("run.submit_tool_outputs", SubmitToolOutputs, RunSnapshot)
 CANCEL_RUN = Step("run.cancel", CancelRun, RunSnapshot)
+DELETE_THREAD = Step("run.delete_thread", str, bool, heartbeats=False)
+"""Delete the API thread; False if it was already gone."""
 WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])
 DEFAULT_BACKEND = "run.default_backend"
 """Local activity: the worker's OPENAI_BACKEND, for a run or conversation that names none."""

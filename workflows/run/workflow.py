@@ -60,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
 
 A = TypeVar("A")
 R = TypeVar("R")
+SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
+DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
 
 
 @workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
@@ -77,14 +79,19 @@ class AssistantRun:
         self.catalog: ToolCatalog | None = None
         self.backend: Backend = "assistants"
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
+        self.summary = request.summary()
+        self.published: dict[str, str] = {}  # search attributes as last upserted
+        self.upsert_on_change = False
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
+        self.upsert_on_change = workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE)
         driver = asyncio.create_task(self._drive())
         try:
             await workflow.wait_condition(
                 lambda: driver.done() or self.stop_reason is not None,
                 timeout=request.deadline_seconds,
+                timeout_summary="deadline",
             )
         except TimeoutError:
             self.deadline_passed = True
@@ -92,9 +99,13 @@ class AssistantRun:
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if self.stop_reason is None:
+            if driver.exception() is not None:
+                await self._delete_thread_made_for_nothing()
             raise_failure(driver)
         else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
+            if self.phase in (RunPhase.cancelled, RunPhase.expired):
+                self._describe(self.stop_reason or "stopped")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.record.result(self.phase, self.stop_reason)
 
@@ -103,14 +114,14 @@ class AssistantRun:
         return self.record.state(self.phase)
 
     @workflow.update
-    async def cancel(self, request: CancelRequest) -> RunState:
+    async def cancel(self, request: CancelRequest | None = None) -> RunState:
         """Cancel the run at the API; returns once it is terminal (with the status that won)."""
-        self.stop_reason = self.stop_reason or request.reason
+        self.stop_reason = self.stop_reason or (request or CancelRequest()).reason
         await workflow.wait_condition(lambda: self.phase in TERMINAL_PHASES)
         return self.state()
 
     @cancel.validator
-    def _check_cancel(self, request: CancelRequest) -> None:
+    def _check_cancel(self, request: CancelRequest | None = None) -> None:
         if self.phase in TERMINAL_PHASES:
             raise ValueError(f"the run already ended: {self.phase.value}")
 
@@ -254,6 +265,16 @@ class AssistantRun:
             return
         self._record(ended)
 
+    async def _delete_thread_made_for_nothing(self) -> None:
+        """A run that fails leaves no thread it created for itself behind (whoever asked
+        for the run never learns its id)."""
+        thread_id = self.record.thread_id
+        if self.request.thread_id is not None or thread_id is None:
+            return
+        if workflow.patched(DELETE_THREAD_OF_FAILED_RUN):
+            with contextlib.suppress(ActivityError):
+                await self._api(steps.DELETE_THREAD, thread_id, "delete the thread made for it")
+
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
         closed off (it will be started again), so it never shows as the run's end."""
@@ -271,10 +292,18 @@ class AssistantRun:
 
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
-        workflow.set_current_details(f"{phase.value}: {details}")
+        self._describe(details)
         record = self.record
         attributes = run_attributes(phase, record.thread_id, record.run_id, record.assistant_id)
-        workflow.upsert_search_attributes(attributes)
+        if self.upsert_on_change:
+            attributes = [a for a in attributes if self.published.get(a.key.name) != a.value]
+            self.published.update({a.key.name: str(a.value) for a in attributes})
+        if attributes:
+            workflow.upsert_search_attributes(attributes)
+
+    def _describe(self, details: str) -> None:
+        """The Temporal UI's current details: the question, the phase and what goes on."""
+        workflow.set_current_details(f"{self.summary}\n\n**{self.phase.value}**: {details}")
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         """A step of the driver, which ends where a stop was requested."""

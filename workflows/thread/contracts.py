@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from workflows.common import MAX_MESSAGE_CHARS, Attachment, Backend, Contract, Metadata
-from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec, PromptReference
+from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec, PromptReference, who_answers
 
 MAX_QUEUED_MESSAGES = 100
 MAX_QUEUED_CHARS = 1_000_000
@@ -69,6 +69,11 @@ class ThreadConfig(Contract):
     recent_results: int = Field(10, ge=0, le=100)
     carried: ThreadCarry | None = Field(None, description="set by continue-as-new only")
 
+    def summary(self) -> str:
+        """The conversation as the Temporal UI lists it."""
+        who = who_answers(self.assistant_id, self.assistant, self.prompt)
+        return f"conversation {self.key} with {who}"
+
     @model_validator(mode="after")
     def _valid(self) -> ThreadConfig:
         if self.prompt is None and (self.assistant_id is None) == (self.assistant is None):
@@ -76,6 +81,23 @@ class ThreadConfig(Contract):
         unknown = sorted(set(self.defaults) - RUN_OVERRIDES)
         if unknown:
             raise ValueError(f"defaults: not a run option: {', '.join(unknown)}")
+        return self
+
+
+class ConfigureThread(Contract):
+    """Update `configure`: who answers the messages not yet started (runs under way keep
+    theirs), and optionally new run defaults. The backend stays the conversation's."""
+
+    assistant_id: str | None = Field(None, description="assistants backend only")
+    assistant: AssistantSpec | None = None
+    prompt: PromptReference | None = Field(None, description="responses backend only")
+    defaults: dict[str, Any] | None = Field(None, description="None: keep the current ones")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ConfigureThread:
+        given = [self.assistant_id, self.assistant, self.prompt]
+        if sum(target is not None for target in given) != 1:
+            raise ValueError("assistant_id, assistant, prompt: give exactly one of them")
         return self
 
 
@@ -102,6 +124,18 @@ class ThreadState(Contract):
     closing: bool
     thread_deleted: bool = Field(False, description="the API thread was deleted on close")
     refused_messages: int = Field(0, description="post_message signals dropped: queue full")
+    assistant_id: str | None = Field(None, description="who answers the next message")
+    assistant: AssistantSpec | None = None
+    prompt: PromptReference | None = None
+    backend: Backend | None = None
+
+    def answers_like(self, config: ThreadConfig | ConfigureThread) -> bool:
+        """`config` names the assistant (spec or prompt) this conversation answers with."""
+        return (self.assistant_id, self.assistant, self.prompt) == (
+            config.assistant_id,
+            config.assistant,
+            config.prompt,
+        )
 
 
 class CloseThread(Contract):

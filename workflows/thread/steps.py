@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.common import Backend, Contract, Step
+from workflows.run.steps import DELETE_THREAD
 from workflows.thread.contracts import ThreadCarry
 
 
@@ -13,8 +14,7 @@ class FindPrevious(Contract):
     backend: Backend = "assistants"
 
 
-DELETE_THREAD = Step("run.delete_thread", str, bool)
-"""Delete the API thread; False if it was already gone."""
+__all__ = ["DELETE_THREAD", "FIND_PREVIOUS", "FindPrevious"]
 FIND_PREVIOUS = Step("thread.find_previous", FindPrevious, ThreadCarry)
 """What the key's last execution left: its thread (None if deleted or gone), run count,
 recent results; an empty queue."""

@@ -21,12 +21,13 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, choose_backend
-    from workflows.run.contracts import RunRequest, RunResult
+    from workflows.run.contracts import RunRequest, RunResult, refused_by
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID
     from workflows.thread.answers import failed_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
+        ConfigureThread,
         QueuedMessage,
         RunSummary,
         ThreadCarry,
@@ -74,6 +75,7 @@ class AssistantThread:
         if config.carried is None and config.thread_id is None:
             await self._take_over_previous_execution()
         self._publish_thread_id()
+        workflow.set_current_details(f"{self.config.summary()}\n\n**waiting** for messages")
         conversation = asyncio.create_task(self._answer_until_closed())
         try:
             await asyncio.shield(conversation)
@@ -123,12 +125,33 @@ class AssistantThread:
         return current
 
     @workflow.update
-    def close(self, request: CloseThread) -> ThreadState:
+    def close(self, request: CloseThread | None = None) -> ThreadState:
         """Answer what is queued, then end."""
         self.closing = True
-        if request.delete_thread is not None:
+        if request is not None and request.delete_thread is not None:
             self.delete_thread = request.delete_thread
         return self.state()
+
+    @workflow.update
+    def configure(self, request: ConfigureThread) -> ThreadState:
+        """Who answers the messages not yet started (and their run defaults)."""
+        self.config = self._configured(request)
+        return self.state()
+
+    @configure.validator
+    def _check_configure(self, request: ConfigureThread) -> None:
+        configured = self._configured(request)
+        probe = self._run_request(ThreadMessage(content="?"), configured)
+        backend = configured.backend  # None only before the conversation chose it
+        if backend is not None and (refused := refused_by(backend, probe)) is not None:
+            raise ApplicationError(f"conversation {configured.key}: {refused}", non_retryable=True)
+
+    def _configured(self, request: ConfigureThread) -> ThreadConfig:
+        target = request.model_dump(include={"assistant_id", "assistant", "prompt"})
+        defaults = self.config.defaults if request.defaults is None else request.defaults
+        return ThreadConfig.model_validate(
+            {**self.config.model_dump(), **target, "defaults": defaults}
+        )
 
     @workflow.query
     def state(self) -> ThreadState:
@@ -142,6 +165,10 @@ class AssistantThread:
             closing=self.closing,
             thread_deleted=self.thread_deleted,
             refused_messages=self.refused_messages,
+            assistant_id=self.config.assistant_id,
+            assistant=self.config.assistant,
+            prompt=self.config.prompt,
+            backend=self.config.backend,
         )
 
     async def _answer_until_closed(self) -> None:
@@ -168,6 +195,7 @@ class AssistantThread:
             await workflow.wait_condition(
                 lambda: bool(self.queue) or self.closing,
                 timeout=self.config.idle_timeout_seconds,
+                timeout_summary="idle timeout",
             )
         except TimeoutError:
             self.closing = True
@@ -220,12 +248,17 @@ class AssistantThread:
     async def _answer(self, queued: QueuedMessage) -> None:
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
         self.current_run = workflow_id
-        workflow.set_current_details(f"answering message {queued.id} with {workflow_id}")
+        request = self._run_request(queued.message)
+        workflow.set_current_details(
+            f"{self.config.summary()}\n\n**answering** message {queued.id} with "
+            f"{workflow_id}: {request.summary()}"
+        )
         try:
             result = await workflow.execute_child_workflow(
                 AssistantRun.run,
-                self._run_request(queued.message),
+                request,
                 id=workflow_id,
+                static_summary=request.summary(),
                 # a closed, cancelled or terminated conversation cancels its run at the API
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
@@ -239,14 +272,20 @@ class AssistantThread:
         self._remember(queued, workflow_id, result)
         if queued.answered_by_update:
             self.answers[queued.id] = result
+        workflow.set_current_details(
+            f"{self.config.summary()}\n\n**waiting** for messages: {self.runs_done} "
+            f"answered, the last {result.status}"
+        )
 
     def _publish_thread_id(self) -> None:
         """OpenAIThreadId on an open thread workflow is what protects it from Cleanup."""
         if self.thread_id:
             workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(self.thread_id)])
 
-    def _run_request(self, message: ThreadMessage) -> RunRequest:
-        config = self.config
+    def _run_request(
+        self, message: ThreadMessage, config: ThreadConfig | None = None
+    ) -> RunRequest:
+        config = config or self.config
         fields: dict[str, Any] = {
             **config.defaults,
             **message.overrides,
