@@ -47,6 +47,19 @@ class CleanupPolicy(Contract):
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
     carried: CleanupCarry | None = Field(None, description="set by continue-as-new only")
 
+    def summary(self) -> str:
+        """One line for the Temporal UI: what this cleanup deletes, and from what age."""
+        ages = {
+            "threads": self.thread_max_age_seconds,
+            "vector stores": self.vector_store_max_age_seconds,
+            "files": self.file_max_age_seconds,
+        }
+        aged = [
+            f"{kind} older than {age / 3600:g} h" for kind, age in ages.items() if age is not None
+        ]
+        what = ", ".join(aged)
+        return f"cleanup{' (dry run)' if self.dry_run else ''}: {what or 'nothing'}"
+
     @property
     def kinds(self) -> list[CleanupKind]:
         ages: list[tuple[CleanupKind, float | None]] = [

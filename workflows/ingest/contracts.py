@@ -101,6 +101,12 @@ class IngestRequest(Contract):
     upload_concurrency: int = Field(8, ge=1, le=64)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
+    def summary(self) -> str:
+        """One line for the Temporal UI: how many files into which store."""
+        store = self.vector_store.name or self.vector_store.id
+        count = len(self.files)
+        return f"ingest {count} file{'' if count == 1 else 's'} into {store}"
+
     @model_validator(mode="after")
     def _inline_text_fits(self) -> IngestRequest:
         inline = sum(len(f.text or "") for f in self.files)
