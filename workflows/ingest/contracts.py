@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from workflows.common import Contract, Metadata, RunError, RunTimeouts
+from workflows.common import Contract, Metadata, Record, RunError, RunTimeouts
 
 FILE_SEARCH_EXTENSIONS = frozenset(
     [
@@ -118,7 +118,7 @@ class IngestRequest(Contract):
         return self
 
 
-class FileOutcome(Contract):
+class FileOutcome(Record):
     source: str
     file_id: str | None = None
     status: Literal["completed", "failed", "skipped", "cancelled"]
@@ -130,7 +130,7 @@ class FileOutcome(Contract):
     )
 
 
-class IngestProgress(Contract):
+class IngestProgress(Record):
     """Query `progress` of `VectorStoreIngest`."""
 
     phase: str
@@ -146,7 +146,7 @@ class IngestProgress(Contract):
     )
 
 
-class IngestResult(Contract):
+class IngestResult(Record):
     """Output of `VectorStoreIngest`."""
 
     vector_store_id: str
