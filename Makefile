@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo bench chaos clean
+.PHONY: test lint demo bench chaos record-histories clean
 
 $(INSTALLED): pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: $(INSTALLED)
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run
+
+record-histories: $(INSTALLED)
+	$(BIN)/python -m tests.replay.record
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -45,7 +45,11 @@ def seconds(option: str, text: str | None) -> float | None:
 def schedule_for(policy: CleanupPolicy, every: float, task_queue: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            Cleanup.run, policy, id=f"{SCHEDULE_ID}-run", task_queue=task_queue
+            Cleanup.run,
+            policy,
+            id=f"{SCHEDULE_ID}-run",
+            task_queue=task_queue,
+            static_summary=policy.summary(),
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
@@ -73,7 +77,11 @@ async def schedule_command(
 async def run_once(settings: Settings, policy: CleanupPolicy) -> CleanupReport:
     client = await connect(settings)
     return await client.execute_workflow(
-        Cleanup.run, policy, id=f"cleanup-{uuid.uuid4()}", task_queue=settings.temporal_task_queue
+        Cleanup.run,
+        policy,
+        id=f"cleanup-{uuid.uuid4()}",
+        task_queue=settings.temporal_task_queue,
+        static_summary=policy.summary(),
     )
 
 

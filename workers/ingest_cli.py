@@ -117,6 +117,7 @@ async def _index(
         request,
         id=f"ingest-{uuid.uuid4()}",
         task_queue=settings.temporal_task_queue,
+        static_summary=request.summary(),
     )
     result = asyncio.create_task(handle.result())
     while not result.done():

@@ -9,7 +9,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -37,9 +44,31 @@ def first_words(text: str, limit: int = 80) -> str:
 
 
 class Contract(BaseModel):
-    """Unknown fields are an error, so a misspelt field name is reported instead of ignored."""
+    """A payload from a caller: unknown fields are an error, so a misspelt field name is
+    reported at once instead of ignored. Inputs of workflows, updates and signals only."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Record(BaseModel):
+    """A payload this system's own code writes and reads: step arguments and results, query
+    results, workflow results, continue-as-new carries. Unknown fields are ignored, so during
+    a rolling deploy old code reads what new code wrote (a new field is only ever added with
+    a default, never renamed) and new code reads old payloads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Carrier(Contract):
+    """A caller's input that continue-as-new also carries (with `carried` set): from a caller
+    unknown fields are an error; in a carry, written by a newer version, they are ignored."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_unknown_in_carries(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("carried") is not None:
+            return {key: value for key, value in data.items() if key in cls.model_fields}
+        return data
 
 
 class RunPhase(StrEnum):
@@ -64,7 +93,7 @@ TERMINAL_PHASES = frozenset(
 )
 
 
-class Usage(Contract):
+class Usage(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -77,7 +106,7 @@ class Usage(Contract):
         )
 
 
-class RunError(Contract):
+class RunError(Record):
     code: str
     message: str
 
@@ -97,7 +126,7 @@ class Attachment(Contract):
     tools: list[AttachmentTool] = Field(default_factory=_file_search_only)
 
 
-class ToolCall(Contract):
+class ToolCall(Record):
     """A function call the model asked for."""
 
     id: str
@@ -105,7 +134,7 @@ class ToolCall(Contract):
     arguments: str = Field(description="JSON text, as the model wrote it")
 
 
-class ToolOutput(Contract):
+class ToolOutput(Record):
     """What a tool activity returns: the output for the model, and the error it describes."""
 
     output: str
@@ -113,7 +142,7 @@ class ToolOutput(Contract):
     attempt: int = 1
 
 
-class ToolCallResult(Contract):
+class ToolCallResult(Record):
     """A tool call and how it ended."""
 
     id: str

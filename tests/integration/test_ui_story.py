@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -14,8 +16,10 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 
 from tests.integration.conftest import Assistant, ask, both_backends, until
+from tests.integration.conftest import run_cli as cli
 from tests.integration.test_thread import config
 from workers.client import send_message, start_run, thread_workflow_id
+from workers.settings import Settings
 from workflows.contracts import CancelRequest
 from workflows.run.workflow import AssistantRun
 
@@ -101,3 +105,19 @@ async def test_a_cancelled_run_is_found_by_its_run_phase(
     else:
         raise AssertionError("the cancelled run is not listed with RunPhase cancelled")
     assert "**cancelled**: not needed" in await current_details(handle)
+
+
+async def test_an_ingest_started_from_the_cli_says_what_it_ingests_where(
+    settings: Settings, client: Client, worker: None, tmp_path: Path
+) -> None:
+    (tmp_path / "a.md").write_text(f"{uuid.uuid4()} first")
+    (tmp_path / "b.md").write_text(f"{uuid.uuid4()} second")
+    name = f"ui-{uuid.uuid4().hex[:8]}"
+    ingested = await cli(settings, "ingest", name, "a.md", "b.md", "--json", cwd=tmp_path)
+    assert ingested.returncode == 0, ingested.stderr
+    query = 'WorkflowType = "VectorStoreIngest"'
+    summaries = [
+        await (await client.get_workflow_handle(w.id).describe()).static_summary()
+        async for w in client.list_workflows(query)
+    ]
+    assert f"ingest 2 files into {name}" in summaries

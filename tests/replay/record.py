@@ -1,15 +1,23 @@
-"""Record the histories the replay tests check: `python -m tests.replay.record`.
+"""Record the histories the replay tests check: `make record-histories`.
 
-Runs each scenario on a fresh dev server against the emulator and writes its history to
-tests/replay/histories/<scenario>.json. Re-record only when a workflow change is meant to be
-incompatible (and version it): the point of these files is that old histories still replay.
+Runs each scenario of every workflow type on a fresh dev server against the emulator and
+writes the histories of its executions to tests/replay/histories/<scenario>[-N].json,
+skipping scenarios already recorded: the point of these files is that histories of older code
+still replay. Record new scenarios when a workflow changes (after adding its
+`workflow.patched` branch, so both sides stay covered); overwrite one (`--force NAME`) only
+when a change is meant to be incompatible.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from openai import AsyncOpenAI
@@ -20,18 +28,31 @@ from temporalio.testing import WorkflowEnvironment
 
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
-from workers.client import RunHandle, start_run
+from workers.client import RunHandle, send_message, start_run, thread_workflow_id
 from workers.settings import load_settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker, project_tools
 from workflows import search_attributes
-from workflows.contracts import CancelRequest, RunPhase, RunRequest
+from workflows.cleanup.workflow import Cleanup
+from workflows.contracts import CancelRequest, CleanupPolicy, RunPhase, RunRequest, ThreadConfig
 from workflows.run.workflow import AssistantRun
 
 HISTORIES = Path(__file__).with_name("histories")
+WORKFLOW_IDS = HISTORIES / "workflow_ids.json"
 QUEUE = "replay-recording"
 KEY = "sk-record"
-SCENARIOS: dict[str, dict[str, object]] = {
+Scenario = Callable[["Stack"], Awaitable[str]]
+"""Runs one scenario; returns the workflow id whose executions to keep."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    client: Client
+    openai: AsyncOpenAI
+    assistant_id: str
+
+
+RUNS: dict[str, dict[str, object]] = {
     "plain": {"messages": [{"content": "Say hello to Ada"}]},
     "parallel_tools": {"messages": [{"content": "What is the weather in Paris and London?"}]},
     "tool_rounds_with_errors": {
@@ -50,19 +71,91 @@ SCENARIOS: dict[str, dict[str, object]] = {
     },
     "deadline": {"messages": [{"content": "Hi [[emulator queued=30]]"}], "deadline_seconds": 1},
     "cancelled_during_tools": {"messages": [{"content": 'call slow_lookup with {"seconds": 20}'}]},
+    "responses_tool_rounds": {
+        "backend": "responses",
+        "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather", "calculate"]},
+        "messages": [{"content": "What is the weather in Rome? then calculate 6 * 7"}],
+    },
 }
 
 
-async def record(client: Client, assistant_id: str, name: str, fields: dict[str, object]) -> None:
-    request = RunRequest.model_validate({"assistant_id": assistant_id, **fields})
-    handle = await start_run(client, QUEUE, request, workflow_id=f"replay-{name}")
-    if name == "cancelled_during_tools":
-        await until(handle, RunPhase.running_tools)
-        await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="recorded"))
-    await handle.result()
-    history = await handle.fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
-    print(f"recorded {name}: {len(history.events)} events")
+def run_scenario(name: str, fields: dict[str, object]) -> Scenario:
+    """An AssistantRun; on the assistants backend unless `fields` name another."""
+
+    async def scenario(stack: Stack) -> str:
+        target = {} if "assistant" in fields else {"assistant_id": stack.assistant_id}
+        request = RunRequest.model_validate({"backend": "assistants", **target, **fields})
+        handle = await start_run(stack.client, QUEUE, request, workflow_id=f"replay-{name}")
+        if name == "cancelled_during_tools":
+            await until(handle, RunPhase.running_tools)
+            await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="recorded"))
+        await handle.result()
+        return handle.id
+
+    return scenario
+
+
+async def thread_continued_then_idle(stack: Stack) -> str:
+    """A conversation that continues as new after each run, then closes when idle."""
+    client = stack.client
+    config = ThreadConfig(
+        key=f"replay-{uuid.uuid4().hex[:8]}",
+        assistant_id=stack.assistant_id,
+        backend="assistants",
+        runs_before_continue_as_new=1,
+        idle_timeout_seconds=1,
+    )
+    await send_message(client, QUEUE, config, "My name is Ada")
+    await send_message(client, QUEUE, config, "What is the weather in Oslo?")
+    await client.get_workflow_handle(thread_workflow_id(config.key)).result()
+    return thread_workflow_id(config.key)
+
+
+async def cleanup_pages(stack: Stack) -> str:
+    """A cleanup (dry run) of 150 files, continuing as new after each page of 100."""
+    for n in range(150):
+        await stack.openai.files.create(file=(f"old-{n}.md", b"old"), purpose="assistants")
+    policy = CleanupPolicy(
+        file_max_age_seconds=0, include_foreign=True, pages_per_execution=1, dry_run=True
+    )
+    workflow_id = f"replay-cleanup-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(Cleanup.run, policy, id=workflow_id, task_queue=QUEUE)
+    return workflow_id
+
+
+SCENARIOS: dict[str, Scenario] = {
+    **{name: run_scenario(name, fields) for name, fields in RUNS.items()},
+    "thread_continued_then_idle": thread_continued_then_idle,
+    "cleanup_pages": cleanup_pages,
+}
+
+
+async def record(stack: Stack, name: str) -> None:
+    client = stack.client
+    workflow_id = await SCENARIOS[name](stack)
+    executions = await executions_of(client, workflow_id)
+    for n, run_id in enumerate(executions):
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        suffix = f"-{n + 1}" if len(executions) > 1 else ""
+        (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
+        remember_workflow_id(f"{name}{suffix}", workflow_id)
+        print(f"recorded {name}{suffix}: {len(history.events)} events")
+
+
+def remember_workflow_id(stem: str, workflow_id: str) -> None:
+    """The workflow id a history replays under (workflows derive child ids from it)."""
+    ids = json.loads(WORKFLOW_IDS.read_text()) if WORKFLOW_IDS.exists() else {}
+    WORKFLOW_IDS.write_text(json.dumps({**ids, stem: workflow_id}, indent=2, sort_keys=True) + "\n")
+
+
+async def executions_of(client: Client, workflow_id: str) -> list[str]:
+    """Run ids of the workflow's executions, oldest first (visibility may lag a moment)."""
+    for _ in range(100):
+        listed = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+        if listed and all(e.close_time for e in listed):
+            return [e.run_id for e in sorted(listed, key=lambda e: e.start_time)]
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{workflow_id} is not listed as closed")
 
 
 async def until(handle: RunHandle, phase: RunPhase) -> None:
@@ -73,7 +166,15 @@ async def until(handle: RunHandle, phase: RunPhase) -> None:
     raise RuntimeError(f"the run never reached {phase}")
 
 
-async def main() -> None:
+def recorded(name: str) -> bool:
+    return any(HISTORIES.glob(f"{name}.json")) or any(HISTORIES.glob(f"{name}-*.json"))
+
+
+async def main(force: list[str]) -> None:
+    todo = [name for name in SCENARIOS if name in force or not recorded(name)]
+    if not todo:
+        print("every scenario is recorded (--force NAME records one again)")
+        return
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(temporal_binary()),
@@ -91,13 +192,16 @@ async def main() -> None:
         tools = project_tools(settings).definitions("assistants")
         async with AsyncOpenAI(base_url=api.base_url, api_key=KEY) as openai:
             assistant = await openai.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[arg-type]
-        async with build_worker(env.client, settings):
-            for name, fields in SCENARIOS.items():
-                await record(env.client, assistant.id, name, fields)
+            stack = Stack(env.client, openai, assistant.id)
+            async with build_worker(env.client, settings):
+                for name in todo:
+                    await record(stack, name)
     await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--force", nargs="*", default=[], choices=list(SCENARIOS))
+    asyncio.run(main(parser.parse_args().force))
     sys.stdout.flush()
     os._exit(0)

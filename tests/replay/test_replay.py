@@ -1,9 +1,11 @@
 """Recorded histories still replay: the workflow code stays deterministic and compatible with
-executions already in flight. `ingest_before_already_in_store` was recorded by the code before
-`ingest.add_new_files` (an ingest whose first file is indexed on a second attempt)."""
+executions already in flight (`make record-histories` records new scenarios).
+`ingest_before_already_in_store` was recorded by the code before `ingest.add_new_files` (an
+ingest whose first file is indexed on a second attempt)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,16 +15,24 @@ from temporalio.worker import Replayer
 
 from workers.worker import WORKFLOWS
 
-HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+FOLDER = Path(__file__).with_name("histories")
+HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow_ids.json")
+WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow_ids.json").read_text())
 
 
-def test_there_are_histories_to_replay() -> None:
-    assert len(HISTORIES) >= 6
+def test_every_workflow_type_has_histories_to_replay() -> None:
+    started = [json.loads(path.read_text())["events"][0] for path in HISTORIES]
+    types = {
+        event["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
+        for event in started
+    }
+    assert types == {"AssistantRun", "AssistantThread", "VectorStoreIngest", "Cleanup"}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    workflow_id = WORKFLOW_IDS.get(path.stem, path.stem)
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -9,12 +9,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from workflows.common import Contract, RunTimeouts
+from workflows.common import Carrier, Record, RunTimeouts
 
 CleanupKind = Literal["threads", "vector_stores", "files"]
 
 
-class CleanupPolicy(Contract):
+class CleanupPolicy(Carrier):
     """Input of `Cleanup`: what may be deleted. An age of None leaves that kind alone."""
 
     thread_max_age_seconds: float | None = Field(None, ge=0)
@@ -47,6 +47,19 @@ class CleanupPolicy(Contract):
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
     carried: CleanupCarry | None = Field(None, description="set by continue-as-new only")
 
+    def summary(self) -> str:
+        """One line for the Temporal UI: what this cleanup deletes, and from what age."""
+        ages = {
+            "threads": self.thread_max_age_seconds,
+            "vector stores": self.vector_store_max_age_seconds,
+            "files": self.file_max_age_seconds,
+        }
+        aged = [
+            f"{kind} older than {age / 3600:g} h" for kind, age in ages.items() if age is not None
+        ]
+        what = ", ".join(aged)
+        return f"cleanup{' (dry run)' if self.dry_run else ''}: {what or 'nothing'}"
+
     @property
     def kinds(self) -> list[CleanupKind]:
         ages: list[tuple[CleanupKind, float | None]] = [
@@ -57,7 +70,7 @@ class CleanupPolicy(Contract):
         return [kind for kind, age in ages if age is not None]
 
 
-class CleanupItem(Contract):
+class CleanupItem(Record):
     kind: CleanupKind
     id: str
     reason: str = ""
@@ -68,7 +81,7 @@ REPORTED_ITEMS = 1000
 """How many items each list of a report keeps; the counts cover them all."""
 
 
-class CleanupReport(Contract):
+class CleanupReport(Record):
     """Output of `Cleanup`. In a dry run `deleted` lists what would have been deleted. Each
     list keeps its first REPORTED_ITEMS items (`truncated` says when more were left out)."""
 
@@ -95,7 +108,7 @@ class CleanupReport(Contract):
             self.foreign_deleted += sum(item.foreign for item in items)
 
 
-class CleanupCarry(Contract):
+class CleanupCarry(Record):
     """What continue-as-new carries over: where the sweep is, and what it did so far."""
 
     now: float

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from workflows.cleanup.contracts import CleanupItem, CleanupKind, CleanupPolicy
-from workflows.common import Contract, Step
+from workflows.common import Record, Step
 
 PAGE = 100
 """Objects examined per page, so no payload ever holds an organisation's whole list."""
 
 
-class FindCandidates(Contract):
+class FindCandidates(Record):
     """Look at one page of `kind`, from `cursor` on, as the policy stood at `now`."""
 
     policy: CleanupPolicy
@@ -20,7 +20,7 @@ class FindCandidates(Contract):
     cursor: str | None = None
 
 
-class Candidates(Contract):
+class Candidates(Record):
     """What the page holds that the policy names, and what it names but must be kept."""
 
     delete: list[CleanupItem]
@@ -28,11 +28,11 @@ class Candidates(Contract):
     next_cursor: str | None = Field(None, description="None: that was the last page")
 
 
-class DeleteResources(Contract):
+class DeleteResources(Record):
     items: list[CleanupItem] = Field(max_length=PAGE)
 
 
-class Deletion(Contract):
+class Deletion(Record):
     """How a page's deletion went: the items the API refused, and those found in use when
     checked again right before deleting (both with the reason)."""
 

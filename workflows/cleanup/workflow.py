@@ -57,7 +57,7 @@ class Cleanup:
     async def _sweep(self, policy: CleanupPolicy, kind: CleanupKind, cursor: str | None) -> None:
         pages = 0
         while True:
-            workflow.set_current_details(f"{kind}: {self._progress()}")
+            workflow.set_current_details(f"{policy.summary()}\n\n**{kind}**: {self._progress()}")
             find = FindCandidates(policy=_uncarried(policy), now=self.now, kind=kind, cursor=cursor)
             page = await call_api(FIND_CANDIDATES, find, policy.timeouts, f"find old {kind}")
             await self._apply(policy, page)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from workflows.common import Contract, Metadata, RunError, RunTimeouts
+from workflows.common import Contract, Metadata, Record, RunError, RunTimeouts
 
 FILE_SEARCH_EXTENSIONS = frozenset(
     [
@@ -101,6 +101,12 @@ class IngestRequest(Contract):
     upload_concurrency: int = Field(8, ge=1, le=64)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
+    def summary(self) -> str:
+        """One line for the Temporal UI: how many files into which store."""
+        store = self.vector_store.name or self.vector_store.id
+        count = len(self.files)
+        return f"ingest {count} file{'' if count == 1 else 's'} into {store}"
+
     @model_validator(mode="after")
     def _inline_text_fits(self) -> IngestRequest:
         inline = sum(len(f.text or "") for f in self.files)
@@ -112,7 +118,7 @@ class IngestRequest(Contract):
         return self
 
 
-class FileOutcome(Contract):
+class FileOutcome(Record):
     source: str
     file_id: str | None = None
     status: Literal["completed", "failed", "skipped", "cancelled"]
@@ -124,7 +130,7 @@ class FileOutcome(Contract):
     )
 
 
-class IngestProgress(Contract):
+class IngestProgress(Record):
     """Query `progress` of `VectorStoreIngest`."""
 
     phase: str
@@ -140,7 +146,7 @@ class IngestProgress(Contract):
     )
 
 
-class IngestResult(Contract):
+class IngestResult(Record):
     """Output of `VectorStoreIngest`."""
 
     vector_store_id: str

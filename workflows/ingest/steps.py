@@ -4,58 +4,58 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workflows.common import Contract, RunError, Step
+from workflows.common import Record, RunError, Step
 from workflows.ingest.contracts import IngestFile, VectorStoreSpec
 
 
-class CheckFiles(Contract):
+class CheckFiles(Record):
     files: list[IngestFile]
 
 
-class CheckedFile(Contract):
+class CheckedFile(Record):
     """Whether a file may be uploaded: `error` says why not (extension, size, empty, unreadable)."""
 
     bytes: int = 0
     error: RunError | None = None
 
 
-class UploadFiles(Contract):
+class UploadFiles(Record):
     files: list[IngestFile]
     concurrency: int = 8
 
 
-class UploadedFile(Contract):
+class UploadedFile(Record):
     file_id: str
     bytes: int
     reused: bool = Field(description="the same content was uploaded before: not sent again")
 
 
-class EnsureVectorStore(Contract):
+class EnsureVectorStore(Record):
     spec: VectorStoreSpec
 
 
-class FileToAdd(Contract):
+class FileToAdd(Record):
     file_id: str
     attributes: dict[str, str | float | bool] = Field(default_factory=dict)
 
 
-class AddFiles(Contract):
+class AddFiles(Record):
     vector_store_id: str
     files: list[FileToAdd] = Field(max_length=500)
 
 
-class WaitForFiles(Contract):
+class WaitForFiles(Record):
     vector_store_id: str
     file_ids: list[str]
 
 
-class IndexedFile(Contract):
+class IndexedFile(Record):
     file_id: str
     status: str
     last_error: RunError | None = None
 
 
-class RemoveFiles(Contract):
+class RemoveFiles(Record):
     vector_store_id: str
     file_ids: list[str]
 

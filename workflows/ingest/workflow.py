@@ -182,7 +182,7 @@ class VectorStoreIngest:
 
     def _enter(self, phase: str, files: int, details: str) -> None:
         self.phase, self.phase_done, self.phase_total = phase, 0, files
-        workflow.set_current_details(f"{phase}: {details}")
+        workflow.set_current_details(f"{self.request.summary()}\n\n**{phase}**: {details}")
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         return await call_api(step, argument, self.request.timeouts, summary)

@@ -16,6 +16,7 @@ from workflows.common import (
     Backend,
     Contract,
     Metadata,
+    Record,
     RunError,
     RunPhase,
     RunTimeouts,
@@ -193,7 +194,7 @@ def refused_by(backend: Backend, request: RunRequest) -> str | None:
     return None
 
 
-class RunMessage(Contract):
+class RunMessage(Record):
     id: str
     role: str
     text: str
@@ -201,7 +202,7 @@ class RunMessage(Contract):
     file_ids: list[str] = Field(default_factory=list, description="images and files produced")
 
 
-class RunResult(Contract):
+class RunResult(Record):
     """Output of `AssistantRun`."""
 
     status: Literal["completed", "failed", "cancelled", "expired", "incomplete"]
@@ -224,7 +225,7 @@ class RunResult(Contract):
     cancel_reason: str | None = None
 
 
-class RunState(Contract):
+class RunState(Record):
     """Query `state` of `AssistantRun`."""
 
     phase: RunPhase

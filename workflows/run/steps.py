@@ -14,7 +14,7 @@ from pydantic import Field
 
 from workflows.common import (
     Backend,
-    Contract,
+    Record,
     RunError,
     RunPhase,
     Step,
@@ -33,13 +33,13 @@ ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
 
 
-class CreateThread(Contract):
+class CreateThread(Record):
     """Create an empty thread (messages come with the run, atomically)."""
 
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class StartRun(Contract):
+class StartRun(Record):
     """Create a run on the thread with the new messages and follow it until it needs tool
     outputs or ends. `idempotency_key` finds the run an earlier attempt may have created.
 
@@ -56,12 +56,12 @@ class StartRun(Contract):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
-class RunRef(Contract):
+class RunRef(Record):
     thread_id: str
     run_id: str
 
 
-class WaitForRun(Contract):
+class WaitForRun(Record):
     """Wait until the run needs tool outputs or ends (`until_terminal`: until it ends)."""
 
     backend: Backend = "assistants"
@@ -69,7 +69,7 @@ class WaitForRun(Contract):
     until_terminal: bool = False
 
 
-class SubmitToolOutputs(Contract):
+class SubmitToolOutputs(Record):
     """The outputs of a round of tool calls (on the responses backend: a new response that
     continues from the run's, configured like it)."""
 
@@ -78,7 +78,7 @@ class SubmitToolOutputs(Contract):
     tool_outputs: list[ToolOutputSubmission]
 
 
-class CancelRun(Contract):
+class CancelRun(Record):
     """Cancel a run and wait until it is terminal. Without `run_id`, the run is looked up by
     `idempotency_key` (a start may have created it before being interrupted)."""
 
@@ -88,7 +88,7 @@ class CancelRun(Contract):
     idempotency_key: str
 
 
-class RunSnapshot(Contract):
+class RunSnapshot(Record):
     thread_id: str
     run_id: str | None = Field(None, description="None: no run was ever created")
     status: RunPhase
@@ -107,7 +107,7 @@ class RunSnapshot(Contract):
         return RunRef(thread_id=self.thread_id, run_id=self.run_id)
 
 
-class WaitForVectorStores(Contract):
+class WaitForVectorStores(Record):
     """Wait until the vector stores of the assistant and the thread (or those named) have no
     file indexing."""
 
@@ -118,11 +118,11 @@ class WaitForVectorStores(Contract):
     timeout_seconds: float
 
 
-class EnsureAssistant(Contract):
+class EnsureAssistant(Record):
     spec: AssistantSpec
 
 
-class ToolRetry(Contract):
+class ToolRetry(Record):
     """Temporal retry policy of a tool's activity."""
 
     max_attempts: int = Field(3, ge=0, description="0 means unlimited")
@@ -131,7 +131,7 @@ class ToolRetry(Contract):
     maximum_interval_seconds: float = Field(30.0, gt=0)
 
 
-class ToolSpec(Contract):
+class ToolSpec(Record):
     """A registered function tool as the workflow sees it: how to call it and how to show it
     to the model."""
 
@@ -150,7 +150,7 @@ class ToolSpec(Contract):
         return f"tool.{self.name}"
 
 
-class ToolCatalog(Contract):
+class ToolCatalog(Record):
     tools: list[ToolSpec] = Field(default_factory=list)
 
     def find(self, name: str) -> ToolSpec | None:

@@ -9,7 +9,15 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from workflows.common import MAX_MESSAGE_CHARS, Attachment, Backend, Contract, Metadata
+from workflows.common import (
+    MAX_MESSAGE_CHARS,
+    Attachment,
+    Backend,
+    Carrier,
+    Contract,
+    Metadata,
+    Record,
+)
 from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec, PromptReference, who_answers
 
 MAX_QUEUED_MESSAGES = 100
@@ -35,13 +43,13 @@ class ThreadMessage(Contract):
         return self
 
 
-class QueuedMessage(Contract):
+class QueuedMessage(Record):
     id: int
     message: ThreadMessage
     answered_by_update: bool = Field(description="a send_message call waits for the result")
 
 
-class RunSummary(Contract):
+class RunSummary(Record):
     message_id: int
     workflow_id: str
     run_id: str | None
@@ -49,7 +57,7 @@ class RunSummary(Contract):
     output_text: str
 
 
-class ThreadConfig(Contract):
+class ThreadConfig(Carrier):
     """Input of `AssistantThread`, workflow id `thread-{key}`."""
 
     key: str = Field(min_length=1)
@@ -101,7 +109,7 @@ class ConfigureThread(Contract):
         return self
 
 
-class ThreadCarry(Contract):
+class ThreadCarry(Record):
     """What continue-as-new carries over."""
 
     thread_id: str | None
@@ -112,7 +120,7 @@ class ThreadCarry(Contract):
     refused_messages: int = 0
 
 
-class ThreadState(Contract):
+class ThreadState(Record):
     """Query `state` of `AssistantThread`."""
 
     key: str

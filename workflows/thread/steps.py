@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from workflows.common import Backend, Contract, Step
+from workflows.common import Backend, Record, Step
 from workflows.run.steps import DELETE_THREAD
 from workflows.thread.contracts import ThreadCarry
 
 
-class FindPrevious(Contract):
+class FindPrevious(Record):
     """Look up the last closed execution of a conversation's workflow id."""
 
     workflow_id: str

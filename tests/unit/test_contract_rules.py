@@ -1,0 +1,86 @@
+"""Contract evolution rules: what callers send fails fast on unknown fields; what this
+system's own code exchanges (step payloads, query and workflow results, carries) ignores
+them, so old and new versions read each other's payloads during a rolling deploy."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from workflows import contracts
+from workflows.cleanup import steps as cleanup_steps
+from workflows.common import Carrier, Contract, Record
+from workflows.ingest import steps as ingest_steps
+from workflows.run import steps as run_steps
+from workflows.thread import steps as thread_steps
+from workflows.thread.contracts import ThreadCarry, ThreadConfig
+
+CALLER_INPUTS = {
+    "AssistantSpec",
+    "Attachment",
+    "CancelRequest",
+    "CloseThread",
+    "ConfigureThread",
+    "IngestFile",
+    "IngestRequest",
+    "InputMessage",
+    "PromptReference",
+    "RunRequest",
+    "RunTimeouts",
+    "SubmitToolOutputsRequest",
+    "ThreadMessage",
+    "ToolOutputSubmission",
+    "VectorStoreSpec",
+}
+
+
+def models() -> dict[str, type[BaseModel]]:
+    found = {}
+    for module in (contracts, run_steps, thread_steps, ingest_steps, cleanup_steps):
+        for name, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, BaseModel) and value.__module__.startswith("workflows."):
+                found[name] = value
+    return found
+
+
+def test_every_payload_is_either_a_callers_input_or_a_record() -> None:
+    for name, model in models().items():
+        if name in CALLER_INPUTS:
+            assert issubclass(model, Contract), name
+            assert not issubclass(model, Carrier), name
+        elif name in ("ThreadConfig", "CleanupPolicy"):
+            assert issubclass(model, Carrier), name
+        else:
+            assert issubclass(model, Record), f"{name}: a payload our own code exchanges"
+
+
+def test_a_record_from_a_newer_version_is_read_without_its_new_fields() -> None:
+    snapshot = run_steps.RunSnapshot.model_validate(
+        {"thread_id": "thread_1", "status": "completed", "added_in_v2": {"x": 1}}
+    )
+    assert snapshot.status == "completed"
+    assert "added_in_v2" not in snapshot.model_dump()
+
+
+def test_a_callers_misspelt_field_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="mesages"):
+        contracts.RunRequest.model_validate({"assistant_id": "asst_1", "mesages": []})
+    with pytest.raises(ValidationError, match="idle_timeout"):
+        ThreadConfig.model_validate({"key": "k", "assistant_id": "a", "idle_timeout": 5})
+
+
+def test_a_carry_from_a_newer_version_is_read_and_an_old_carry_too() -> None:
+    carry = {"thread_id": "thread_1", "queue": [], "next_message_id": 3, "runs_done": 2}
+    newer = {
+        "key": "k",
+        "assistant_id": "asst_1",
+        "added_in_v2": True,
+        "carried": {**carry, "recent": [], "added_in_v2": 1},
+    }
+    assert ThreadConfig.model_validate(newer).carried == ThreadCarry(**carry, recent=[])
+    older = {"key": "k", "assistant_id": "asst_1", "carried": {**carry, "recent": []}}
+    carried = ThreadConfig.model_validate(older).carried
+    assert carried is not None
+    assert carried.refused_messages == 0
