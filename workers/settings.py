@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import TLSConfig
@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         2.0, gt=0, description="longest gap between heartbeats sent; bounds how late a cancel lands"
     )
 
+    worker_deployment_name: str | None = Field(
+        None, description="Worker Deployment versioning: the deployment this worker belongs to"
+    )
+    worker_build_id: str | None = Field(
+        None, description="Worker Deployment versioning: this worker's version (build id)"
+    )
+
     tools_modules: str = Field(
         "", description="comma-separated modules whose @tool functions the worker serves"
     )
@@ -76,6 +83,14 @@ class Settings(BaseSettings):
         if not match or not 0 < int(match.group(2)) < 65536:
             raise ValueError(f"expected host:port, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _deployment_named_with_build(self) -> Settings:
+        if (self.worker_deployment_name is None) != (self.worker_build_id is None):
+            raise ValueError(
+                "WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID: set both (versioned) or neither"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

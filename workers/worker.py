@@ -11,7 +11,8 @@ from typing import Any
 import structlog
 from openai import AsyncOpenAI
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
@@ -123,6 +124,20 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
         max_concurrent_activities=settings.max_concurrent_activities,
+        deployment_config=deployment_config(settings),
+    )
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker Deployment versioning, when a deployment name and build id are set: a run stays
+    on the version it started on (`AssistantRun` is pinned); conversations, ingests and
+    cleanups move to the current version at their next workflow task (auto-upgrade)."""
+    if settings.worker_deployment_name is None or settings.worker_build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(settings.worker_deployment_name, settings.worker_build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )
 
 

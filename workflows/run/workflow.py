@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -64,7 +65,11 @@ SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
 
 
-@workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
+@workflow.defn(
+    name="AssistantRun",
+    failure_exception_types=[ValidationError],
+    versioning_behavior=VersioningBehavior.PINNED,  # a run ends on the code it started on
+)
 class AssistantRun:
     """One assistant run, driven from its messages to a terminal status."""
 
