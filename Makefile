@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo bench chaos record-histories clean
+.PHONY: test lint demo bench chaos record-histories upgrade-drill clean
 
 $(INSTALLED): pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ chaos: $(INSTALLED)
 
 record-histories: $(INSTALLED)
 	$(BIN)/python -m tests.replay.record
+
+upgrade-drill: $(INSTALLED)
+	$(BIN)/python -m tests.upgrade.drill
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

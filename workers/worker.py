@@ -27,7 +27,7 @@ from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
-from workflows.run.workflow import AssistantRun
+from workflows.run.workflow import AssistantRun, PinnedAssistantRun
 from workflows.thread.workflow import AssistantThread
 
 log = structlog.get_logger(__name__)
@@ -115,6 +115,9 @@ def build_worker(
     served = list(project_activities(settings, queue, client) if activities is None else activities)
     if workflows:  # the local activity workflows ask for the default backend
         served.append(DefaultBackend(settings.openai_backend).default_backend)
+    versioning = deployment_config(settings)
+    if versioning is not None:
+        workflows = [PinnedAssistantRun if w is AssistantRun else w for w in workflows]
     return Worker(
         client,
         task_queue=queue,
@@ -124,7 +127,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
         max_concurrent_activities=settings.max_concurrent_activities,
-        deployment_config=deployment_config(settings),
+        deployment_config=versioning,
     )
 
 

@@ -4,44 +4,24 @@ version (an extra field), and a conversation continues from a carry a newer vers
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client
 
 from tests.integration.conftest import ask
+from tests.upgrade.newer_activities import with_v2_start
 from workers.client import send_message, thread_workflow_id
 from workers.settings import Settings
 from workers.worker import build_worker, project_activities
 from workflows.contracts import ThreadConfig
-from workflows.run.steps import START_RUN, StartRun
 from workflows.thread.workflow import AssistantThread
-
-
-def with_newer_start(settings: Settings, client: Client) -> list[Any]:
-    """The worker's activities, `run.start` replaced by a newer version's: the same result
-    with a field this code does not know."""
-    served = project_activities(settings, settings.temporal_task_queue, client)
-    current = next(
-        a for a in served if getattr(a, "__temporal_activity_definition").name == START_RUN.name
-    )
-
-    @activity.defn(name=START_RUN.name)
-    async def newer_start(request: StartRun) -> dict[str, Any]:
-        snapshot = await current(request)
-        return {**snapshot.model_dump(mode="json"), "reasoning_summary": {"added_in": "v2"}}
-
-    return [newer_start if a is current else a for a in served]
-
-
-def activity_name(function: Any) -> str:
-    return str(getattr(function, "__temporal_activity_definition").name)
 
 
 async def test_a_run_reads_a_newer_activitys_result_with_a_field_it_does_not_know(
     client: Client, settings: Settings, task_queue: str, assistant_id: str
 ) -> None:
-    async with build_worker(client, settings, activities=with_newer_start(settings, client)):
+    async with build_worker(
+        client, settings, activities=with_v2_start(project_activities(settings, task_queue, client))
+    ):
         handle = await client.start_workflow(
             "AssistantRun",
             ask(assistant_id, "What is the weather in Rome?"),

@@ -65,11 +65,7 @@ SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
 
 
-@workflow.defn(
-    name="AssistantRun",
-    failure_exception_types=[ValidationError],
-    versioning_behavior=VersioningBehavior.PINNED,  # a run ends on the code it started on
-)
+@workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
 class AssistantRun:
     """One assistant run, driven from its messages to a terminal status."""
 
@@ -340,3 +336,18 @@ class AssistantRun:
             self._stop_if_requested()
             self.catalog = await describe_tools()
         return self.catalog
+
+
+@workflow.defn(
+    name="AssistantRun",
+    failure_exception_types=[ValidationError],
+    versioning_behavior=VersioningBehavior.PINNED,
+)
+class PinnedAssistantRun(AssistantRun):
+    """`AssistantRun` as a worker with Worker Deployment versioning serves it: a run ends on
+    the version it started on. (An unversioned worker may not claim a behaviour: the server
+    refuses its workflow tasks.)"""
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> RunResult:
+        return await super().run(request)
