@@ -15,7 +15,7 @@ from workflows.common import Carrier, Contract, Record
 from workflows.ingest import steps as ingest_steps
 from workflows.run import steps as run_steps
 from workflows.thread import steps as thread_steps
-from workflows.thread.contracts import ThreadCarry, ThreadConfig
+from workflows.thread.contracts import ThreadConfig
 
 CALLER_INPUTS = {
     "AssistantSpec",
@@ -72,14 +72,18 @@ def test_a_callers_misspelt_field_is_an_error() -> None:
 
 
 def test_a_carry_from_a_newer_version_is_read_and_an_old_carry_too() -> None:
-    carry = {"thread_id": "thread_1", "queue": [], "next_message_id": 3, "runs_done": 2}
+    queued = {"id": 2, "answered_by_update": False, "message": {"content": "Hi", "tone": "warm"}}
+    carry = {"thread_id": "thread_1", "queue": [queued], "next_message_id": 3, "runs_done": 2}
     newer = {
         "key": "k",
         "assistant_id": "asst_1",
         "added_in_v2": True,
         "carried": {**carry, "recent": [], "added_in_v2": 1},
     }
-    assert ThreadConfig.model_validate(newer).carried == ThreadCarry(**carry, recent=[])
+    carried_newer = ThreadConfig.model_validate(newer).carried
+    assert carried_newer is not None
+    assert carried_newer.queue[0].message.content == "Hi", "a newer message field is dropped"
+    assert carried_newer.next_message_id == 3
     older = {"key": "k", "assistant_id": "asst_1", "carried": {**carry, "recent": []}}
     carried = ThreadConfig.model_validate(older).carried
     assert carried is not None

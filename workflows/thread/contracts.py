@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from workflows.common import (
     MAX_MESSAGE_CHARS,
@@ -47,6 +47,15 @@ class QueuedMessage(Record):
     id: int
     message: ThreadMessage
     answered_by_update: bool = Field(description="a send_message call waits for the result")
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message_fields_this_version_knows(cls, message: Any) -> Any:
+        """A queued message was checked when a caller sent it; carried to another version,
+        fields that version does not know are dropped, not refused."""
+        if isinstance(message, dict):
+            return {k: v for k, v in message.items() if k in ThreadMessage.model_fields}
+        return message
 
 
 class RunSummary(Record):
