@@ -26,6 +26,19 @@ def test_compose_and_kubernetes_set_only_real_settings() -> None:
     assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 30
 
 
+def test_compose_rehearses_a_rollout_with_two_versions_of_one_deployment() -> None:
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    versioned = [services["worker-v1"]["environment"], services["worker-v2"]["environment"]]
+    assert {env["WORKER_DEPLOYMENT_NAME"] for env in versioned} == {"durable-assistants"}
+    assert [env["WORKER_BUILD_ID"] for env in versioned] == ["v1", "v2"]
+    for env in versioned:
+        assert set(env) <= SETTINGS
+        assert (
+            env["TEMPORAL_TASK_QUEUE"] == services["worker"]["environment"]["TEMPORAL_TASK_QUEUE"]
+        )
+    assert "WORKER_BUILD_ID" not in services["worker"]["environment"], "the dev stack: off"
+
+
 def test_the_image_contains_every_package() -> None:
     project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
     packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
