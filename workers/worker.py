@@ -27,7 +27,8 @@ from workers.connection import connect
 from workers.settings import Settings, SettingsError
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
-from workflows.run.workflow import AssistantRun, PinnedAssistantRun
+from workflows.run.pinned import PinnedAssistantRun
+from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
 
 log = structlog.get_logger(__name__)

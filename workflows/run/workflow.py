@@ -18,7 +18,6 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -336,18 +335,3 @@ class AssistantRun:
             self._stop_if_requested()
             self.catalog = await describe_tools()
         return self.catalog
-
-
-@workflow.defn(
-    name="AssistantRun",
-    failure_exception_types=[ValidationError],
-    versioning_behavior=VersioningBehavior.PINNED,
-)
-class PinnedAssistantRun(AssistantRun):
-    """`AssistantRun` as a worker with Worker Deployment versioning serves it: a run ends on
-    the version it started on. (An unversioned worker may not claim a behaviour: the server
-    refuses its workflow tasks.)"""
-
-    @workflow.run
-    async def run(self, request: RunRequest) -> RunResult:
-        return await super().run(request)
