@@ -96,7 +96,8 @@ async def test_taking_500_files_out_of_a_store_heartbeats_instead_of_timing_out(
     faults: Callable[..., None],
 ) -> None:
     # Every file fails indexing once, so all 500 are taken out and added again; each removal
-    # takes 50 ms, far beyond the 1 s heartbeat timeout in all.
+    # takes 50 ms, 25 s in all: far beyond the 3 s heartbeat timeout (3 s, not 1 s: a loaded
+    # 2-core machine must not time out the other steps' heartbeats).
     faults(FaultRule(latency=0.05, route=r"^DELETE /v1/vector_stores/[^/]+/files/"))
     tag = uuid.uuid4().hex
     files = [
@@ -104,7 +105,11 @@ async def test_taking_500_files_out_of_a_store_heartbeats_instead_of_timing_out(
         for n in range(500)
     ]
     request = IngestRequest.model_validate(
-        {"vector_store": {"name": f"five-hundred-{tag[:8]}"}, "files": files, "timeouts": QUICK}
+        {
+            "vector_store": {"name": f"five-hundred-{tag[:8]}"},
+            "files": files,
+            "timeouts": QUICK.model_copy(update={"heartbeat_seconds": 3}),
+        }
     )
     handle = await client.start_workflow(
         VectorStoreIngest.run, request, id=f"ingest-{tag}", task_queue=task_queue
