@@ -123,7 +123,7 @@ async def until_mid_tool_round(handles: list[WorkflowHandle[Any, Any]]) -> None:
 
 
 def run_request(assistant_id: str, n: int, thinking: float = 0.5) -> RunRequest:
-    text = QUESTION.replace("{n}", str(n)) + f" [[emulator in_progress={thinking}]]"
+    text = QUESTION.format(n=n) + f" [[emulator in_progress={thinking}]]"
     return RunRequest.model_validate(
         {"assistant_id": assistant_id, "backend": "assistants", "messages": [{"content": text}]}
     )

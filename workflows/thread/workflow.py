@@ -249,16 +249,17 @@ class AssistantThread:
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
         self.current_run = workflow_id
         request = self._run_request(queued.message)
+        asked = request.summary()
         workflow.set_current_details(
             f"{self.config.summary()}\n\n**answering** message {queued.id} with "
-            f"{workflow_id}: {request.summary()}"
+            f"{workflow_id}: {asked}"
         )
         try:
             result = await workflow.execute_child_workflow(
                 AssistantRun.run,
                 request,
                 id=workflow_id,
-                static_summary=request.summary(),
+                static_summary=asked,
                 # a closed, cancelled or terminated conversation cancels its run at the API
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
