@@ -5,13 +5,14 @@ need no input."""
 from __future__ import annotations
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from openai import AsyncOpenAI
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
 from tests.integration.conftest import Assistant, Counters, ask, both_backends, start, until
 from tests.integration.test_thread import config
 from tests.integration.test_thread_edges import handle_of
 from workers.client import configure_thread, send_message
-from workflows.contracts import ConfigureThread, RunState, ThreadState
+from workflows.contracts import ConfigureThread, RunRequest, RunState, ThreadState
 
 
 @pytest.mark.parametrize("backend", ["assistants"], indirect=True)
@@ -69,3 +70,31 @@ async def test_close_and_cancel_need_no_input(
     cancelled = await handle.execute_update("cancel", result_type=RunState)
     assert cancelled.phase == "cancelled"
     assert (await handle.result()).cancel_reason == "cancelled on request"
+
+
+@pytest.mark.parametrize("backend", ["assistants"], indirect=True)
+async def test_a_reconfigured_conversation_keeps_its_assistant_through_continue_as_new(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    assert isinstance(assistant, str)
+    thread = config("asst_does_not_exist", runs_before_continue_as_new=1)
+    assert (await send_message(client, task_queue, thread, "Hello")).status == "failed"
+    await configure_thread(client, thread.key, ConfigureThread(assistant_id=assistant))
+    first = await send_message(client, task_queue, thread, "Hello again")  # then continues
+    after = await send_message(client, task_queue, thread, "And once more")
+    assert (first.status, after.status) == ("completed", "completed")
+    assert after.assistant_id == assistant, "the carry holds the configured assistant"
+
+
+@pytest.mark.parametrize("backend", ["assistants"], indirect=True)
+async def test_a_failed_run_keeps_a_thread_it_was_given(
+    client: Client, task_queue: str, worker: None, openai: AsyncOpenAI
+) -> None:
+    mine = await openai.beta.threads.create()
+    request = RunRequest.model_validate(
+        {"assistant_id": "asst_none", "thread_id": mine.id, "messages": [{"content": "Hi"}]}
+    )
+    handle = await start(client, task_queue, request)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert (await openai.beta.threads.retrieve(mine.id)).id == mine.id, "the user's thread stays"
