@@ -11,6 +11,7 @@ Keys:
                                         rate_limit_exceeded, invalid_prompt); with *N only the
                                         first N runs on the thread fail
   preamble=1                            the model writes a message before its first tool calls
+  delta_interval=S                      pause between the answer's text deltas on its streams
   index=S                               seconds to index this file
   index=fail                            indexing always fails with server_error
   index_failures=N                      indexing fails with server_error on the first N attempts
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from emulator.config import Timings
 from emulator.errors import invalid
 
 _DIRECTIVE = re.compile(r"\[\[emulator(?P<body>[^\]]*)\]\]")
@@ -55,6 +57,10 @@ def seconds(options: dict[str, str], key: str, default: float) -> float:
         return max(0.0, float(raw.removesuffix("s")))
     except ValueError:
         raise invalid(f"Invalid emulator directive {key}={raw}: expected seconds.") from None
+
+
+def delta_interval(options: dict[str, str], timings: Timings) -> float:
+    return seconds(options, "delta_interval", timings.stream_delta_interval)
 
 
 def failure(options: dict[str, str], key: str) -> tuple[str, int | None] | None:

@@ -83,6 +83,7 @@ def create_run(
             "queued": directives.seconds(options, "queued", timings.queued),
             "in_progress": directives.seconds(options, "in_progress", timings.in_progress),
             "cancelling": directives.seconds(options, "cancelling", timings.cancelling),
+            "delta_interval": directives.delta_interval(options, timings),
         },
         expires_at=now + directives.seconds(options, "expires_in", timings.run_expiry),
         fail_code=_scripted_failure(store, thread_id, options),

@@ -163,9 +163,10 @@ def _plan_search(plan: ResponsePlan, request: JSON) -> None:
 def _durations(options: dict[str, str], timings: Timings, background: bool) -> dict[str, float]:
     queued = directives.seconds(options, "queued", timings.queued)
     thinking = directives.seconds(options, "in_progress", timings.in_progress)
+    streamed = {"delta_interval": directives.delta_interval(options, timings)}
     if background:
-        return {"queued": queued, "in_progress": thinking}
-    return {"in_progress": queued + thinking}
+        return {"queued": queued, "in_progress": thinking, **streamed}
+    return {"in_progress": queued + thinking, **streamed}
 
 
 def _scripted_failure(store: Store, text: str, options: dict[str, str]) -> str | None:

@@ -104,8 +104,8 @@ async def _follow(emu: Emulator, entry: Entry, start: int) -> AsyncIterator[byte
         while index < len(events):
             name, data = events[index]
             index += 1
-            if name == _TEXT_DELTA and emu.config.timings.stream_delta_interval:
-                await asyncio.sleep(emu.config.timings.stream_delta_interval)
+            if name == _TEXT_DELTA and (pause := entry.private.durations.get("delta_interval")):
+                await asyncio.sleep(pause)
             yield data
         if entry.public["status"] in TERMINAL:
             return

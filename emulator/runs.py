@@ -141,8 +141,9 @@ async def _follow(
         while index < len(events):
             name, data = events[index]
             index += 1
-            if name == "thread.message.delta" and emu.config.timings.stream_delta_interval:
-                await asyncio.sleep(emu.config.timings.stream_delta_interval)
+            pause = entry.private.durations.get("delta_interval")
+            if name == "thread.message.delta" and pause:
+                await asyncio.sleep(pause)
             yield data
         status = entry.public["status"]
         if status in engine.TERMINAL or status == "requires_action":

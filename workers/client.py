@@ -25,6 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.uploads import Uploads
 from activities.vector_stores.files import content_hash
+from workers.follow import follow as follow  # re-exported: client.follow(...)
+from workers.follow import follow_conversation as follow_conversation
 from workflows.contracts import (
     CancelRequest,
     ConfigureThread,

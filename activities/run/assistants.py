@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeats import despite_cancel, heartbeating, watch
 from activities.openai_errors import active_run_id, api_errors, checked, stream_error
 from activities.ownership import is_owned, owned_metadata
+from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.assistants_messages import (
     message_param,
     required_call_ids,
@@ -63,11 +64,13 @@ class AssistantsBackend:
         tools: ToolRegistry,
         poll_interval: float = 0.25,
         max_poll_interval: float = 2.0,
+        batch_seconds: float = BATCH_SECONDS,
     ) -> None:
         self.client = client
         self.tools = tools
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.batch_seconds = batch_seconds
 
     async def ensure_assistant(self, request: EnsureAssistant) -> str:
         """The id of our oldest assistant named by the spec, created or updated to match it.
@@ -111,10 +114,12 @@ class AssistantsBackend:
     async def start_run(self, request: StartRun) -> RunSnapshot:
         thread_id = request.thread_id
         assert thread_id is not None, "the workflow creates the thread first"
-        async with heartbeating():
-            return await self._start_run(thread_id, request)
+        async with heartbeating(), TextPublisher(request.stream, self.batch_seconds) as text:
+            return await self._start_run(thread_id, request, text)
 
-    async def _start_run(self, thread_id: str, request: StartRun) -> RunSnapshot:
+    async def _start_run(
+        self, thread_id: str, request: StartRun, text: TextPublisher
+    ) -> RunSnapshot:
         with api_errors(f"starting a run on {thread_id}"):
             if activity.info().attempt > 1:
                 earlier = await self._find_run(thread_id, request.idempotency_key)
@@ -137,7 +142,7 @@ class AssistantsBackend:
             async with stream:
                 if cancelled:  # the run exists now: the workflow's cancel finds it by its key
                     raise asyncio.CancelledError("cancelled while the run was being created")
-                return await self._follow(stream, f"following the run on {thread_id}")
+                return await self._follow(stream, f"following the run on {thread_id}", text)
 
     async def _own_active_run(
         self, thread_id: str, key: str, err: openai.BadRequestError
@@ -157,10 +162,12 @@ class AssistantsBackend:
                 return await self._settle(run, TERMINAL if request.until_terminal else SETTLED)
 
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
-        async with heartbeating():
-            return await self._submit_tool_outputs(request)
+        async with heartbeating(), TextPublisher(request.stream, self.batch_seconds) as text:
+            return await self._submit_tool_outputs(request, text)
 
-    async def _submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
+    async def _submit_tool_outputs(
+        self, request: SubmitToolOutputs, text: TextPublisher
+    ) -> RunSnapshot:
         ref = request.run
         ids = sorted(o.tool_call_id for o in request.tool_outputs)
         with api_errors(f"submitting tool outputs to {ref.run_id}"):
@@ -181,7 +188,7 @@ class AssistantsBackend:
                     raise
                 return await self._settle(run)  # expired or cancelled meanwhile
             async with submitted:
-                return await self._follow(submitted, f"following {ref.run_id}")
+                return await self._follow(submitted, f"following {ref.run_id}", text)
 
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
         if request.thread_id is None:
@@ -271,10 +278,16 @@ class AssistantsBackend:
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
         return await self._snapshot(run)
 
-    async def _follow(self, events: RunEvents, doing: str) -> RunSnapshot:
-        """Read a run's event stream until it needs outputs or ends."""
+    async def _follow(self, events: RunEvents, doing: str, text: TextPublisher) -> RunSnapshot:
+        """Read a run's event stream until it needs outputs or ends, publishing its text."""
         run: Run | None = None
+        deltas: dict[str, int] = {}  # per message: how many text deltas so far
         async for event in events:
+            if event.event == "thread.message.delta":
+                for part in event.data.delta.content or []:
+                    if part.type == "text" and part.text and part.text.value:
+                        deltas[event.data.id] = index = deltas.get(event.data.id, -1) + 1
+                        text.text(event.data.id, index, part.text.value)
             if event.event == "error":
                 raise stream_error(doing, event.data.code, event.data.message)
             if event.event.startswith("thread.run.") and isinstance(event.data, Run):

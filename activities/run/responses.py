@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeats import despite_cancel, heartbeating
 from activities.openai_errors import api_errors, checked, stream_error
 from activities.ownership import is_owned, owned_metadata
+from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.responses_items import response_params, snapshot
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase
@@ -81,11 +82,17 @@ class Progress:
     response_id: str | None = None
     sequence: int = -1
     status: str | None = None
+    text: TextPublisher | None = None
 
     def details(self) -> tuple[Any, ...]:
         if self.response_id is None:
             return ()
-        return ({"id": self.response_id, "status": self.status, "sequence": self.sequence},)
+        return ({"id": self.response_id, "status": self.status, "sequence": self.resume_after()},)
+
+    def resume_after(self) -> int:
+        """Where a retry resumes the stream: before the first text not yet published."""
+        unsent = self.text.unsent_from() if self.text else None
+        return self.sequence if unsent is None else min(self.sequence, unsent - 1)
 
     @classmethod
     def of_earlier_attempt(cls) -> Progress:
@@ -107,11 +114,13 @@ class ResponsesBackend:
         tools: ToolRegistry,
         poll_interval: float = 0.25,
         max_poll_interval: float = 2.0,
+        batch_seconds: float = BATCH_SECONDS,
     ) -> None:
         self.client = client
         self.tools = tools
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.batch_seconds = batch_seconds
         self.recent = RecentResponses()
 
     async def start_run(self, request: StartRun) -> RunSnapshot:
@@ -119,7 +128,7 @@ class ResponsesBackend:
         params["metadata"] = owned_metadata(
             {**params.get("metadata", {}), IDEMPOTENCY_KEY: request.idempotency_key}
         )
-        return await self._respond(params, "starting a response")
+        return await self._respond(params, "starting a response", request.stream)
 
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         """A response continuing from the run's with the outputs, configured like it."""
@@ -137,7 +146,8 @@ class ResponsesBackend:
                 for o in request.tool_outputs
             ],
         }
-        return await self._respond(params, f"submitting tool outputs to {previous_id}")
+        doing = f"submitting tool outputs to {previous_id}"
+        return await self._respond(params, doing, request.stream)
 
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
         async with heartbeating():
@@ -179,11 +189,14 @@ class ResponsesBackend:
                 return False
         return True
 
-    async def _respond(self, params: dict[str, Any], doing: str) -> RunSnapshot:
+    async def _respond(self, params: dict[str, Any], doing: str, stream: bool) -> RunSnapshot:
         """Create a background response (or resume the one an earlier attempt created) and
-        follow it until it ends; a cancel cancels it."""
+        follow it until it ends, publishing its text if `stream`; a cancel cancels it."""
         progress = Progress.of_earlier_attempt()
-        async with heartbeating(progress.details):
+        async with (
+            TextPublisher(stream, self.batch_seconds) as progress.text,
+            heartbeating(progress.details),
+        ):
             with api_errors(doing):
                 try:
                     if progress.response_id is None:
@@ -239,6 +252,8 @@ class ResponsesBackend:
     def _note(self, event: ResponseStreamEvent, progress: Progress, doing: str) -> Response | None:
         """Record where the stream is; the response once it has ended."""
         progress.sequence = event.sequence_number
+        if event.type == "response.output_text.delta" and progress.text is not None:
+            progress.text.text(event.item_id, event.sequence_number, event.delta)
         if event.type == "error":
             raise stream_error(doing, event.code, event.message)
         response = getattr(event, "response", None)

@@ -16,7 +16,7 @@ class ToolRound:
 
     @workflow.run
     async def run(self, calls: list[ToolCall]) -> list[ToolCallResult]:
-        return await run_tool_calls(calls, await describe_tools(), self.external)
+        return await run_tool_calls(calls, await describe_tools(), self.external, lambda _: None)
 
     @workflow.query
     def pending(self) -> list[str]:

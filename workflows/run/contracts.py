@@ -133,6 +133,11 @@ class RunRequest(Contract):
     on_active_run: Literal["wait", "cancel", "fail"] = "wait"
     max_run_attempts: int = Field(1, ge=1, le=10)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+    stream: bool = Field(
+        True,
+        description="live progress shows the answer's text as the model writes it; false: "
+        "each message's text arrives whole when it ends (fewest history events)",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> RunRequest:
@@ -166,6 +171,7 @@ WORKFLOW_OPTIONS = frozenset(
         "max_run_attempts",
         "timeouts",
         "vector_store_ready_seconds",
+        "stream",
     }
 )
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""

@@ -22,6 +22,13 @@ def raise_failure(driver: asyncio.Task[None]) -> None:
         raise
 
 
+def failure_text(error: BaseException) -> str:
+    """What `raise_failure` will say went wrong."""
+    if isinstance(error, ActivityError) and isinstance(error.cause, ApplicationError):
+        return error.cause.message
+    return str(error)
+
+
 def active_run_of(err: ActivityError) -> str | None:
     """The run that made a start fail because the thread already has an active run."""
     cause = err.cause

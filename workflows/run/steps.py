@@ -54,6 +54,7 @@ class StartRun(Record):
     thread_id: str | None
     messages: list[InputMessage]
     overrides: dict[str, Any] = Field(default_factory=dict)
+    stream: bool = Field(False, description="publish the answer's text to the workflow")
 
 
 class RunRef(Record):
@@ -76,6 +77,7 @@ class SubmitToolOutputs(Record):
     backend: Backend = "assistants"
     run: RunRef
     tool_outputs: list[ToolOutputSubmission]
+    stream: bool = Field(False, description="publish the answer's text to the workflow")
 
 
 class CancelRun(Record):

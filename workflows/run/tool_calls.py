@@ -8,6 +8,7 @@ did not arrive in time. Calls of one round run in parallel.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -112,10 +113,20 @@ def check_tool_names(request: RunRequest, catalog: ToolCatalog) -> None:
 
 
 async def run_tool_calls(
-    calls: list[ToolCall], catalog: ToolCatalog, external: ExternalToolOutputs
+    calls: list[ToolCall],
+    catalog: ToolCatalog,
+    external: ExternalToolOutputs,
+    on_finished: Callable[[ToolCallResult], None],
 ) -> list[ToolCallResult]:
-    """Run a round of tool calls in parallel; results in the order of `calls`."""
-    return list(await asyncio.gather(*(run_tool_call(c, catalog, external) for c in calls)))
+    """Run a round of tool calls in parallel; results in the order of `calls`, each also
+    given to `on_finished` as soon as it is known."""
+
+    async def run(call: ToolCall) -> ToolCallResult:
+        result = await run_tool_call(call, catalog, external)
+        on_finished(result)
+        return result
+
+    return list(await asyncio.gather(*(run(call) for call in calls)))
 
 
 async def run_tool_call(

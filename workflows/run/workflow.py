@@ -40,7 +40,20 @@ with workflow.unsafe.imports_passed_through():
         SubmitToolOutputsRequest,
         refused_by,
     )
-    from workflows.run.failures import active_run_of, active_run_refused, raise_failure
+    from workflows.run.failures import (
+        active_run_of,
+        active_run_refused,
+        failure_text,
+        raise_failure,
+    )
+    from workflows.run.progress import (
+        PROGRESS_QUERY,
+        PUBLISH_SIGNAL,
+        ProgressBatch,
+        ProgressPage,
+        ProgressRequest,
+    )
+    from workflows.run.progress_log import ProgressLog
     from workflows.run.record import RunRecord
     from workflows.run.snapshots import (
         describe,
@@ -82,6 +95,7 @@ class AssistantRun:
         self.summary = request.summary()
         self.published: dict[str, str] = {}  # search attributes as last upserted
         self.upsert_on_change = False
+        self.log = ProgressLog()
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
@@ -99,19 +113,32 @@ class AssistantRun:
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if self.stop_reason is None:
-            if driver.exception() is not None:
+            if (error := driver.exception()) is not None:
                 await self._delete_thread_made_for_nothing()
+                self.log.run_failed(failure_text(error))
             raise_failure(driver)
         else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
             if self.phase in (RunPhase.cancelled, RunPhase.expired):
                 self._describe(self.stop_reason or "stopped")
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.record.result(self.phase, self.stop_reason)
+        result = self.record.result(self.phase, self.stop_reason)
+        self.log.run_ended(result)
+        return result
 
     @workflow.query
     def state(self) -> RunState:
         return self.record.state(self.phase)
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self, request: ProgressRequest | None = None) -> ProgressPage:
+        """Live progress: the run's events from an offset on (see `workflows.run.progress`)."""
+        return self.log.page(request or ProgressRequest())
+
+    @workflow.signal(name=PUBLISH_SIGNAL)
+    def publish_progress(self, batch: ProgressBatch) -> None:
+        """Text chunks from the activity following the model's stream."""
+        self.log.publish(batch)
 
     @workflow.update
     async def cancel(self, request: CancelRequest | None = None) -> RunState:
@@ -184,6 +211,7 @@ class AssistantRun:
                 prompt=request.prompt,
                 thread_id=self.record.thread_id if on_assistants else self.continues_from,
                 messages=request.messages if attempt == 1 or not on_assistants else [],
+                stream=request.stream,
                 overrides=request.model_dump(
                     exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
                 ),
@@ -220,19 +248,27 @@ class AssistantRun:
         self._enter(RunPhase.running_tools, f"running tools: {names}")
         catalog = await self._catalog()
         self._stop_if_requested()
+        for call in snapshot.tool_calls:
+            self.log.tool_started(call)
         try:
             results = await asyncio.wait_for(
-                run_tool_calls(snapshot.tool_calls, catalog, self.external),
+                run_tool_calls(snapshot.tool_calls, catalog, self.external, self.log.tool_finished),
                 timeout=seconds_until_expiry(snapshot, workflow.now()),
             )
         except TimeoutError:
-            self.record.add_tool_calls(expired_calls(snapshot))
+            expired = expired_calls(snapshot)
+            for result in expired:
+                self.log.tool_finished(result)
+            self.record.add_tool_calls(expired)
             wait = steps.WaitForRun(backend=self.backend, run=snapshot.ref, until_terminal=True)
             return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
         self.record.add_tool_calls(results)
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
         submit = steps.SubmitToolOutputs(
-            backend=self.backend, run=snapshot.ref, tool_outputs=submissions(results)
+            backend=self.backend,
+            run=snapshot.ref,
+            tool_outputs=submissions(results),
+            stream=self.request.stream,
         )
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
 
@@ -283,6 +319,9 @@ class AssistantRun:
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
         self.record.update(snapshot)
+        for message in snapshot.messages:
+            self.log.message_done(message)
+        self.log.usage(self.record.usage())
         self._enter(self._ended(snapshot.status), describe(snapshot))
         return snapshot
 
@@ -304,6 +343,7 @@ class AssistantRun:
     def _describe(self, details: str) -> None:
         """The Temporal UI's current details: the question, the phase and what goes on."""
         workflow.set_current_details(f"{self.summary}\n\n**{self.phase.value}**: {details}")
+        self.log.phase(self.phase, details)
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         """A step of the driver, which ends where a stop was requested."""

@@ -1,0 +1,128 @@
+"""Following a run's live progress from another process: `follow` and `follow_conversation`.
+
+Both read the `progress` query of `AssistantRun` (see `workflows.run.progress`), which any
+Temporal SDK can call: `{"from_offset": N}` in, `{"events": [...], "next_offset": M,
+"ended": bool}` out. Queries write nothing to the run's history, so followers are free of
+history cost; each poll is one query answered by a worker from its cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.run.progress import (
+    PROGRESS_QUERY,
+    ProgressEvent,
+    ProgressPage,
+    ProgressRequest,
+)
+from workflows.thread.contracts import ThreadState
+from workflows.thread.workflow import AssistantThread
+
+POLL_SECONDS = 0.05
+QUIET_CHECK_SECONDS = 2.0
+"""With no new event for this long, check whether the run was closed without its last event
+(terminated, or timed out): then there is nothing more to wait for."""
+
+
+async def follow(
+    client: Client,
+    workflow_id: str,
+    from_offset: int = 0,
+    poll_seconds: float = POLL_SECONDS,
+) -> AsyncIterator[ProgressEvent]:
+    """Every progress event of the run `workflow_id` from `from_offset` on, as it happens,
+    until the run's last event (`run.ended`). Works as well after the run has ended, for as
+    long as Temporal keeps its history. Raises `RPCError` (NOT_FOUND) for an unknown run."""
+    handle = client.get_workflow_handle(workflow_id)
+    offset = from_offset
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    while True:
+        page = await _page(handle, offset)
+        for event in page.events:
+            yield event
+        offset = page.next_offset
+        if page.ended:
+            return
+        if page.events:
+            quiet_since = loop.time()
+        elif loop.time() - quiet_since > QUIET_CHECK_SECONDS:
+            if await _closed(handle):
+                async for event in _drain(handle, offset):
+                    yield event
+                return
+            quiet_since = loop.time()
+        await asyncio.sleep(poll_seconds)
+
+
+async def follow_conversation(
+    client: Client, key: str, poll_seconds: float = POLL_SECONDS
+) -> AsyncIterator[tuple[str, ProgressEvent]]:
+    """The progress of the conversation `key`'s current run and of every run after it, as
+    (run workflow id, event), until the conversation closes."""
+    thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
+    number = await _current_run_number(thread)
+    while True:
+        run_id = f"{thread.id}/run-{number}"
+        if not await _wait_for_run(client, thread, run_id, poll_seconds):
+            return
+        async for event in follow(client, run_id, poll_seconds=poll_seconds):
+            yield run_id, event
+        number += 1
+
+
+async def _page(handle: WorkflowHandle[object, object], offset: int) -> ProgressPage:
+    page: ProgressPage = await handle.query(
+        PROGRESS_QUERY, ProgressRequest(from_offset=offset), result_type=ProgressPage
+    )
+    return page
+
+
+async def _drain(
+    handle: WorkflowHandle[object, object], offset: int
+) -> AsyncIterator[ProgressEvent]:
+    while True:
+        page = await _page(handle, offset)
+        for event in page.events:
+            yield event
+        if not page.events:
+            return
+        offset = page.next_offset
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+
+async def _current_run_number(thread: WorkflowHandle[AssistantThread, ThreadState]) -> int:
+    """The number of the run answering now, or of the next one."""
+    state = await thread.query(AssistantThread.state)
+    if state.current_run:
+        return int(state.current_run.rsplit("-", 1)[1])
+    return state.runs_done + 1
+
+
+async def _wait_for_run(
+    client: Client,
+    thread: WorkflowHandle[AssistantThread, ThreadState],
+    run_id: str,
+    poll_seconds: float,
+) -> bool:
+    """Wait until the run `run_id` exists; False if the conversation closed first."""
+    run = client.get_workflow_handle(run_id)
+    while True:
+        try:
+            await run.describe()
+            return True
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        if await _closed(thread):
+            return False
+        await asyncio.sleep(max(poll_seconds, 0.2))
