@@ -85,6 +85,9 @@ def run_(
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
     no_wait: Annotated[bool, typer.Option(help="print the workflow id and return")] = False,
     backend: BackendOption = None,
+    follow: Annotated[
+        bool, typer.Option(help="print the answer as it is written (--json: events as JSON lines)")
+    ] = False,
 ) -> None:
     """Run an assistant durably and print its answer."""
     from workers.run_cli import RunOptions, run_command
@@ -102,9 +105,38 @@ def run_(
         as_json=json_output,
         wait=not no_wait,
         backend=backend.value if backend else None,
+        follow=follow,
     )
     code = asyncio.run(run_command(cli_settings(), options, console))
     raise typer.Exit(code)
+
+
+@app.command("follow")
+def follow_(
+    workflow_id: Annotated[str, typer.Argument(help="a run, or thread-KEY: a conversation")],
+    from_offset: Annotated[int, typer.Option("--from", min=0, help="the first event's offset")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="events as JSON lines")] = False,
+) -> None:
+    """Print a run's answer as it is written, its tool calls as they start and finish, and
+    its end (also of a run that has ended). thread-KEY follows the conversation's current and
+    next runs until it closes. Exits 1 unless the run completed."""
+    from workers.run_cli import follow_run_command
+
+    settings = cli_settings()
+    code = asyncio.run(follow_run_command(settings, workflow_id, from_offset, json_output, console))
+    raise typer.Exit(code)
+
+
+FollowOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--follow/--no-follow", help="print the answer as it is written (default: on a terminal)"
+    ),
+]
+
+
+def _following(follow: bool | None) -> bool:
+    return sys.stdout.isatty() if follow is None else follow
 
 
 @app.command()
@@ -134,13 +166,18 @@ def send(
     assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
     backend: BackendOption = None,
+    follow: FollowOption = None,
 ) -> None:
     """Send one message to the conversation KEY (started if new) and print the answer.
     Exits 1 unless the answer completed."""
     from workers.thread_cli import send_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file, backend)
-    raise typer.Exit(asyncio.run(send_command(cli_settings(), config, text, json_output, console)))
+    settings = cli_settings()
+    following = _following(follow)
+    raise typer.Exit(
+        asyncio.run(send_command(settings, config, text, json_output, following, console))
+    )
 
 
 @app.command()
@@ -162,13 +199,15 @@ def chat(
     assistant_id: Annotated[str | None, typer.Option(help="assistant of a new thread")] = None,
     assistant_file: Annotated[Path | None, typer.Option(help="YAML assistant spec")] = None,
     backend: BackendOption = None,
+    follow: FollowOption = None,
 ) -> None:
     """Chat with the conversation KEY: each line you type is a message; Ctrl-D ends.
     Exits 1 unless the last answer completed."""
     from workers.thread_cli import chat_command, thread_config
 
     config = thread_config(key, assistant_id, assistant_file, backend)
-    raise typer.Exit(asyncio.run(chat_command(cli_settings(), config, console)))
+    following = _following(follow)
+    raise typer.Exit(asyncio.run(chat_command(cli_settings(), config, following, console)))
 
 
 @app.command()

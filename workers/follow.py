@@ -62,12 +62,13 @@ async def follow(
 
 
 async def follow_conversation(
-    client: Client, key: str, poll_seconds: float = POLL_SECONDS
+    client: Client, key: str, from_run: int | None = None, poll_seconds: float = POLL_SECONDS
 ) -> AsyncIterator[tuple[str, ProgressEvent]]:
-    """The progress of the conversation `key`'s current run and of every run after it, as
-    (run workflow id, event), until the conversation closes."""
+    """The progress of the conversation `key`'s runs, as (run workflow id, event): from its
+    run number `from_run` (default: the one answering now, else the next) on, until the
+    conversation closes."""
     thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
-    number = await _current_run_number(thread)
+    number = from_run or await current_run_number(client, key)
     while True:
         run_id = f"{thread.id}/run-{number}"
         if not await _wait_for_run(client, thread, run_id, poll_seconds):
@@ -75,6 +76,21 @@ async def follow_conversation(
         async for event in follow(client, run_id, poll_seconds=poll_seconds):
             yield run_id, event
         number += 1
+
+
+async def current_run_number(client: Client, key: str) -> int:
+    """The number of the conversation's run answering now, or else of its next run (also
+    for a closed conversation, which numbers on when reopened; 1 for a new one)."""
+    thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
+    try:
+        state = await thread.query(AssistantThread.state)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return 1
+        raise
+    if state.current_run:
+        return int(state.current_run.rsplit("-", 1)[1])
+    return state.runs_done + 1
 
 
 async def _page(handle: WorkflowHandle[object, object], offset: int) -> ProgressPage:
@@ -98,14 +114,6 @@ async def _drain(
 
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
     return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
-
-
-async def _current_run_number(thread: WorkflowHandle[AssistantThread, ThreadState]) -> int:
-    """The number of the run answering now, or of the next one."""
-    state = await thread.query(AssistantThread.state)
-    if state.current_run:
-        return int(state.current_run.rsplit("-", 1)[1])
-    return state.runs_done + 1
 
 
 async def _wait_for_run(

@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from workers import client as runs
 from workers.cli_errors import CommandFailed, failure_message, result_exit_code, yaml_problem
 from workers.connection import connect
+from workers.follow_cli import ProgressPrinter, follow_command, print_progress
 from workers.settings import Settings, SettingsError
 from workers.status import workflow_status
 from workers.unserved import warning_if_unserved
@@ -36,6 +37,7 @@ class RunOptions:
     as_json: bool = False
     wait: bool = True
     backend: str | None = None
+    follow: bool = False
 
 
 def load_assistant(path: Path) -> AssistantSpec:
@@ -86,9 +88,22 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
         print(json.dumps({"workflow_id": handle.id, "ui": link}) if options.as_json else handle.id)
         return 0
     console.print(f"{handle.id}  {link}", style="dim", markup=False, soft_wrap=True)
+    if options.follow:
+        async with warning_if_unserved(client, task_queue, console):
+            printer = ProgressPrinter(console, as_json=options.as_json)
+            return await print_progress(client, handle.id, 0, printer)
     result = await _result(client, handle, task_queue, console)
     print_result(result, options.as_json, console)
     return result_exit_code(result)
+
+
+async def follow_run_command(
+    settings: Settings, workflow_id: str, from_offset: int, as_json: bool, console: Console
+) -> int:
+    client = await connect(settings)
+    printer = ProgressPrinter(console, as_json=as_json)
+    async with warning_if_unserved(client, settings.temporal_task_queue, console):
+        return await follow_command(client, workflow_id, from_offset, printer)
 
 
 async def status_command(settings: Settings, workflow_id: str) -> None:

@@ -14,6 +14,8 @@ from temporalio.client import Client
 from workers import client as conversations
 from workers.cli_errors import result_exit_code
 from workers.connection import connect
+from workers.follow import current_run_number
+from workers.follow_cli import ProgressPrinter, print_answer_progress
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
 from workers.unserved import warning_if_unserved
@@ -62,31 +64,54 @@ def _answered_by(state: ThreadState) -> str:
 
 
 async def send_command(
-    settings: Settings, config: ThreadConfig, text: str, as_json: bool, console: Console
+    settings: Settings,
+    config: ThreadConfig,
+    text: str,
+    as_json: bool,
+    follow: bool,
+    console: Console,
 ) -> int:
-    """Send, print the answer; the exit code says whether it completed."""
+    """Send, print the answer (as it is written if `follow`); the exit code says whether it
+    completed."""
     client = await connect(settings)
     await refuse_another_assistant(client, config)
-    result = await _send(client, settings.temporal_task_queue, config, text, console)
-    print_result(result, as_json, console)
+    printer = ProgressPrinter(console) if follow and not as_json else None
+    result = await _send(client, settings.temporal_task_queue, config, text, printer, console)
+    if printer is None:
+        print_result(result, as_json, console)
     return result_exit_code(result)
 
 
-async def chat_command(settings: Settings, config: ThreadConfig, console: Console) -> int:
+async def chat_command(
+    settings: Settings, config: ThreadConfig, follow: bool, console: Console
+) -> int:
     """Send each line read; the exit code says whether the last answer completed."""
     client = await connect(settings)
     await refuse_another_assistant(client, config)
     console.print(f"[dim]conversation {config.key}; Ctrl-D to end[/dim]")
+    printer = ProgressPrinter(console) if follow else None
+    task_queue = settings.temporal_task_queue
     last: RunResult | None = None
     while line := await asyncio.to_thread(sys.stdin.readline):
         if line.strip():
-            last = await _send(client, settings.temporal_task_queue, config, line.strip(), console)
-            print_result(last, as_json=False, console=console)
+            last = await _send(client, task_queue, config, line.strip(), printer, console)
+            if printer is None:
+                print_result(last, as_json=False, console=console)
     return result_exit_code(last) if last else 0
 
 
 async def _send(
-    client: Client, task_queue: str, config: ThreadConfig, text: str, console: Console
+    client: Client,
+    task_queue: str,
+    config: ThreadConfig,
+    text: str,
+    printer: ProgressPrinter | None,
+    console: Console,
 ) -> RunResult:
+    """Send and wait for the answer; with a printer, print the answer's run as it goes."""
     async with warning_if_unserved(client, task_queue, console):
-        return await conversations.send_message(client, task_queue, config, text)
+        if printer is None:
+            return await conversations.send_message(client, task_queue, config, text)
+        first = await current_run_number(client, config.key)
+        answer = asyncio.create_task(conversations.send_message(client, task_queue, config, text))
+        return await print_answer_progress(client, config.key, first, answer, printer)

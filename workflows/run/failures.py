@@ -26,7 +26,7 @@ def failure_text(error: BaseException) -> str:
     """What `raise_failure` will say went wrong."""
     if isinstance(error, ActivityError) and isinstance(error.cause, ApplicationError):
         return error.cause.message
-    return str(error)
+    return error.message if isinstance(error, ApplicationError) else str(error)
 
 
 def active_run_of(err: ActivityError) -> str | None:

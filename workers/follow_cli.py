@@ -1,0 +1,148 @@
+"""`durable-assistants follow`, and `run --follow` / `send` / `chat` on a terminal: the answer
+printed as it is written, tool calls as they start and finish, then the final status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+from rich.console import Console
+from temporalio.client import Client
+
+from workers.cli_errors import EXIT_FAILED, CommandFailed, result_exit_code
+from workers.follow import follow, follow_conversation
+from workflows.contracts import RunResult
+from workflows.run.progress import (
+    PhaseChanged,
+    ProgressEvent,
+    RunEnded,
+    TextDelta,
+    TextDone,
+    ToolFinished,
+    ToolStarted,
+)
+
+SHOWN_CHARS = 200
+CONVERSATION_PREFIX = "thread-"
+
+
+class ProgressPrinter:
+    """Prints events as they come: text on stdout, the rest dimmed on the console; or each
+    event as one JSON line (`as_json`)."""
+
+    def __init__(self, console: Console, as_json: bool = False) -> None:
+        self.console = console
+        self.as_json = as_json
+        self.written: dict[str, str] = {}  # text printed so far, per message
+        self.mid_line = False
+
+    def show(self, event: ProgressEvent) -> None:
+        if self.as_json:
+            print(event.model_dump_json(), flush=True)
+        elif isinstance(event, TextDelta):
+            self._write(event.delta)
+            self.written[event.message_id] = self.written.get(event.message_id, "") + event.delta
+        elif isinstance(event, TextDone):
+            if self.written.get(event.message_id, "") != event.text:  # never, but say so
+                self._note("(the streamed text differed from the final text, which is:)")
+                self._write(event.text)
+            self._end_line()
+        elif isinstance(event, ToolStarted):
+            self._note(f"→ {event.name}({_cut(event.arguments)})")
+        elif isinstance(event, ToolFinished):
+            failed = f" failed ({event.error})" if event.error else ""
+            self._note(f"← {event.name}{failed}: {_cut(event.output)}")
+        elif isinstance(event, PhaseChanged) and event.phase.value == "cancelling":
+            self._note(f"cancelling: {event.details}")
+        elif isinstance(event, RunEnded):
+            self._ended(event)
+
+    def _ended(self, event: RunEnded) -> None:
+        result = event.result
+        if result is not None and result.status != "completed":
+            error = f": {result.last_error.message}" if result.last_error else ""
+            reason = f" ({result.cancel_reason})" if result.cancel_reason else ""
+            self._note(f"{result.status}{error}{reason}", style="bold")
+        elif event.error is not None:
+            self._note(f"error: the run failed: {event.error}", style="bold")
+
+    def _write(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        self.mid_line = not text.endswith("\n")
+
+    def _end_line(self) -> None:
+        if self.mid_line:
+            self._write("\n")
+
+    def _note(self, line: str, style: str = "dim") -> None:
+        self._end_line()
+        self.console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+async def follow_command(
+    client: Client, workflow_id: str, from_offset: int, printer: ProgressPrinter
+) -> int:
+    """Print a run's progress until it ends (a conversation's: until it closes)."""
+    if workflow_id.startswith(CONVERSATION_PREFIX) and "/" not in workflow_id:
+        async for _, event in follow_conversation(client, workflow_id[len(CONVERSATION_PREFIX) :]):
+            printer.show(event)
+        return 0
+    return await print_progress(client, workflow_id, from_offset, printer)
+
+
+async def print_progress(
+    client: Client, workflow_id: str, from_offset: int, printer: ProgressPrinter
+) -> int:
+    """Print the run's progress; the exit code of how it ended."""
+    ended: RunEnded | None = None
+    async for event in follow(client, workflow_id, from_offset=from_offset):
+        printer.show(event)
+        ended = event if isinstance(event, RunEnded) else ended
+    if ended is None:
+        raise CommandFailed(f"run {workflow_id} was closed without a result (terminated?)")
+    return result_exit_code(ended.result) if ended.result else EXIT_FAILED
+
+
+async def print_answer_progress(
+    client: Client,
+    key: str,
+    from_run: int,
+    answer: asyncio.Task[RunResult],
+    printer: ProgressPrinter,
+) -> RunResult:
+    """Print the conversation's runs from number `from_run` (the current or next one when
+    the message was sent) until `answer`, the message's send, has its result and the run
+    that answered it has been printed to its end."""
+    events = follow_conversation(client, key, from_run)
+    printed: set[str | None] = set()  # API run ids of the runs printed to their end
+    following = asyncio.ensure_future(_next(events))
+    try:
+        while True:
+            await asyncio.wait({following, answer}, return_when=asyncio.FIRST_COMPLETED)
+            if following.done():
+                if (event := following.result()) is None:
+                    return await answer
+                printer.show(event)
+                if isinstance(event, RunEnded) and event.result is not None:
+                    printed.add(event.result.run_id)
+                following = asyncio.ensure_future(_next(events))
+            if answer.done() and (answer.exception() or answer.result().run_id in printed):
+                return answer.result()
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await following
+
+
+async def _next(events: AsyncIterator[tuple[str, ProgressEvent]]) -> ProgressEvent | None:
+    with contextlib.suppress(StopAsyncIteration):
+        return (await anext(events))[1]
+    return None
+
+
+def _cut(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SHOWN_CHARS else line[: SHOWN_CHARS - 1] + "…"
