@@ -23,16 +23,21 @@ from workflows.contracts import (
     ThreadMessage,
     ThreadState,
 )
+from workflows.run.progress import ProgressBatch, ProgressPage, ProgressRequest
 
 CONTRACTS: dict[str, dict[str, Any]] = {
     "AssistantRun": {
         "input": RunRequest,
         "output": RunResult,
-        "queries": {"state": RunState},
+        "queries": {
+            "state": RunState,
+            "progress": {"input": ProgressRequest, "output": ProgressPage},
+        },
         "updates": {
             "cancel": {"input": CancelRequest, "output": RunState},
             "submit_tool_outputs": {"input": SubmitToolOutputsRequest, "output": None},
         },
+        "signals": {"publish_progress": ProgressBatch},
     },
     "AssistantThread": {
         "input": ThreadConfig,
