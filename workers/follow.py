@@ -25,6 +25,9 @@ from workflows.thread.contracts import ThreadState
 from workflows.thread.workflow import AssistantThread
 
 POLL_SECONDS = 0.05
+FIRST_TASK_EVENTS = 3
+"""Started, then the first workflow task scheduled and started: its completion is next."""
+RUNNING = WorkflowExecutionStatus.RUNNING
 QUIET_CHECK_SECONDS = 2.0
 """With no new event for this long, check whether the run was closed without its last event
 (terminated, or timed out): then there is nothing more to wait for."""
@@ -40,6 +43,7 @@ async def follow(
     until the run's last event (`run.ended`). Works as well after the run has ended, for as
     long as Temporal keeps its history. Raises `RPCError` (NOT_FOUND) for an unknown run."""
     handle = client.get_workflow_handle(workflow_id)
+    await _first_task_done(handle, poll_seconds)
     offset = from_offset
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
@@ -112,8 +116,19 @@ async def _drain(
         offset = page.next_offset
 
 
+async def _first_task_done(handle: WorkflowHandle[Any, Any], poll_seconds: float) -> None:
+    """Wait until the run's first workflow task is done. A query that lands while that task
+    runs its local activity makes the worker end the task early to answer it, which costs
+    the run a workflow task (3 history events); afterwards queries cost nothing."""
+    while True:
+        described = await handle.describe()
+        if described.history_length > FIRST_TASK_EVENTS or described.status != RUNNING:
+            return
+        await asyncio.sleep(poll_seconds)
+
+
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
-    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+    return (await handle.describe()).status != RUNNING
 
 
 async def _wait_for_run(
