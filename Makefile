@@ -29,6 +29,7 @@ demo: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.emulator_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.runs_bench
+	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.progress_bench
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run

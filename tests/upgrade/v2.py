@@ -24,7 +24,7 @@ class AssistantRunV2(AssistantRun):
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
         if workflow.patched(V2_PATCH):
-            self.summary = f"[v2] {self.summary}"
+            self.shown.summary = f"[v2] {self.shown.summary}"
         return await super().run(request)
 
 

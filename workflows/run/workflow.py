@@ -69,11 +69,10 @@ with workflow.unsafe.imports_passed_through():
         run_tool_calls,
         submissions,
     )
-    from workflows.search_attributes import run_attributes
+    from workflows.run.visibility import RunVisibility
 
 A = TypeVar("A")
 R = TypeVar("R")
-SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
 
 
@@ -92,14 +91,12 @@ class AssistantRun:
         self.catalog: ToolCatalog | None = None
         self.backend: Backend = "assistants"
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
-        self.summary = request.summary()
-        self.published: dict[str, str] = {}  # search attributes as last upserted
-        self.upsert_on_change = False
         self.log = ProgressLog()
+        self.shown = RunVisibility(request.summary(), self.log)
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
-        self.upsert_on_change = workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE)
+        self.shown.begin()
         driver = asyncio.create_task(self._drive())
         try:
             await workflow.wait_condition(
@@ -331,19 +328,10 @@ class AssistantRun:
 
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
-        self._describe(details)
-        record = self.record
-        attributes = run_attributes(phase, record.thread_id, record.run_id, record.assistant_id)
-        if self.upsert_on_change:
-            attributes = [a for a in attributes if self.published.get(a.key.name) != a.value]
-            self.published.update({a.key.name: str(a.value) for a in attributes})
-        if attributes:
-            workflow.upsert_search_attributes(attributes)
+        self.shown.enter(phase, self.record, details)
 
     def _describe(self, details: str) -> None:
-        """The Temporal UI's current details: the question, the phase and what goes on."""
-        workflow.set_current_details(f"{self.summary}\n\n**{self.phase.value}**: {details}")
-        self.log.phase(self.phase, details)
+        self.shown.describe(self.phase, details)
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         """A step of the driver, which ends where a stop was requested."""
