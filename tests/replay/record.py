@@ -52,6 +52,8 @@ class Stack:
     assistant_id: str
 
 
+SLOW = "[[emulator delta_interval=0.05]]"
+ANSWER_OF_60_WORDS = " ".join(f"word{n}" for n in range(60))
 RUNS: dict[str, dict[str, object]] = {
     "plain": {"messages": [{"content": "Say hello to Ada"}]},
     "parallel_tools": {"messages": [{"content": "What is the weather in Paris and London?"}]},
@@ -75,6 +77,12 @@ RUNS: dict[str, dict[str, object]] = {
         "backend": "responses",
         "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather", "calculate"]},
         "messages": [{"content": "What is the weather in Rome? then calculate 6 * 7"}],
+    },
+    "streamed_answer": {"messages": [{"content": f"{SLOW} {ANSWER_OF_60_WORDS}"}]},
+    "responses_streamed_after_tools": {
+        "backend": "responses",
+        "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather"]},
+        "messages": [{"content": f"{SLOW} What is the weather in Rome and Oslo and Lima?"}],
     },
 }
 

@@ -9,11 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workers.worker import WORKFLOWS
+from workflows.contracts import RunRequest, RunResult
+from workflows.run.progress import TextDelta, TextDone
+from workflows.run.workflow import AssistantRun
 
 FOLDER = Path(__file__).with_name("histories")
 HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow_ids.json")
@@ -35,4 +39,37 @@ async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(workflow_id, path.read_text())
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
+
+
+STREAMED = [p for p in HISTORIES if "streamed" in p.stem]
+
+
+@workflow.defn(name="AssistantRun", sandboxed=False)
+class AssistantRunCheckingItsProgress(AssistantRun):
+    """AssistantRun that, replayed to its end, checks the progress log it rebuilt."""
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> RunResult:
+        result = await super().run(request)
+        streamed = [e for e in self.log.events if isinstance(e, TextDelta)]
+        done = [e for e in self.log.events if isinstance(e, TextDone)]
+        if len(streamed) < 2 or not done:
+            raise RuntimeError(f"expected the text in several deltas: {self.log.events}")
+        for message in done:
+            text = "".join(e.delta for e in streamed if e.message_id == message.message_id)
+            if text != message.text:
+                raise RuntimeError(f"deltas {text!r} != text {message.text!r}")
+        return result
+
+
+@pytest.mark.parametrize("path", STREAMED, ids=[p.stem for p in STREAMED])
+async def test_a_replayed_streamed_run_rebuilds_its_progress_with_the_text_once(
+    path: Path,
+) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(
+        workflows=[AssistantRunCheckingItsProgress], data_converter=pydantic_data_converter
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None
