@@ -22,6 +22,7 @@ from workflows.run.progress import PUBLISH_SIGNAL, ProgressBatch, TextChunk
 
 BATCH_SECONDS = 0.2
 FINAL_FLUSH_SECONDS = 5.0
+MAX_BATCH_CHARS = 100_000
 log = logging.getLogger(__name__)
 
 
@@ -78,15 +79,25 @@ class TextPublisher:
             await asyncio.sleep(self.interval)
 
     async def _send(self) -> None:
-        if self.handle is None or not self.unsent:
-            return
-        batch = list(self.unsent)
-        try:
-            await self.handle.signal(PUBLISH_SIGNAL, ProgressBatch(chunks=batch))
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:  # the run has ended: nobody to tell
-                self.handle = None
-            else:
-                log.warning("live progress: %s (sent again with the next batch)", err.message)
-            return
-        del self.unsent[: len(batch)]
+        while self.handle is not None and self.unsent:
+            batch = _batch(self.unsent)
+            try:
+                await self.handle.signal(PUBLISH_SIGNAL, ProgressBatch(chunks=batch))
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:  # the run has ended: nobody to tell
+                    self.handle = None
+                else:
+                    log.warning("live progress: %s (sent again with the next batch)", err.message)
+                return
+            del self.unsent[: len(batch)]
+
+
+def _batch(chunks: list[TextChunk]) -> list[TextChunk]:
+    """The first chunks, up to MAX_BATCH_CHARS of text (a signal stays far below Temporal's
+    payload limit however fast the model writes)."""
+    size = 0
+    for count, chunk in enumerate(chunks):
+        size += len(chunk.delta)
+        if size > MAX_BATCH_CHARS and count:
+            return chunks[:count]
+    return list(chunks)

@@ -37,6 +37,9 @@ class FaultRule(BaseModel):
     error_code: str = Field(
         "server_error", description="with drop=error: the `code` of the stream's error event"
     )
+    after_events: int = Field(
+        2, ge=0, description="with drop=stream or error: how many events get through first"
+    )
     corrupt: Literal["truncate", "unknown_status", "missing_fields"] | None = Field(
         None,
         description="malform a JSON response: cut it in half, give it an unknown `status`, or "

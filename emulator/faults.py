@@ -24,7 +24,6 @@ from emulator.errors import APIError, invalid, rate_limited, server_error
 from emulator.store import Counters
 
 FAULT_HEADER = b"x-emulator-fault"
-_STREAM_EVENTS_BEFORE_DROP = 2
 _STREAM_ERROR_MESSAGE = "The server had an error while processing your request."
 
 
@@ -126,7 +125,7 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.counters().count("faults_injected", f"drop_{rule.drop}")
-        await self.app(scope, receive, _dropping(send, rule.drop, rule.error_code))
+        await self.app(scope, receive, _dropping(send, rule))
 
 
 async def _read_now(receive: Receive) -> Receive:
@@ -191,7 +190,8 @@ def _malform(body: bytes, how: str) -> bytes:
     return json.dumps(document).encode()
 
 
-def _dropping(send: Send, where: str, error_code: str) -> Send:
+def _dropping(send: Send, rule: FaultRule) -> Send:
+    where, error_code = rule.drop, rule.error_code
     bodies = 0
 
     async def dropping_send(message: Message) -> None:
@@ -208,7 +208,7 @@ def _dropping(send: Send, where: str, error_code: str) -> Send:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             raise DroppedConnection
-        if where in ("stream", "error") and bodies > _STREAM_EVENTS_BEFORE_DROP:
+        if where in ("stream", "error") and bodies > rule.after_events:
             if where == "error":
                 await send({"type": "http.response.body", "body": _error_event(error_code)})
             raise DroppedConnection

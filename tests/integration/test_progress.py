@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Callable
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from emulator.config import FaultRule
 from workers.client import follow, follow_conversation, send_message
 from workers.settings import Settings
 from workflows.contracts import RunResult, ThreadConfig
@@ -26,7 +28,7 @@ from workflows.run.progress import (
 )
 from workflows.run.workflow import AssistantRun
 
-from .conftest import Assistant, Seen, ask, both_backends, spawn_worker, start
+from .conftest import Assistant, Counters, Seen, ask, both_backends, spawn_worker, start
 
 LONG = " ".join(f"word{i}" for i in range(60))
 """A question whose answer (the emulator repeats it) streams in about 15 deltas."""
@@ -229,3 +231,53 @@ async def test_following_a_conversation_follows_its_next_runs(
         events = [event for rid, event in seen if rid == run_id]
         assert_well_formed(events, result)
     assert first.status == "completed"
+
+
+@both_backends
+async def test_a_stream_dropped_mid_answer_is_resumed_without_repeating_text(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant: Assistant,
+    faults: Callable[..., None],
+    counters: Counters,
+    backend: str,
+) -> None:
+    creates = r"^POST /v1/(responses|threads/[^/]+/runs)$"
+    faults(FaultRule(drop="stream", after_events=12, times=1, route=creates))
+    timeouts = {"heartbeat_seconds": 1.0, "api_initial_retry_seconds": 0.05}
+    handle = await start(client, task_queue, ask(assistant, f"{SLOW} {LONG}", timeouts=timeouts))
+    events = await followed(client, handle.id)
+    result = await handle.result()
+    assert counters.delta("faults_injected", "drop_stream") == 1
+    if backend == "responses":  # the retry read the same stream on, from where it was
+        assert counters.delta("response_streams_resumed") == 1
+    assert result.status == "completed"
+    assert_well_formed(events, result)
+    assert LONG in text_of(events)
+
+
+@both_backends
+async def test_a_run_started_again_after_a_failure_streams_its_answer_once(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    request = ask(assistant, f"{SLOW} {LONG} [[emulator fail=server_error*1]]", max_run_attempts=2)
+    handle = await start(client, task_queue, request)
+    events = await followed(client, handle.id)
+    result = await handle.result()
+    assert result.run_attempts == 2
+    assert_well_formed(events, result)
+    assert any(
+        isinstance(e, PhaseChanged) and e.details.startswith("starting again after") for e in events
+    )
+
+
+@both_backends
+async def test_a_run_past_its_deadline_ends_its_progress_expired(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    request = ask(assistant, f"[[emulator in_progress=30]] {LONG}", deadline_seconds=1)
+    events = await followed(client, (await start(client, task_queue, request)).id)
+    assert isinstance(events[-1], RunEnded)
+    assert events[-1].status == "expired"
+    assert [e.phase.value for e in events if isinstance(e, PhaseChanged)][-1] == "expired"
