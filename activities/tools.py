@@ -88,6 +88,7 @@ class ToolRegistry:
         task_queue: str | None = None,
         external: bool = False,
         external_timeout: timedelta = timedelta(hours=1),
+        requires_approval: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -102,8 +103,10 @@ class ToolRegistry:
         task_queue: str | None = None,
         external: bool = False,
         external_timeout: timedelta = timedelta(hours=1),
+        requires_approval: bool = False,
     ) -> F | Callable[[F], F]:
-        """Register a function as a tool; usable bare (`@tool`) or with options."""
+        """Register a function as a tool; usable bare (`@tool`) or with options.
+        `requires_approval`: each call waits for a person's decision before it runs."""
 
         def register(fn: F) -> F:
             tool_name = name or fn.__name__
@@ -120,6 +123,7 @@ class ToolRegistry:
                 task_queue=task_queue,
                 external=external,
                 external_timeout_seconds=external_timeout.total_seconds(),
+                requires_approval=requires_approval,
             )
             self._tools[tool_name] = RegisteredTool(spec, fn, model)
             return fn

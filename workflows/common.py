@@ -79,6 +79,7 @@ class RunPhase(StrEnum):
     in_progress = "in_progress"
     requires_action = "requires_action"
     running_tools = "running_tools"
+    awaiting_approval = "awaiting_approval"
     submitting_outputs = "submitting_outputs"
     cancelling = "cancelling"
     completed = "completed"

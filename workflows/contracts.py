@@ -24,6 +24,7 @@ from workflows.ingest.contracts import (
     VectorStoreSpec,
 )
 from workflows.run.contracts import (
+    ApprovalDecision,
     AssistantSpec,
     CancelRequest,
     InputMessage,
@@ -47,6 +48,7 @@ from workflows.thread.contracts import (
 )
 
 __all__ = [
+    "ApprovalDecision",
     "AssistantSpec",
     "Attachment",
     "CancelRequest",

@@ -133,6 +133,15 @@ class RunRequest(Contract):
     on_active_run: Literal["wait", "cancel", "fail"] = "wait"
     max_run_attempts: int = Field(1, ge=1, le=10)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
+    approval_required_for: list[str] = Field(
+        default_factory=list,
+        max_length=128,
+        description="tools whose calls wait for a person's approval in this run (besides "
+        "those registered with requires_approval)",
+    )
+    approval_timeout_seconds: float = Field(
+        3600.0, gt=0, description="a call not decided within it is denied"
+    )
     stream: bool = Field(
         True,
         description="live progress shows the answer's text as the model writes it; false: "
@@ -172,6 +181,8 @@ WORKFLOW_OPTIONS = frozenset(
         "timeouts",
         "vector_store_ready_seconds",
         "stream",
+        "approval_required_for",
+        "approval_timeout_seconds",
     }
 )
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
@@ -243,6 +254,18 @@ class RunState(Record):
     usage: Usage = Field(default_factory=Usage)
     expires_at: int | None = None
     run_attempts: int = 0
+    pending_approvals: list[ToolCall] = Field(
+        default_factory=list, description="tool calls waiting for a person's decision"
+    )
+
+
+class ApprovalDecision(Contract):
+    """Update `decide_approval` of `AssistantRun`: approve or deny a tool call that waits
+    for approval (refused, naming why, for a call that does not wait or was decided)."""
+
+    call_id: str = Field(min_length=1)
+    approved: bool
+    reason: str | None = Field(None, max_length=2000)
 
 
 class CancelRequest(Contract):

@@ -77,6 +77,27 @@ class ToolFinished(Record):
     duration_seconds: float = 0.0
 
 
+class ApprovalRequested(Record):
+    """A tool call waits for a person: `decide_approval` with its `call_id`."""
+
+    type: Literal["approval.requested"] = "approval.requested"
+    offset: int = 0
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ApprovalDecided(Record):
+    """A waiting call was approved or denied (`timed_out`: nobody decided in time)."""
+
+    type: Literal["approval.decided"] = "approval.decided"
+    offset: int = 0
+    call_id: str
+    approved: bool
+    reason: str | None = None
+    timed_out: bool = False
+
+
 class UsageReported(Record):
     """Tokens the run has used so far, after each of its model turns."""
 
@@ -96,7 +117,15 @@ class RunEnded(Record):
 
 
 ProgressEvent = Annotated[
-    PhaseChanged | TextDelta | TextDone | ToolStarted | ToolFinished | UsageReported | RunEnded,
+    PhaseChanged
+    | TextDelta
+    | TextDone
+    | ToolStarted
+    | ToolFinished
+    | ApprovalRequested
+    | ApprovalDecided
+    | UsageReported
+    | RunEnded,
     Field(discriminator="type"),
 ]
 

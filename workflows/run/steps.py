@@ -146,6 +146,7 @@ class ToolSpec(Record):
     task_queue: str | None = Field(None, description="None: the worker's own task queue")
     external: bool = Field(False, description="answered through the submit_tool_outputs update")
     external_timeout_seconds: float = 3600.0
+    requires_approval: bool = Field(False, description="each call waits for a decision first")
 
     @property
     def activity_type(self) -> str:
