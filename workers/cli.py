@@ -324,6 +324,44 @@ def emulator(
         raise SettingsError(f"--state-file: {err}") from None
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+) -> None:
+    """Serve the HTTP API and the web chat (stateless: run as many as you like behind a load
+    balancer). Needs API_TOKENS or API_TOKENS_FILE."""
+    try:
+        from workers.gateway.server import serve as serve_gateway
+    except ImportError as err:
+        raise SettingsError(
+            f"the HTTP gateway is not installed ({err.name}): pip install "
+            "'durable-assistants[gateway]'"
+        ) from None
+    from workers.ports import ensure_port_free
+
+    settings = cli_settings()
+    ensure_port_free(host, port, "--port")
+    _run(serve_gateway(settings, host, port))
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Argument(help="whose token: letters, digits, - and _")],
+) -> None:
+    """Make a new API token for TENANT: prints the token (give it to the caller; it is not
+    kept anywhere) and the API_TOKENS entry to configure (its sha256)."""
+    import hashlib
+    import re
+    import secrets
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tenant):
+        raise SettingsError("TENANT: 1 to 64 letters, digits, - and _")
+    value = f"da_{secrets.token_urlsafe(32)}"
+    print(value)
+    console.print(f"configure: API_TOKENS={tenant}:{hashlib.sha256(value.encode()).hexdigest()}")
+
+
 def main() -> None:
     """Entry point. Always leaves through `os._exit`: temporalio's Rust core can abort the
     interpreter during normal finalisation (sdk-python #300), turning success into exit 134."""

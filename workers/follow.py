@@ -9,17 +9,20 @@ history cost; each poll is one query answered by a worker from its cache.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.run.contracts import RunResult
 from workflows.run.progress import (
     PROGRESS_QUERY,
     ProgressEvent,
     ProgressPage,
     ProgressRequest,
+    RunEnded,
 )
 from workflows.thread.contracts import ThreadState
 from workflows.thread.workflow import AssistantThread
@@ -67,7 +70,7 @@ async def follow(
 
 async def follow_conversation(
     client: Client, key: str, from_run: int | None = None, poll_seconds: float = POLL_SECONDS
-) -> AsyncIterator[tuple[str, ProgressEvent]]:
+) -> AsyncGenerator[tuple[str, ProgressEvent]]:
     """The progress of the conversation `key`'s runs, as (run workflow id, event): from its
     run number `from_run` (default: the one answering now, else the next) on, until the
     conversation closes."""
@@ -80,6 +83,45 @@ async def follow_conversation(
         async for event in follow(client, run_id, poll_seconds=poll_seconds):
             yield run_id, event
         number += 1
+
+
+async def answer_progress(
+    client: Client, key: str, from_run: int, answer: asyncio.Future[RunResult]
+) -> AsyncIterator[tuple[str, ProgressEvent]]:
+    """The conversation's runs from number `from_run` (the current or next one when the
+    message was sent, `current_run_number`), as (run workflow id, event), until `answer`
+    (the message's send) has its result and the run that answered it has ended. Runs
+    answering messages queued before it come first. The caller awaits `answer` after it."""
+    events = follow_conversation(client, key, from_run)
+    ended: set[str | None] = set()  # API run ids of the runs followed to their end
+    following = asyncio.ensure_future(_next(events))
+    try:
+        while True:
+            waiting: set[asyncio.Future[Any]] = {following, answer}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if following.done():
+                if (item := following.result()) is None:
+                    return
+                yield item
+                event = item[1]
+                if isinstance(event, RunEnded) and event.result is not None:
+                    ended.add(event.result.run_id)
+                following = asyncio.ensure_future(_next(events))
+            if answer.done() and (answer.exception() or answer.result().run_id in ended):
+                return
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await following
+        await events.aclose()
+
+
+async def _next(
+    events: AsyncGenerator[tuple[str, ProgressEvent]],
+) -> tuple[str, ProgressEvent] | None:
+    with contextlib.suppress(StopAsyncIteration):
+        return await anext(events)
+    return None
 
 
 async def current_run_number(client: Client, key: str) -> int:

@@ -4,15 +4,13 @@ printed as it is written, tool calls as they start and finish, then the final st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
-from collections.abc import AsyncIterator
 
 from rich.console import Console
 from temporalio.client import Client
 
 from workers.cli_errors import EXIT_FAILED, CommandFailed, result_exit_code
-from workers.follow import follow, follow_conversation
+from workers.follow import answer_progress, follow, follow_conversation
 from workflows.contracts import RunResult
 from workflows.run.progress import (
     PhaseChanged,
@@ -116,31 +114,9 @@ async def print_answer_progress(
     """Print the conversation's runs from number `from_run` (the current or next one when
     the message was sent) until `answer`, the message's send, has its result and the run
     that answered it has been printed to its end."""
-    events = follow_conversation(client, key, from_run)
-    printed: set[str | None] = set()  # API run ids of the runs printed to their end
-    following = asyncio.ensure_future(_next(events))
-    try:
-        while True:
-            await asyncio.wait({following, answer}, return_when=asyncio.FIRST_COMPLETED)
-            if following.done():
-                if (event := following.result()) is None:
-                    return await answer
-                printer.show(event)
-                if isinstance(event, RunEnded) and event.result is not None:
-                    printed.add(event.result.run_id)
-                following = asyncio.ensure_future(_next(events))
-            if answer.done() and (answer.exception() or answer.result().run_id in printed):
-                return answer.result()
-    finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-            await following
-
-
-async def _next(events: AsyncIterator[tuple[str, ProgressEvent]]) -> ProgressEvent | None:
-    with contextlib.suppress(StopAsyncIteration):
-        return (await anext(events))[1]
-    return None
+    async for _, event in answer_progress(client, key, from_run, answer):
+        printer.show(event)
+    return await answer
 
 
 def _cut(text: str) -> str:

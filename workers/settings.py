@@ -74,6 +74,25 @@ class Settings(BaseSettings):
     )
     tool_output_max_chars: int = Field(16_000, gt=0, le=MAX_TOOL_OUTPUT_CHARS)
 
+    api_tokens: SecretStr | None = Field(
+        None,
+        description="`serve`: bearer tokens as `tenant:sha256hex,...` (the sha256 of each token "
+        "in hex, never the token itself)",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="`serve`: a YAML or JSON file with a list of {tenant, sha256}, besides "
+        "API_TOKENS",
+    )
+    api_max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="`serve`: larger request bodies are refused with 413"
+    )
+    api_cors_origins: str = Field(
+        "",
+        description="`serve`: comma-separated origins browsers may call the API from (default "
+        "none: only the page it serves itself)",
+    )
+
     @field_validator("temporal_address")
     @classmethod
     def _address_is_host_port(cls, value: str | None) -> str | None:
@@ -96,6 +115,10 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
 
     @property
     def tool_modules(self) -> list[str]:

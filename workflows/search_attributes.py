@@ -8,8 +8,10 @@ OPENAI_THREAD_ID = SearchAttributeKey.for_keyword("OpenAIThreadId")
 OPENAI_RUN_ID = SearchAttributeKey.for_keyword("OpenAIRunId")
 OPENAI_ASSISTANT_ID = SearchAttributeKey.for_keyword("OpenAIAssistantId")
 RUN_PHASE = SearchAttributeKey.for_keyword("RunPhase")
+TENANT = SearchAttributeKey.for_keyword("Tenant")
+"""Set by the HTTP gateway (`serve`) on every workflow it starts: whose it is."""
 
-ALL = (OPENAI_THREAD_ID, OPENAI_RUN_ID, OPENAI_ASSISTANT_ID, RUN_PHASE)
+ALL = (OPENAI_THREAD_ID, OPENAI_RUN_ID, OPENAI_ASSISTANT_ID, RUN_PHASE, TENANT)
 
 
 def run_attributes(

@@ -361,3 +361,6 @@ def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[
     return subprocess.Popen(
         [WORKER_CLI, "worker"], env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL
     )
+
+
+from tests.integration.gateway_fixtures import acme, gateway, globex  # noqa: E402, F401

@@ -1,0 +1,224 @@
+"""`/v1/conversations/{key}`: send a message (starting the conversation if needed) and get
+its answer, whole or streamed; read a conversation; close it. The tenant's conversation `key`
+is the workflow `thread-{tenant}.{key}`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from workers.client import thread_workflow_id
+from workers.follow import answer_progress, current_run_number
+from workers.gateway import sse
+from workers.gateway.auth import Tenant
+from workers.gateway.errors import ApiError, update_refused, validation_error
+from workers.gateway.models import ConversationMessage
+from workers.gateway.runs import ERRORS
+from workers.gateway.tenancy import KEY_PATTERN, conversation_key, owned
+from workers.settings import Settings
+from workflows.contracts import CloseThread, RunResult, ThreadConfig, ThreadMessage, ThreadState
+from workflows.search_attributes import TENANT
+from workflows.thread.workflow import CLOSING, CONTINUING, AssistantThread
+
+RESEND_FOR = timedelta(minutes=1)
+"""How long a message refused by a conversation continuing as new (or closing, when it can
+be started again) is sent again."""
+Key = Annotated[str, Path(pattern=KEY_PATTERN, description="your conversation's key")]
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERRORS)  # type: ignore[arg-type]
+
+
+@router.post(
+    "/{key}/messages",
+    response_model=RunResult,
+    responses={200: {"content": {sse.MEDIA_TYPE: {}}, "description": "the answer (JSON or SSE)"}},
+)
+async def send_message(
+    key: Key,
+    body: ConversationMessage,
+    tenant: Tenant,
+    request: Request,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Send a message and wait for its answer (the `RunResult`). `config` starts the
+    conversation if it is not open. With `Accept: text/event-stream` the answer streams
+    as Server-Sent Events: the progress events of the conversation's runs from the one
+    answering now until the one answering this message (each with its `run`), then
+    `event: answer` with the `RunResult`."""
+    client, settings = request.app.state.client, request.app.state.settings
+    internal = conversation_key(tenant, key)
+    config = await _config(client, tenant, key, body)
+    streaming = sse.MEDIA_TYPE in (accept or "")
+    first_run = await current_run_number(client, internal) if streaming else 0
+    update = await _accepted(client, settings, tenant, internal, body.message, config)
+    if not streaming:
+        result: RunResult = await update.result()
+        return JSONResponse(result.model_dump(mode="json"))
+    return sse.stream(_answer_events(client, internal, first_run, update))
+
+
+@router.get("/{key}", response_model=ThreadState)
+async def get_conversation(key: Key, tenant: Tenant, request: Request) -> ThreadState:
+    """The conversation's state (also once it has closed)."""
+    client: Client = request.app.state.client
+    handle = await _handle(client, tenant, key)
+    state: ThreadState = await handle.query(AssistantThread.state)
+    return state.model_copy(update={"key": key})
+
+
+@router.delete("/{key}", response_model=ThreadState)
+async def close_conversation(
+    key: Key,
+    tenant: Tenant,
+    request: Request,
+    delete_thread: Annotated[
+        bool | None, Query(description="delete the API thread too (default: the config's)")
+    ] = None,
+) -> ThreadState:
+    """Close the conversation: what is queued is answered, then it ends."""
+    client: Client = request.app.state.client
+    handle = await _handle(client, tenant, key, must_be_open=True)
+    state = await handle.execute_update(
+        AssistantThread.close, CloseThread(delete_thread=delete_thread)
+    )
+    return state.model_copy(update={"key": key})
+
+
+async def _handle(
+    client: Client, tenant: str, key: str, must_be_open: bool = False
+) -> WorkflowHandle[AssistantThread, ThreadState]:
+    workflow_id = thread_workflow_id(conversation_key(tenant, key))
+    described = await owned(client, tenant, workflow_id, f"conversation {key}")
+    if must_be_open and described.status != WorkflowExecutionStatus.RUNNING:
+        raise ApiError(409, f"conversation {key} is not open", "conversation_closed")
+    return client.get_workflow_handle_for(AssistantThread.run, workflow_id)
+
+
+async def _config(
+    client: Client, tenant: str, key: str, body: ConversationMessage
+) -> ThreadConfig | None:
+    """The config to start the conversation with (None: it must be open). A conversation
+    that is open answers with its own assistant: a config naming another is refused."""
+    workflow_id = thread_workflow_id(conversation_key(tenant, key))
+    try:
+        described = await owned(client, tenant, workflow_id, f"conversation {key}")
+        open_ = described.status == WorkflowExecutionStatus.RUNNING
+    except ApiError as err:
+        if err.status != 404:
+            raise
+        open_ = False
+    if body.config is None:
+        if not open_:
+            raise ApiError(
+                404,
+                f"no open conversation {key}: send `config` (who answers) to start it",
+                "conversation_not_open",
+                "config",
+            )
+        return None
+    fields = {**body.config.model_dump(exclude_unset=True), "key": conversation_key(tenant, key)}
+    try:
+        config = ThreadConfig.model_validate(fields)
+    except ValidationError as err:
+        raise validation_error(list(err.errors()), "config") from None
+    if open_:
+        state = await client.get_workflow_handle_for(AssistantThread.run, workflow_id).query(
+            AssistantThread.state
+        )
+        if not state.answers_like(config):
+            raise ApiError(
+                409,
+                f"config: conversation {key} is answered by another assistant; send without "
+                "`config`, or close it first",
+                "another_assistant",
+                "config",
+            )
+    return config
+
+
+async def _accepted(
+    client: Client,
+    settings: Settings,
+    tenant: str,
+    internal_key: str,
+    message: ThreadMessage,
+    config: ThreadConfig | None,
+) -> WorkflowUpdateHandle[RunResult]:
+    """The message, accepted by the conversation (queued in order): sent again while the
+    conversation continues as new (or closes, when `config` can start it again)."""
+    workflow_id = thread_workflow_id(internal_key)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RESEND_FOR.total_seconds()
+    delay = 0.05
+    while True:
+        try:
+            if config is None:
+                handle = client.get_workflow_handle_for(AssistantThread.run, workflow_id)
+                return await handle.start_update(
+                    AssistantThread.send_message,
+                    message,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                )
+            start = WithStartWorkflowOperation(
+                AssistantThread.run,
+                config,
+                id=workflow_id,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                task_queue=settings.temporal_task_queue,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT, tenant)]),
+                static_summary=config.summary(),
+            )
+            return await client.start_update_with_start_workflow(
+                AssistantThread.send_message,
+                message,
+                start_workflow_operation=start,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+        except WorkflowUpdateFailedError as err:
+            again = {CONTINUING, CLOSING} if config is not None else {CONTINUING}
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type in again):
+                raise
+            if loop.time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def _answer_events(
+    client: Client, internal_key: str, first_run: int, update: WorkflowUpdateHandle[RunResult]
+) -> AsyncIterator[bytes]:
+    answer = asyncio.ensure_future(update.result())
+    try:
+        async for run_id, event in answer_progress(client, internal_key, first_run, answer):
+            yield sse.progress_message(event, run=run_id)
+        try:
+            result = await answer
+        except WorkflowUpdateFailedError as err:
+            refused = update_refused(err)
+            yield sse.error_message(refused.message, refused.code)
+            return
+        yield sse.message("answer", json.dumps(result.model_dump(mode="json")))
+    finally:
+        answer.cancel()
+        with contextlib.suppress(BaseException):
+            await answer

@@ -1,0 +1,158 @@
+"""Errors as OpenAI's API words them: `{"error": {"message", "type", "param", "code"}}`, with
+the field at fault named in `param` and at the start of `message`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workers.cli_errors import failure_message
+
+_FIELD_FIRST = re.compile(r"^([A-Za-z_][\w.\[\]]*(?:, [A-Za-z_][\w.]*)*): ")
+_BY_STATUS = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("authentication_error", "invalid_token"),
+    404: ("not_found_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    409: ("conflict_error", "conflict"),
+    413: ("invalid_request_error", "request_too_large"),
+    503: ("service_unavailable_error", "temporal_unavailable"),
+}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response (4xx, 5xx)."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error a route answers with: its status, and the body's fields."""
+
+    def __init__(
+        self, status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        kind, default_code = _BY_STATUS.get(status, ("api_error", "error"))
+        self.kind = kind
+        self.code = code or default_code
+        self.param = param
+
+
+def not_found(what: str) -> ApiError:
+    """The same 404 for what does not exist and for what is another tenant's."""
+    return ApiError(404, f"no {what}", "not_found")
+
+
+def error_body(
+    message: str, kind: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return ErrorBody(
+        error=ErrorDetail(message=message, type=kind, param=param, code=code)
+    ).model_dump()
+
+
+def _respond(err: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    body = error_body(err.message, err.kind, err.param, err.code)
+    return JSONResponse(body, status_code=err.status, headers=headers)
+
+
+def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """`messages[0].content` from pydantic's ('body', 'messages', 0, 'content')."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validation_error(errors: list[Any], prefix: str = "") -> ApiError:
+    """400 naming the first invalid field (and how many more there are)."""
+    first = errors[0]
+    param = field_path([*(prefix.split(".") if prefix else []), *first["loc"]]) or None
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if param is None and (named := _FIELD_FIRST.match(message)):
+        param = named.group(1)
+    elif param is not None:
+        message = f"{param}: {message}"
+    if first.get("type") == "json_invalid":
+        message, param = f"the body is not valid JSON: {first.get('ctx', {}).get('error')}", None
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return ApiError(400, message, code=str(first.get("type", "invalid_request")), param=param)
+
+
+def update_refused(err: WorkflowUpdateFailedError) -> ApiError:
+    """An update's validator (or handler) said no: 409 with its words, the field it names."""
+    message = failure_message(err)
+    cause = err.cause
+    code = cause.type if isinstance(cause, ApplicationError) and cause.type else "update_refused"
+    if code in ("ValueError", "ValidationError", "ApplicationError"):
+        code = "update_refused"
+    named = _FIELD_FIRST.match(message)
+    return ApiError(409, message, code=code, param=named.group(1) if named else None)
+
+
+def rpc_error(err: RPCError, what: str) -> ApiError:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        if "already completed" in err.message:
+            return ApiError(409, f"{what} has already ended", "already_ended")
+        return not_found(what)
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return ApiError(503, f"Temporal did not answer: {err.message}")
+    return ApiError(502, f"Temporal: {err.status.name}: {err.message}", "temporal_error")
+
+
+def install(app: FastAPI) -> None:
+    """The handlers that turn every expected failure into an error body."""
+
+    async def api_error(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, ApiError)
+        return _respond(err)
+
+    async def invalid_request(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, RequestValidationError | ValidationError)
+        return _respond(validation_error(list(err.errors())))
+
+    async def http_error(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, HTTPException)
+        message = err.detail if isinstance(err.detail, str) else str(err.detail)
+        if err.status_code == 404:
+            message = "no such route"
+        return _respond(ApiError(err.status_code, message))
+
+    async def refused(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, WorkflowUpdateFailedError)
+        return _respond(update_refused(err))
+
+    async def temporal(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, RPCError)
+        return _respond(rpc_error(err, "such workflow"))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(ValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(WorkflowUpdateFailedError, refused)
+    app.add_exception_handler(RPCError, temporal)

@@ -1,0 +1,260 @@
+"""`/v1/runs`: start a run (idempotently), read it, follow it, cancel it, answer its external
+tools and decide its approvals."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workers.cli_errors import failure_message
+from workers.gateway import sse
+from workers.gateway.auth import Tenant
+from workers.gateway.errors import ApiError, ErrorBody, not_found
+from workers.gateway.models import ApprovalBody, RunView
+from workers.gateway.tenancy import is_tenants_run, owned, run_workflow_id, ui_link
+from workers.settings import Settings
+from workflows.common import RunPhase
+from workflows.contracts import (
+    ApprovalDecision,
+    CancelRequest,
+    RunRequest,
+    RunResult,
+    RunState,
+    SubmitToolOutputsRequest,
+)
+from workflows.run.workflow import AssistantRun
+from workflows.search_attributes import TENANT
+
+REQUEST_HASH = "gateway_request_sha256"
+"""Memo of a run started with an Idempotency-Key: the request it was started with."""
+FIRST_TASK_EVENTS = 3
+RUNNING = WorkflowExecutionStatus.RUNNING
+ERRORS = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+}
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERRORS)  # type: ignore[arg-type]
+
+
+def _client(request: Request) -> Client:
+    client: Client = request.app.state.client
+    return client
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post("", status_code=201, response_model=RunView)
+async def start_run(
+    body: RunRequest,
+    tenant: Tenant,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="the same key starts one run: later requests get that run (200)"),
+    ] = None,
+) -> RunView:
+    """Start a run. With `Idempotency-Key`, a second request with the key returns the first
+    one's run (200) instead of starting another, also after it ended; with another body it is
+    refused (409)."""
+    client, settings = _client(request), _settings(request)
+    workflow_id = run_workflow_id(tenant, idempotency_key)
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    if idempotency_key is not None and (existing := await _existing(client, workflow_id)):
+        return await _same_request(client, settings, existing, digest, response)
+    try:
+        await client.start_workflow(
+            AssistantRun.run,
+            body,
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT, tenant)]),
+            memo={REQUEST_HASH: digest},
+            static_summary=body.summary(),
+        )
+    except WorkflowAlreadyStartedError:  # another request with the key won the race
+        existing = await owned(client, tenant, workflow_id, f"run {workflow_id}")
+        return await _same_request(client, settings, existing, digest, response)
+    return RunView(
+        id=workflow_id,
+        status="running",
+        phase=RunPhase.creating,
+        closed=False,
+        state=RunState(phase=RunPhase.creating),
+        ui_url=_ui(settings, client, workflow_id),
+    )
+
+
+async def _existing(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
+    try:
+        return await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _same_request(
+    client: Client,
+    settings: Settings,
+    existing: WorkflowExecutionDescription,
+    digest: str,
+    response: Response,
+) -> RunView:
+    memo = await existing.memo()
+    if memo.get(REQUEST_HASH) != digest:
+        raise ApiError(
+            409,
+            f"Idempotency-Key: run {existing.id} was started with another request body",
+            "idempotency_key_reused",
+            "Idempotency-Key",
+        )
+    response.status_code = 200
+    return await _view(client, settings, existing)
+
+
+@router.get("/{run_id:path}/events", response_class=StreamingResponse)
+async def run_events(
+    run_id: str,
+    tenant: Tenant,
+    request: Request,
+    from_offset: Annotated[int | None, Query(ge=0, description="the first event's offset")] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event (what EventSource sends)")
+    ] = None,
+) -> StreamingResponse:
+    """The run's progress as Server-Sent Events, until `run.ended`: `id` is the event's
+    offset, `event` its type, `data` the event. Resume with `Last-Event-ID` (or
+    `?from_offset=`)."""
+    await _owned_run(request, tenant, run_id)
+    start = from_offset or 0
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise ApiError(
+                400, "Last-Event-ID: an event offset (a number) is expected", param="Last-Event-ID"
+            )
+        start = int(last_event_id) + 1
+    return sse.stream(sse.run_events(_client(request), run_id, start))
+
+
+@router.post("/{run_id:path}/cancel", response_model=RunState)
+async def cancel_run(
+    run_id: str,
+    tenant: Tenant,
+    request: Request,
+    body: Annotated[CancelRequest | None, Body()] = None,
+) -> RunState:
+    """Cancel the run at the API; answers once it is terminal (with the status that won)."""
+    handle = await _running_run(request, tenant, run_id)
+    state: RunState = await handle.execute_update(AssistantRun.cancel, body or CancelRequest())
+    return state
+
+
+@router.post("/{run_id:path}/tool_outputs", response_model=RunState)
+async def submit_tool_outputs(
+    run_id: str, tenant: Tenant, request: Request, body: SubmitToolOutputsRequest
+) -> RunState:
+    """Outputs of the run's external tools (`external=True`); its state afterwards."""
+    handle = await _running_run(request, tenant, run_id)
+    await handle.execute_update(AssistantRun.submit_tool_outputs, body)
+    state: RunState = await handle.query(AssistantRun.state)
+    return state
+
+
+@router.post("/{run_id:path}/approvals/{call_id}", response_model=RunState)
+async def decide_approval(
+    run_id: str, call_id: str, tenant: Tenant, request: Request, body: ApprovalBody
+) -> RunState:
+    """Approve or deny a tool call that waits for a person (phase `awaiting_approval`,
+    `state.pending_approvals`). Refused (409, naming why) for a call that does not wait, was
+    decided already, or a run that ended."""
+    handle = await _running_run(request, tenant, run_id)
+    decision = ApprovalDecision(call_id=call_id, approved=body.approved, reason=body.reason)
+    state: RunState = await handle.execute_update("decide_approval", decision, result_type=RunState)
+    return state
+
+
+@router.get("/{run_id:path}", response_model=RunView)
+async def get_run(run_id: str, tenant: Tenant, request: Request) -> RunView:
+    """The run: its `state` while it runs, its `result` once it has ended."""
+    described = await _owned_run(request, tenant, run_id)
+    return await _view(_client(request), _settings(request), described)
+
+
+async def _owned_run(request: Request, tenant: str, run_id: str) -> WorkflowExecutionDescription:
+    if not is_tenants_run(tenant, run_id):
+        raise not_found(f"run {run_id}")
+    return await owned(_client(request), tenant, run_id, f"run {run_id}")
+
+
+async def _running_run(
+    request: Request, tenant: str, run_id: str
+) -> WorkflowHandle[AssistantRun, RunResult]:
+    described = await _owned_run(request, tenant, run_id)
+    if described.status != RUNNING:
+        raise ApiError(409, f"run {run_id} has already ended", "already_ended")
+    return _client(request).get_workflow_handle_for(AssistantRun.run, run_id)
+
+
+async def _view(
+    client: Client, settings: Settings, described: WorkflowExecutionDescription
+) -> RunView:
+    ui_url = _ui(settings, client, described.id)
+    handle = client.get_workflow_handle_for(AssistantRun.run, described.id, run_id=described.run_id)
+    if described.status == RUNNING:
+        state = RunState(phase=RunPhase.creating)
+        if described.history_length > FIRST_TASK_EVENTS:  # a query before costs the run
+            state = await handle.query(AssistantRun.state)
+        return RunView(
+            id=described.id,
+            status="running",
+            phase=state.phase,
+            closed=False,
+            state=state,
+            ui_url=ui_url,
+        )
+    status = (described.status.name if described.status else "unknown").lower()
+    try:
+        result: RunResult = await handle.result(follow_runs=False)
+    except WorkflowFailureError as err:
+        return RunView(
+            id=described.id, status=status, closed=True, error=failure_message(err), ui_url=ui_url
+        )
+    return RunView(
+        id=described.id,
+        status=result.status,
+        phase=RunPhase(result.status),
+        closed=True,
+        result=result,
+        ui_url=ui_url,
+    )
+
+
+def _ui(settings: Settings, client: Client, workflow_id: str) -> str:
+    return ui_link(settings.temporal_ui_url, client.namespace, workflow_id)
