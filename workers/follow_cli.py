@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from rich.console import Console
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from workers.cli_errors import EXIT_FAILED, CommandFailed, result_exit_code
 from workers.follow import follow, follow_conversation
-from workflows.contracts import RunResult
+from workflows.contracts import ApprovalDecision, RunResult
 from workflows.run.progress import (
+    ApprovalDecided,
+    ApprovalRequested,
     PhaseChanged,
     ProgressEvent,
     RunEnded,
@@ -23,6 +25,7 @@ from workflows.run.progress import (
     ToolFinished,
     ToolStarted,
 )
+from workflows.run.workflow import AssistantRun
 
 SHOWN_CHARS = 200
 CONVERSATION_PREFIX = "thread-"
@@ -54,6 +57,13 @@ class ProgressPrinter:
         elif isinstance(event, ToolFinished):
             failed = f" failed ({event.error})" if event.error else ""
             self._note(f"← {event.name}{failed}: {_cut(event.output)}")
+        elif isinstance(event, ApprovalRequested):
+            self._note(
+                f"? {event.name}({_cut(event.arguments)}) waits for approval: {event.call_id}"
+            )
+        elif isinstance(event, ApprovalDecided):
+            how = "approved" if event.approved else f"denied ({event.reason or 'no reason'})"
+            self._note(f"  {event.call_id} {how}")
         elif isinstance(event, PhaseChanged) and event.phase.value == "cancelling":
             self._note(f"cancelling: {event.details}")
         elif isinstance(event, RunEnded):
@@ -106,16 +116,22 @@ async def print_progress(
     return result_exit_code(ended.result) if ended.result else EXIT_FAILED
 
 
+Approver = Callable[[str, ApprovalRequested], Awaitable[None]]
+"""Asked to decide a call that waits for approval in the run (workflow id) it names."""
+
+
 async def print_answer_progress(
     client: Client,
     key: str,
     from_run: int,
     answer: asyncio.Task[RunResult],
     printer: ProgressPrinter,
+    approver: Approver | None = None,
 ) -> RunResult:
     """Print the conversation's runs from number `from_run` (the current or next one when
     the message was sent) until `answer`, the message's send, has its result and the run
-    that answered it has been printed to its end."""
+    that answered it has been printed to its end. Calls waiting for approval go to
+    `approver`."""
     events = follow_conversation(client, key, from_run)
     printed: set[str | None] = set()  # API run ids of the runs printed to their end
     following = asyncio.ensure_future(_next(events))
@@ -123,9 +139,12 @@ async def print_answer_progress(
         while True:
             await asyncio.wait({following, answer}, return_when=asyncio.FIRST_COMPLETED)
             if following.done():
-                if (event := following.result()) is None:
+                if (next_event := following.result()) is None:
                     return await answer
+                run_id, event = next_event
                 printer.show(event)
+                if isinstance(event, ApprovalRequested) and approver is not None:
+                    await approver(run_id, event)
                 if isinstance(event, RunEnded) and event.result is not None:
                     printed.add(event.result.run_id)
                 following = asyncio.ensure_future(_next(events))
@@ -137,10 +156,26 @@ async def print_answer_progress(
             await following
 
 
-async def _next(events: AsyncIterator[tuple[str, ProgressEvent]]) -> ProgressEvent | None:
+async def _next(
+    events: AsyncIterator[tuple[str, ProgressEvent]],
+) -> tuple[str, ProgressEvent] | None:
     with contextlib.suppress(StopAsyncIteration):
-        return (await anext(events))[1]
+        return await anext(events)
     return None
+
+
+async def ask_on_the_terminal(client: Client, run_id: str, call: ApprovalRequested) -> None:
+    """Ask whoever chats whether the call may run, and tell the run."""
+    question = f"approve {call.name}({_cut(call.arguments)})? [y/N] "
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
+    approved = answer in ("y", "yes")
+    reason = None if approved else "denied by the person chatting"
+    decision = ApprovalDecision(call_id=call.call_id, approved=approved, reason=reason)
+    handle = client.get_workflow_handle_for(AssistantRun.run, run_id)
+    with contextlib.suppress(WorkflowUpdateFailedError):  # decided meanwhile (by the timeout)
+        await handle.execute_update(AssistantRun.decide_approval, decision)
 
 
 def _cut(text: str) -> str:

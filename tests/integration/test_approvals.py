@@ -5,6 +5,7 @@ decisions on calls that do not wait are refused, naming why."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.client import (
@@ -183,3 +184,20 @@ async def test_approve_and_deny_from_the_command_line(
     ended = await run_cli(settings, "approve", handle.id, call.id)
     assert ended.returncode == 1
     assert ended.stderr == f"error: run {handle.id} has already ended (completed): nothing waits\n"
+
+
+async def test_chat_asks_on_the_terminal_whether_a_call_may_run(
+    settings: Settings, worker: None, assistant_id: str, tmp_path: Path
+) -> None:
+    key = f"approve-{uuid.uuid4().hex[:8]}"
+    approved, denied = f"R-{uuid.uuid4().hex[:6]}", f"R-{uuid.uuid4().hex[:6]}"
+    typed = f"{refund(approved)}\ny\n{refund(denied)}\nn\n"
+    chat = await run_cli(
+        settings, "chat", key, "--assistant-id", assistant_id, "--follow", stdin=typed, cwd=tmp_path
+    )
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stderr.count("approve issue_refund(") == 2
+    assert REFUNDED.count(approved) == 1
+    assert denied not in REFUNDED
+    assert f"issue_refund returned refunded {approved}" in chat.stdout
+    assert "approval denied: denied by the person chatting" in chat.stdout
