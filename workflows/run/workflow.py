@@ -21,14 +21,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import (
-        TERMINAL_PHASES,
-        Backend,
-        RunPhase,
-        Step,
-        call_api,
-        choose_backend,
-    )
+    from workflows.common import TERMINAL_PHASES, Backend, RunPhase, Step, call_api, choose_backend
     from workflows.run import steps
     from workflows.run.approvals import Approvals
     from workflows.run.contracts import (
