@@ -158,6 +158,26 @@ def cancel(
     _run(cancel_command(cli_settings(), workflow_id, reason))
 
 
+CallArgument = Annotated[str, typer.Argument(help="the tool call's id (events, state, UI)")]
+ReasonOption = Annotated[str | None, typer.Option(help="told to the model with a denial")]
+
+
+@app.command()
+def approve(workflow_id: str, call_id: CallArgument, reason: ReasonOption = None) -> None:
+    """Approve a tool call that waits for approval in run WORKFLOW_ID: the tool runs."""
+    from workers.run_cli import decide_command
+
+    _run(decide_command(cli_settings(), workflow_id, call_id, True, reason))
+
+
+@app.command()
+def deny(workflow_id: str, call_id: CallArgument, reason: ReasonOption = None) -> None:
+    """Deny a tool call that waits for approval: the model is told it was not run."""
+    from workers.run_cli import decide_command
+
+    _run(decide_command(cli_settings(), workflow_id, call_id, False, reason))
+
+
 @app.command()
 def send(
     key: Annotated[str, typer.Argument(help="the conversation: a user id, a ticket id, ...")],

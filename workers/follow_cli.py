@@ -4,15 +4,19 @@ printed as it is written, tool calls as they start and finish, then the final st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Awaitable, Callable
 
 from rich.console import Console
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from workers.cli_errors import EXIT_FAILED, CommandFailed, result_exit_code
 from workers.follow import answer_progress, follow, follow_conversation
-from workflows.contracts import RunResult
+from workflows.contracts import ApprovalDecision, RunResult
 from workflows.run.progress import (
+    ApprovalDecided,
+    ApprovalRequested,
     PhaseChanged,
     ProgressEvent,
     RunEnded,
@@ -21,6 +25,7 @@ from workflows.run.progress import (
     ToolFinished,
     ToolStarted,
 )
+from workflows.run.workflow import AssistantRun
 
 SHOWN_CHARS = 200
 CONVERSATION_PREFIX = "thread-"
@@ -52,6 +57,13 @@ class ProgressPrinter:
         elif isinstance(event, ToolFinished):
             failed = f" failed ({event.error})" if event.error else ""
             self._note(f"← {event.name}{failed}: {_cut(event.output)}")
+        elif isinstance(event, ApprovalRequested):
+            self._note(
+                f"? {event.name}({_cut(event.arguments)}) waits for approval: {event.call_id}"
+            )
+        elif isinstance(event, ApprovalDecided):
+            how = "approved" if event.approved else f"denied ({event.reason or 'no reason'})"
+            self._note(f"  {event.call_id} {how}")
         elif isinstance(event, PhaseChanged) and event.phase.value == "cancelling":
             self._note(f"cancelling: {event.details}")
         elif isinstance(event, RunEnded):
@@ -104,19 +116,41 @@ async def print_progress(
     return result_exit_code(ended.result) if ended.result else EXIT_FAILED
 
 
+Approver = Callable[[str, ApprovalRequested], Awaitable[None]]
+"""Asked to decide a call that waits for approval in the run (workflow id) it names."""
+
+
 async def print_answer_progress(
     client: Client,
     key: str,
     from_run: int,
     answer: asyncio.Task[RunResult],
     printer: ProgressPrinter,
+    approver: Approver | None = None,
 ) -> RunResult:
     """Print the conversation's runs from number `from_run` (the current or next one when
     the message was sent) until `answer`, the message's send, has its result and the run
-    that answered it has been printed to its end."""
-    async for _, event in answer_progress(client, key, from_run, answer):
+    that answered it has been printed to its end. Calls waiting for approval go to
+    `approver`."""
+    async for run_id, event in answer_progress(client, key, from_run, answer):
         printer.show(event)
+        if isinstance(event, ApprovalRequested) and approver is not None:
+            await approver(run_id, event)
     return await answer
+
+
+async def ask_on_the_terminal(client: Client, run_id: str, call: ApprovalRequested) -> None:
+    """Ask whoever chats whether the call may run, and tell the run."""
+    question = f"approve {call.name}({_cut(call.arguments)})? [y/N] "
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
+    approved = answer in ("y", "yes")
+    reason = None if approved else "denied by the person chatting"
+    decision = ApprovalDecision(call_id=call.call_id, approved=approved, reason=reason)
+    handle = client.get_workflow_handle_for(AssistantRun.run, run_id)
+    with contextlib.suppress(WorkflowUpdateFailedError):  # decided meanwhile (by the timeout)
+        await handle.execute_update(AssistantRun.decide_approval, decision)
 
 
 def _cut(text: str) -> str:

@@ -22,7 +22,8 @@ from workers.status import workflow_status
 from workers.unserved import warning_if_unserved
 from workers.worker import openai_client
 from workflows.common import first_error
-from workflows.contracts import AssistantSpec, RunRequest, RunResult
+from workflows.contracts import ApprovalDecision, AssistantSpec, RunRequest, RunResult
+from workflows.run.workflow import AssistantRun
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,34 @@ async def cancel_command(settings: Settings, workflow_id: str, reason: str) -> N
     try:
         state = await runs.cancel_run(client, workflow_id, reason)
     except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        # the update found no open workflow: ended, or never existed (describe raises that)
-        status = (await client.get_workflow_handle(workflow_id).describe()).status
-        ended = status.name.lower() if status else "unknown"
-        raise CommandFailed(
-            f"run {workflow_id} has already ended ({ended}): nothing to cancel"
-        ) from err
+        raise await _ended_already(client, workflow_id, err, "nothing to cancel") from err
     print(state.model_dump_json(indent=2))
+
+
+async def _ended_already(client: Client, workflow_id: str, err: RPCError, so: str) -> Exception:
+    """An update found no open workflow: it ended (`CommandFailed`), or never existed
+    (describe raises that); any other error is itself."""
+    if err.status != RPCStatusCode.NOT_FOUND:
+        return err
+    status = (await client.get_workflow_handle(workflow_id).describe()).status
+    ended = status.name.lower() if status else "unknown"
+    return CommandFailed(f"run {workflow_id} has already ended ({ended}): {so}")
+
+
+async def decide_command(
+    settings: Settings, workflow_id: str, call_id: str, approved: bool, reason: str | None
+) -> None:
+    """Approve or deny a tool call waiting in the run; refused (exit 1) if it does not wait."""
+    client = await connect(settings)
+    decision = ApprovalDecision(call_id=call_id, approved=approved, reason=reason)
+    handle = client.get_workflow_handle_for(AssistantRun.run, workflow_id)
+    try:
+        state = await handle.execute_update(AssistantRun.decide_approval, decision)
+    except RPCError as err:
+        raise await _ended_already(client, workflow_id, err, "nothing waits") from err
+    how = "approved" if approved else "denied"
+    waiting = ", ".join(call.id for call in state.pending_approvals) or "none"
+    print(f"{how} {call_id} of {workflow_id}; still waiting for approval: {waiting}")
 
 
 def print_result(result: RunResult, as_json: bool, console: Console) -> None:

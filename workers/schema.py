@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from workflows.contracts import (
+    ApprovalDecision,
     CancelRequest,
     CleanupPolicy,
     CleanupReport,
@@ -36,6 +37,7 @@ CONTRACTS: dict[str, dict[str, Any]] = {
         "updates": {
             "cancel": {"input": CancelRequest, "output": RunState},
             "submit_tool_outputs": {"input": SubmitToolOutputsRequest, "output": None},
+            "decide_approval": {"input": ApprovalDecision, "output": RunState},
         },
         "signals": {"publish_progress": ProgressBatch},
     },

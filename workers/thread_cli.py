@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +16,7 @@ from workers import client as conversations
 from workers.cli_errors import result_exit_code
 from workers.connection import connect
 from workers.follow import current_run_number
-from workers.follow_cli import ProgressPrinter, print_answer_progress
+from workers.follow_cli import ProgressPrinter, ask_on_the_terminal, print_answer_progress
 from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
 from workers.unserved import warning_if_unserved
@@ -94,7 +95,8 @@ async def chat_command(
     last: RunResult | None = None
     while line := await asyncio.to_thread(sys.stdin.readline):
         if line.strip():
-            last = await _send(client, task_queue, config, line.strip(), printer, console)
+            text = line.strip()
+            last = await _send(client, task_queue, config, text, printer, console, ask=True)
             if printer is None:
                 print_result(last, as_json=False, console=console)
     return result_exit_code(last) if last else 0
@@ -107,11 +109,14 @@ async def _send(
     text: str,
     printer: ProgressPrinter | None,
     console: Console,
+    ask: bool = False,
 ) -> RunResult:
-    """Send and wait for the answer; with a printer, print the answer's run as it goes."""
+    """Send and wait for the answer; with a printer, print the answer's run as it goes
+    (and, if `ask`, ask on the terminal whether each call that waits for approval may run)."""
     async with warning_if_unserved(client, task_queue, console):
         if printer is None:
             return await conversations.send_message(client, task_queue, config, text)
         first = await current_run_number(client, config.key)
         answer = asyncio.create_task(conversations.send_message(client, task_queue, config, text))
-        return await print_answer_progress(client, config.key, first, answer, printer)
+        approver = functools.partial(ask_on_the_terminal, client) if ask else None
+        return await print_answer_progress(client, config.key, first, answer, printer, approver)

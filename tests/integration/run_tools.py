@@ -34,3 +34,14 @@ def refuses(reason: str) -> str:
 def ask_a_human(question: str) -> str:
     """Answered by a person through the submit_tool_outputs update."""
     raise AssertionError("external tools never run on the worker")
+
+
+REFUNDED: list[str] = []
+"""Orders `issue_refund` refunded in this process (its worker runs in the test process)."""
+
+
+@tool(requires_approval=True)
+def issue_refund(order_id: str) -> str:
+    """Refunds an order; a person approves each call first."""
+    REFUNDED.append(order_id)
+    return f"refunded {order_id}"

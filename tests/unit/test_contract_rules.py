@@ -18,6 +18,7 @@ from workflows.thread import steps as thread_steps
 from workflows.thread.contracts import ThreadConfig
 
 CALLER_INPUTS = {
+    "ApprovalDecision",
     "AssistantSpec",
     "Attachment",
     "CancelRequest",

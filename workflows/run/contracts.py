@@ -168,6 +168,7 @@ class RunRequest(Contract):
         named = [("tools", t) for t in self.tools or [] if isinstance(t, str)]
         if self.assistant is not None:
             named += [("assistant.tools", t) for t in self.assistant.tools if isinstance(t, str)]
+        named += [("approval_required_for", t) for t in self.approval_required_for]
         return [(field, name) for field, name in named if name not in BUILT_IN_TOOLS]
 
 

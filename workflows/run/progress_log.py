@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from workflows.common import RunPhase, ToolCall, ToolCallResult, Usage
-from workflows.run.contracts import RunMessage, RunResult
+from workflows.run.contracts import ApprovalDecision, RunMessage, RunResult
 from workflows.run.progress import (
+    ApprovalDecided,
+    ApprovalRequested,
     PhaseChanged,
     ProgressBatch,
     ProgressEvent,
@@ -83,6 +85,19 @@ class ProgressLog:
                 error=result.error,
                 attempts=result.attempts,
                 duration_seconds=result.duration_seconds,
+            )
+        )
+
+    def approval_requested(self, call: ToolCall) -> None:
+        self._append(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments))
+
+    def approval_decided(self, decision: ApprovalDecision, timed_out: bool) -> None:
+        self._append(
+            ApprovalDecided(
+                call_id=decision.call_id,
+                approved=decision.approved,
+                reason=decision.reason,
+                timed_out=timed_out,
             )
         )
 

@@ -17,7 +17,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 from workflows.common import ToolCall, ToolCallResult, ToolOutput, ToolOutputSubmission, tool_error
-from workflows.run.contracts import RunRequest, SubmitToolOutputsRequest
+from workflows.run.approvals import Approvals
+from workflows.run.contracts import ApprovalDecision, RunRequest, SubmitToolOutputsRequest
 from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolSpec
 
 
@@ -117,12 +118,13 @@ async def run_tool_calls(
     catalog: ToolCatalog,
     external: ExternalToolOutputs,
     on_finished: Callable[[ToolCallResult], None],
+    approvals: Approvals | None = None,
 ) -> list[ToolCallResult]:
     """Run a round of tool calls in parallel; results in the order of `calls`, each also
     given to `on_finished` as soon as it is known."""
 
     async def run(call: ToolCall) -> ToolCallResult:
-        result = await run_tool_call(call, catalog, external)
+        result = await run_tool_call(call, catalog, external, approvals)
         on_finished(result)
         return result
 
@@ -130,13 +132,21 @@ async def run_tool_calls(
 
 
 async def run_tool_call(
-    call: ToolCall, catalog: ToolCatalog, external: ExternalToolOutputs
+    call: ToolCall,
+    catalog: ToolCatalog,
+    external: ExternalToolOutputs,
+    approvals: Approvals | None = None,
 ) -> ToolCallResult:
     started = workflow.now()
     spec = catalog.find(call.name)
+    denied = None
+    if spec is not None and approvals is not None and approvals.required(spec):
+        denied = _denial(spec, await approvals.wait_for(call))
     if spec is None:
         known = ", ".join(t.name for t in catalog.tools) or "none"
         outcome = tool_error("unknown_tool", f"no tool named {call.name!r} (tools: {known})")
+    elif denied is not None:
+        outcome = denied
     elif spec.external:
         outcome = await external.wait_for(call, spec)
     else:
@@ -174,6 +184,14 @@ async def _execute(call: ToolCall, spec: ToolSpec) -> ToolOutput:
         if isinstance(err.cause, CancelledError):  # the round itself was cancelled
             raise asyncio.CancelledError from err
         return _failure(spec, err)
+
+
+def _denial(spec: ToolSpec, decision: ApprovalDecision) -> ToolOutput | None:
+    """What the model reads for a call a person did not approve; None if approved."""
+    if decision.approved:
+        return None
+    because = f": {decision.reason}" if decision.reason else ""
+    return tool_error("approval_denied", f"{spec.name} was not run: approval denied{because}")
 
 
 def _failure(spec: ToolSpec, err: ActivityError) -> ToolOutput:

@@ -21,18 +21,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import (
-        TERMINAL_PHASES,
-        Backend,
-        RunPhase,
-        Step,
-        call_api,
-        choose_backend,
-    )
+    from workflows.common import TERMINAL_PHASES, Backend, RunPhase, Step, call_api, choose_backend
     from workflows.run import steps
+    from workflows.run.approvals import Approvals
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
+        ApprovalDecision,
         CancelRequest,
         RunRequest,
         RunResult,
@@ -93,6 +88,12 @@ class AssistantRun:
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
         self.log = ProgressLog()
         self.shown = RunVisibility(request.summary(), self.log)
+        self.approvals = Approvals(
+            request.approval_required_for,
+            request.approval_timeout_seconds,
+            self.log,
+            on_change=self._approvals_changed,
+        )
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
@@ -125,7 +126,21 @@ class AssistantRun:
 
     @workflow.query
     def state(self) -> RunState:
-        return self.record.state(self.phase)
+        state = self.record.state(self.phase)
+        state.pending_approvals = list(self.approvals.pending.values())
+        return state
+
+    @workflow.update
+    def decide_approval(self, decision: ApprovalDecision) -> RunState:
+        """Approve or deny a tool call that waits for a person."""
+        self.approvals.decide(decision)
+        return self.state()
+
+    @decide_approval.validator
+    def _check_approval(self, decision: ApprovalDecision) -> None:
+        if self.phase in TERMINAL_PHASES:
+            raise ValueError(f"the run already ended: {self.phase.value}")
+        self.approvals.validate(decision)
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self, request: ProgressRequest | None = None) -> ProgressPage:
@@ -249,7 +264,13 @@ class AssistantRun:
             self.log.tool_started(call)
         try:
             results = await asyncio.wait_for(
-                run_tool_calls(snapshot.tool_calls, catalog, self.external, self.log.tool_finished),
+                run_tool_calls(
+                    snapshot.tool_calls,
+                    catalog,
+                    self.external,
+                    self.log.tool_finished,
+                    self.approvals,
+                ),
                 timeout=seconds_until_expiry(snapshot, workflow.now()),
             )
         except TimeoutError:
@@ -329,6 +350,14 @@ class AssistantRun:
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
         self.shown.enter(phase, self.record, details)
+
+    def _approvals_changed(self) -> None:
+        """A call began or stopped waiting for approval: the phase says whether any waits."""
+        if waiting := self.approvals.pending.values():
+            names = ", ".join(f"{call.name}({call.arguments})" for call in waiting)
+            self._enter(RunPhase.awaiting_approval, f"waiting for approval: {names}"[:300])
+        elif self.phase == RunPhase.awaiting_approval:
+            self._enter(RunPhase.running_tools, "running the approved tools")
 
     def _describe(self, details: str) -> None:
         self.shown.describe(self.phase, details)
