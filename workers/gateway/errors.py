@@ -88,19 +88,32 @@ def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
 
 
 def validation_error(errors: list[Any], prefix: str = "") -> ApiError:
-    """400 naming the first invalid field (and how many more there are)."""
+    """400 naming the invalid fields, the first in `param` (an unknown field first: a typo
+    is also why the field meant is missing)."""
+    errors = sorted(errors, key=lambda error: error.get("type") != "extra_forbidden")
     first = errors[0]
-    param = field_path([*(prefix.split(".") if prefix else []), *first["loc"]]) or None
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if param is None and (named := _FIELD_FIRST.match(message)):
-        param = named.group(1)
-    elif param is not None:
-        message = f"{param}: {message}"
     if first.get("type") == "json_invalid":
-        message, param = f"the body is not valid JSON: {first.get('ctx', {}).get('error')}", None
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return ApiError(400, message, code=str(first.get("type", "invalid_request")), param=param)
+        error = first.get("ctx", {}).get("error")
+        return ApiError(400, f"the body is not valid JSON: {error}", code="json_invalid")
+    described = [_described(error, prefix) for error in errors[:MAX_ERRORS_SHOWN]]
+    message = "; ".join(text for _, text in described)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        message += f" (and {len(errors) - MAX_ERRORS_SHOWN} more)"
+    return ApiError(
+        400, message, code=str(first.get("type", "invalid_request")), param=described[0][0]
+    )
+
+
+MAX_ERRORS_SHOWN = 3
+
+
+def _described(error: Any, prefix: str) -> tuple[str | None, str]:
+    """(the field's path, `path: what is wrong`)."""
+    param = field_path([*(prefix.split(".") if prefix else []), *error["loc"]]) or None
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if param is None and (named := _FIELD_FIRST.match(message)):
+        return named.group(1), message
+    return param, f"{param}: {message}" if param else message
 
 
 def update_refused(err: WorkflowUpdateFailedError) -> ApiError:

@@ -196,7 +196,7 @@ async def decide_approval(
     decided already, or a run that ended."""
     handle = await _running_run(request, tenant, run_id)
     decision = ApprovalDecision(call_id=call_id, approved=body.approved, reason=body.reason)
-    state: RunState = await handle.execute_update("decide_approval", decision, result_type=RunState)
+    state: RunState = await handle.execute_update(AssistantRun.decide_approval, decision)
     return state
 
 
