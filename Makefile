@@ -20,7 +20,9 @@ lint: $(INSTALLED)
 # Each pytest-xdist worker starts its own Temporal dev server and emulator.
 TEST_WORKERS ?= 3
 
+# tests/browser drives Chromium (the system's: nothing is downloaded); .ci/run installs it.
 test: lint
+	@command -v chromium >/dev/null || { echo "chromium is missing (tests/browser): apt-get install -y --no-install-recommends chromium"; exit 2; }
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 demo: $(INSTALLED)
