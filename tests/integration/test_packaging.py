@@ -1,5 +1,5 @@
 """What a production install gets: `pip install .` brings the worker, and neither the emulator
-nor its web server."""
+nor a web server (the HTTP gateway is the `[gateway]` extra)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,12 @@ def test_a_plain_install_is_a_worker_without_the_emulator_or_a_web_server(
     )
     assert emulator.returncode == 2
     assert "the OpenAI emulator is not installed" in emulator.stderr
+    gateway = subprocess.run(
+        [str(venv / "bin" / "durable-assistants"), "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert gateway.returncode == 2
+    assert "pip install 'durable-assistants[gateway]'" in gateway.stderr
