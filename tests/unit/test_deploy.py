@@ -19,9 +19,11 @@ def test_compose_and_kubernetes_set_only_real_settings() -> None:
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     worker = yaml.safe_load((DEPLOY / "kubernetes" / "worker.yaml").read_text())
     container = worker["spec"]["template"]["spec"]["containers"][0]
-    names = set(compose["services"]["worker"]["environment"]) | {
-        e["name"] for e in container["env"]
-    }
+    names = (
+        set(compose["services"]["worker"]["environment"])
+        | set(compose["services"]["gateway"]["environment"])
+        | {e["name"] for e in container["env"]}
+    )
     assert names <= SETTINGS, names - SETTINGS
     assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 30
 
@@ -66,3 +68,6 @@ def test_the_worker_image_leaves_the_emulator_out() -> None:
     assert stages[-1].startswith("runtime AS worker")  # the default target
     runtime = next(stage for stage in stages if stage.startswith("python:3.11-slim AS runtime"))
     assert "emulator" not in runtime
+    gateway = next(stage for stage in stages if stage.startswith("python:3.11-slim AS gateway"))
+    assert "emulator" not in gateway
+    assert "'.[gateway]'" in dockerfile
