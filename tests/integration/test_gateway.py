@@ -192,6 +192,8 @@ async def test_a_message_streams_its_answer_and_a_closed_conversation_needs_its_
     assert "Lima" in answer["output_text"]
     text = "".join(data["delta"] for _, kind, data in events if kind == "text.delta")
     assert text == answer["output_text"]
+    escaped = await acme.get("/v1/runs/thread-acme.lima%2Frun-1")  # the / as %2F
+    assert escaped.json()["result"] == answer
     follow_up = {"message": {"content": "And tomorrow?"}}  # an open conversation: no config
     second = await acme.post("/v1/conversations/lima/messages", json=follow_up)
     assert second.status_code == 200, second.text
