@@ -104,8 +104,8 @@ async def answer_progress(
                     return
                 yield item
                 event = item[1]
-                if isinstance(event, RunEnded) and event.result is not None:
-                    ended.add(event.result.run_id)
+                if isinstance(event, RunEnded):  # a run failed as a workflow has no API run
+                    ended.add(event.result.run_id if event.result is not None else None)
                 following = asyncio.ensure_future(_next(events))
             if answer.done() and (answer.exception() or answer.result().run_id in ended):
                 return

@@ -211,3 +211,20 @@ async def test_a_message_streams_its_answer_and_a_closed_conversation_needs_its_
     reopened = await acme.post("/v1/conversations/lima/messages", json=again)
     assert reopened.status_code == 200
     assert reopened.json()["thread_id"] == answer["thread_id"]
+
+
+async def test_a_streamed_answer_whose_run_fails_as_a_workflow_still_ends(
+    acme: httpx.AsyncClient, assistant: Assistant
+) -> None:
+    config = {**conversation_config(assistant), "defaults": {"tools": ["no_such_tool"]}}
+    body = {"message": {"content": "Hello"}, "config": config}
+    headers = {"Accept": "text/event-stream"}
+    async with acme.stream(
+        "POST", "/v1/conversations/broken/messages", json=body, headers=headers
+    ) as response:
+        events = await asyncio.wait_for(sse_events(response), timeout=60)
+    ended = [data for _, kind, data in events if kind == "run.ended"]
+    assert [data["result"] for data in ended] == [None]
+    assert "no_such_tool" in ended[0]["error"]
+    assert events[-1][1] == "answer"
+    assert events[-1][2]["status"] == "failed"
