@@ -92,6 +92,8 @@ async def answer_progress(
     message was sent, `current_run_number`), as (run workflow id, event), until `answer`
     (the message's send) has its result and the run that answered it has ended. Runs
     answering messages queued before it come first. The caller awaits `answer` after it."""
+    if not await _started_or_done(client, key, answer):
+        return
     events = follow_conversation(client, key, from_run)
     ended: set[str | None] = set()  # API run ids of the runs followed to their end
     following = asyncio.ensure_future(_next(events))
@@ -114,6 +116,24 @@ async def answer_progress(
         with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
             await following
         await events.aclose()
+
+
+async def _started_or_done(
+    client: Client, key: str, answer: asyncio.Future[RunResult], poll_seconds: float = 0.05
+) -> bool:
+    """Wait until the conversation's workflow exists (the send may be starting it): True;
+    False if the send ended without it (it failed before starting the conversation)."""
+    thread = client.get_workflow_handle(f"thread-{key}")
+    while True:
+        try:
+            await thread.describe()
+            return True
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        if answer.done():
+            return False
+        await asyncio.sleep(poll_seconds)
 
 
 async def _next(
