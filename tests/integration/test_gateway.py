@@ -228,3 +228,14 @@ async def test_a_streamed_answer_whose_run_fails_as_a_workflow_still_ends(
     assert "no_such_tool" in ended[0]["error"]
     assert events[-1][1] == "answer"
     assert events[-1][2]["status"] == "failed"
+
+
+async def test_a_run_whose_workflow_failed_shows_why(
+    acme: httpx.AsyncClient, assistant: Assistant
+) -> None:
+    body = run_body(assistant, "Hello", tools=["no_such_tool"])
+    run_id = (await acme.post("/v1/runs", json=body)).json()["id"]
+    ended = await until_closed(acme, run_id)
+    assert (ended["status"], ended["result"], ended["phase"]) == ("failed", None, None)
+    assert ended["error"].startswith("tools: no registered tool named 'no_such_tool'")
+    assert ended["ui_url"].endswith(run_id)

@@ -12,7 +12,6 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
 )
 from temporalio.common import (
@@ -24,12 +23,12 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.cli_errors import failure_message
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, ErrorBody, not_found
 from workers.gateway.models import ApprovalBody, RunView
-from workers.gateway.tenancy import is_tenants_run, owned, run_workflow_id, ui_link
+from workers.gateway.tenancy import is_tenants_run, owned, run_workflow_id
+from workers.gateway.views import run_view, ui_url
 from workers.settings import Settings
 from workflows.common import RunPhase
 from workflows.contracts import (
@@ -45,7 +44,6 @@ from workflows.search_attributes import TENANT
 
 REQUEST_HASH = "gateway_request_sha256"
 """Memo of a run started with an Idempotency-Key: the request it was started with."""
-FIRST_TASK_EVENTS = 3
 RUNNING = WorkflowExecutionStatus.RUNNING
 ERRORS = {
     400: {"model": ErrorBody},
@@ -107,7 +105,7 @@ async def start_run(
         phase=RunPhase.creating,
         closed=False,
         state=RunState(phase=RunPhase.creating),
-        ui_url=_ui(settings, client, workflow_id),
+        ui_url=ui_url(settings, client, workflow_id),
     )
 
 
@@ -136,7 +134,7 @@ async def _same_request(
             "Idempotency-Key",
         )
     response.status_code = 200
-    return await _view(client, settings, existing)
+    return await run_view(client, settings, existing)
 
 
 @router.get("/{run_id:path}/events", response_class=StreamingResponse)
@@ -204,7 +202,7 @@ async def decide_approval(
 async def get_run(run_id: str, tenant: Tenant, request: Request) -> RunView:
     """The run: its `state` while it runs, its `result` once it has ended."""
     described = await _owned_run(request, tenant, run_id)
-    return await _view(_client(request), _settings(request), described)
+    return await run_view(_client(request), _settings(request), described)
 
 
 async def _owned_run(request: Request, tenant: str, run_id: str) -> WorkflowExecutionDescription:
@@ -220,41 +218,3 @@ async def _running_run(
     if described.status != RUNNING:
         raise ApiError(409, f"run {run_id} has already ended", "already_ended")
     return _client(request).get_workflow_handle_for(AssistantRun.run, run_id)
-
-
-async def _view(
-    client: Client, settings: Settings, described: WorkflowExecutionDescription
-) -> RunView:
-    ui_url = _ui(settings, client, described.id)
-    handle = client.get_workflow_handle_for(AssistantRun.run, described.id, run_id=described.run_id)
-    if described.status == RUNNING:
-        state = RunState(phase=RunPhase.creating)
-        if described.history_length > FIRST_TASK_EVENTS:  # a query before costs the run
-            state = await handle.query(AssistantRun.state)
-        return RunView(
-            id=described.id,
-            status="running",
-            phase=state.phase,
-            closed=False,
-            state=state,
-            ui_url=ui_url,
-        )
-    status = (described.status.name if described.status else "unknown").lower()
-    try:
-        result: RunResult = await handle.result(follow_runs=False)
-    except WorkflowFailureError as err:
-        return RunView(
-            id=described.id, status=status, closed=True, error=failure_message(err), ui_url=ui_url
-        )
-    return RunView(
-        id=described.id,
-        status=result.status,
-        phase=RunPhase(result.status),
-        closed=True,
-        result=result,
-        ui_url=ui_url,
-    )
-
-
-def _ui(settings: Settings, client: Client, workflow_id: str) -> str:
-    return ui_link(settings.temporal_ui_url, client.namespace, workflow_id)
