@@ -66,17 +66,23 @@ async def follow(
 
 
 async def follow_conversation(
-    client: Client, key: str, from_run: int | None = None, poll_seconds: float = POLL_SECONDS
+    client: Client,
+    key: str,
+    from_run: int | None = None,
+    poll_seconds: float = POLL_SECONDS,
+    starting: bool = False,
 ) -> AsyncIterator[tuple[str, ProgressEvent]]:
     """The progress of the conversation `key`'s runs, as (run workflow id, event): from its
     run number `from_run` (default: the one answering now, else the next) on, until the
-    conversation closes."""
+    conversation closes. `starting`: the conversation may not exist yet (a message that
+    starts it is on its way); else an unknown conversation raises NOT_FOUND."""
     thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
     number = from_run or await current_run_number(client, key)
     while True:
         run_id = f"{thread.id}/run-{number}"
-        if not await _wait_for_run(client, thread, run_id, poll_seconds):
+        if not await _wait_for_run(client, thread, run_id, poll_seconds, starting):
             return
+        starting = False
         async for event in follow(client, run_id, poll_seconds=poll_seconds):
             yield run_id, event
         number += 1
@@ -136,8 +142,10 @@ async def _wait_for_run(
     thread: WorkflowHandle[AssistantThread, ThreadState],
     run_id: str,
     poll_seconds: float,
+    starting: bool,
 ) -> bool:
-    """Wait until the run `run_id` exists; False if the conversation closed first."""
+    """Wait until the run `run_id` exists; False if the conversation closed first (unless it
+    is `starting`: a message on its way starts or reopens it)."""
     run = client.get_workflow_handle(run_id)
     while True:
         try:
@@ -146,6 +154,6 @@ async def _wait_for_run(
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
-        if await _closed(thread):
+        if not starting and await _closed(thread):
             return False
         await asyncio.sleep(max(poll_seconds, 0.2))

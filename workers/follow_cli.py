@@ -132,7 +132,7 @@ async def print_answer_progress(
     the message was sent) until `answer`, the message's send, has its result and the run
     that answered it has been printed to its end. Calls waiting for approval go to
     `approver`."""
-    events = follow_conversation(client, key, from_run)
+    events = follow_conversation(client, key, from_run, starting=True)
     printed: set[str | None] = set()  # API run ids of the runs printed to their end
     following = asyncio.ensure_future(_next(events))
     try:
