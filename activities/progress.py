@@ -3,8 +3,10 @@
 An activity that follows the model's stream hands each text delta to a `TextPublisher`,
 which signals them to its workflow (`publish_progress`) in batches: the first delta at once,
 so a follower sees the first token without waiting for a batch, then whatever arrived every
-`interval` seconds. History grows by one signal per batch, never per token. A batch that
-fails to send is sent again with the next one; the workflow drops chunks it already has.
+`interval` seconds. History grows by one signal per batch, never per token; the text still
+unsent when the step ends is not sent (the workflow completes each message from its final
+text). A batch that fails to send is sent again with the next one; the workflow drops chunks
+it already has.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.run.progress import PUBLISH_SIGNAL, ProgressBatch, TextChunk
 
 BATCH_SECONDS = 0.2
-FINAL_FLUSH_SECONDS = 5.0
 MAX_BATCH_CHARS = 100_000
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,8 @@ class TextPublisher:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        # What is left goes before the activity's result: followers see the text first.
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(self._send(), FINAL_FLUSH_SECONDS)
+        # What is left is not sent: the workflow takes it from the message's final text when
+        # the step's result arrives, a signal (and workflow task) fewer per step.
 
     async def _send_in_batches(self) -> None:
         await self.wake.wait()  # the first delta goes at once

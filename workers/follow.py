@@ -69,17 +69,23 @@ async def follow(
 
 
 async def follow_conversation(
-    client: Client, key: str, from_run: int | None = None, poll_seconds: float = POLL_SECONDS
+    client: Client,
+    key: str,
+    from_run: int | None = None,
+    poll_seconds: float = POLL_SECONDS,
+    starting: bool = False,
 ) -> AsyncGenerator[tuple[str, ProgressEvent]]:
     """The progress of the conversation `key`'s runs, as (run workflow id, event): from its
     run number `from_run` (default: the one answering now, else the next) on, until the
-    conversation closes."""
+    conversation closes. `starting`: the conversation may not exist yet (a message that
+    starts it is on its way); else an unknown conversation raises NOT_FOUND."""
     thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
     number = from_run or await current_run_number(client, key)
     while True:
         run_id = f"{thread.id}/run-{number}"
-        if not await _wait_for_run(client, thread, run_id, poll_seconds):
+        if not await _wait_for_run(client, thread, run_id, poll_seconds, starting):
             return
+        starting = False
         async for event in follow(client, run_id, poll_seconds=poll_seconds):
             yield run_id, event
         number += 1
@@ -92,9 +98,7 @@ async def answer_progress(
     message was sent, `current_run_number`), as (run workflow id, event), until `answer`
     (the message's send) has its result and the run that answered it has ended. Runs
     answering messages queued before it come first. The caller awaits `answer` after it."""
-    if not await _started_or_done(client, key, answer):
-        return
-    events = follow_conversation(client, key, from_run)
+    events = follow_conversation(client, key, from_run, starting=True)
     ended: set[str | None] = set()  # API run ids of the runs followed to their end
     following = asyncio.ensure_future(_next(events))
     try:
@@ -116,24 +120,6 @@ async def answer_progress(
         with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
             await following
         await events.aclose()
-
-
-async def _started_or_done(
-    client: Client, key: str, answer: asyncio.Future[RunResult], poll_seconds: float = 0.05
-) -> bool:
-    """Wait until the conversation's workflow exists (the send may be starting it): True;
-    False if the send ended without it (it failed before starting the conversation)."""
-    thread = client.get_workflow_handle(f"thread-{key}")
-    while True:
-        try:
-            await thread.describe()
-            return True
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-        if answer.done():
-            return False
-        await asyncio.sleep(poll_seconds)
 
 
 async def _next(
@@ -198,8 +184,10 @@ async def _wait_for_run(
     thread: WorkflowHandle[AssistantThread, ThreadState],
     run_id: str,
     poll_seconds: float,
+    starting: bool,
 ) -> bool:
-    """Wait until the run `run_id` exists; False if the conversation closed first."""
+    """Wait until the run `run_id` exists; False if the conversation closed first (unless it
+    is `starting`: a message on its way starts or reopens it)."""
     run = client.get_workflow_handle(run_id)
     while True:
         try:
@@ -208,6 +196,6 @@ async def _wait_for_run(
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
-        if await _closed(thread):
+        if not starting and await _closed(thread):
             return False
         await asyncio.sleep(max(poll_seconds, 0.2))

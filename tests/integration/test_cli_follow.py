@@ -87,7 +87,9 @@ async def test_send_follow_prints_the_answer_as_written_and_follow_thread_sees_t
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    second = await cli(settings, "send", key, "second question", *args, cwd=tmp_path)
+    # (the answer takes 3 s: the follower, starting meanwhile, finds it answering)
+    later = "second question [[emulator in_progress=3]]"
+    second = await cli(settings, "send", key, later, *args, cwd=tmp_path)
     assert second.stdout.startswith('You said: "second question"')
     thread = client.get_workflow_handle_for(AssistantThread.run, f"thread-{key}")
     await thread.execute_update(AssistantThread.close)
