@@ -144,7 +144,7 @@ def conversation_config(assistant: Assistant) -> dict[str, Any]:
 
 
 async def test_twenty_concurrent_messages_are_each_answered_once_in_order(
-    acme: httpx.AsyncClient, assistant: Assistant, seen: Seen
+    acme: httpx.AsyncClient, assistant: Assistant, seen: Seen, client: Client
 ) -> None:
     config = conversation_config(assistant)
 
@@ -171,6 +171,12 @@ async def test_twenty_concurrent_messages_are_each_answered_once_in_order(
     numbers = sorted(int(workflow_id.rsplit("-", 1)[1]) for workflow_id in by_run)
     assert numbers == list(range(11, 21))
     assert all(workflow_id.startswith("thread-acme.team-20/run-") for workflow_id in by_run)
+    for _ in range(100):  # (visibility lags a moment behind)
+        listed = {r.id async for r in client.list_workflows('Tenant = "acme"')}
+        if set(by_run) <= listed:
+            break
+        await asyncio.sleep(0.05)
+    assert set(by_run) <= listed, "a conversation's runs carry its tenant"
 
 
 async def test_a_message_streams_its_answer_and_a_closed_conversation_needs_its_config(

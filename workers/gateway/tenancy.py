@@ -1,7 +1,7 @@
 """Whose a workflow is. Every workflow the gateway starts carries its tenant twice: in its id
 (`run-{tenant}.{key}`, `thread-{tenant}.{key}`: tenants have no dot, so no prefix is another
-tenant's) and in the `Tenant` search attribute. A conversation's runs (`thread-{tenant}.{key}/
-run-{n}`) are started by its workflow, so their id is what says whose they are. Anything a
+tenant's) and in the `Tenant` search attribute, which a conversation passes on to its runs (`thread-{tenant}.{key}/
+run-{n}`; runs of conversations started before it did are known by their id). Anything a
 caller's tenant does not own is answered exactly as what does not exist: 404."""
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ async def owned(
 ) -> WorkflowExecutionDescription:
     """The workflow's description if it exists and is the tenant's; else 404. Its id must be
     one the gateway gives the tenant, and a `Tenant` search attribute, where it has one, must
-    be the tenant (a conversation's runs have none: their id is their parent's)."""
+    be the tenant (a conversation's runs started before conversations passed it on have
+    none: their id is their parent's)."""
     described = await describe(client, workflow_id, what)
     marked = described.typed_search_attributes.get(TENANT)
     if marked is not None and marked != tenant:

@@ -17,13 +17,14 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, choose_backend
     from workflows.run.contracts import RunRequest, RunResult, refused_by
     from workflows.run.workflow import AssistantRun
-    from workflows.search_attributes import OPENAI_THREAD_ID
+    from workflows.search_attributes import OPENAI_THREAD_ID, TENANT
     from workflows.thread.answers import failed_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
@@ -262,6 +263,7 @@ class AssistantThread:
                 static_summary=asked,
                 # a closed, cancelled or terminated conversation cancels its run at the API
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+                search_attributes=_tenant_of_the_conversation(),
             )
         except ChildWorkflowError as err:
             result = failed_run(err, self.thread_id)
@@ -330,3 +332,10 @@ class AssistantThread:
         return self.config.model_copy(
             update={"carried": carry, "delete_thread_when_done": self.delete_thread}
         )
+
+
+def _tenant_of_the_conversation() -> TypedSearchAttributes | None:
+    """A conversation the HTTP gateway started is its tenant's: so are its runs (children
+    do not inherit search attributes)."""
+    tenant = workflow.info().typed_search_attributes.get(TENANT)
+    return TypedSearchAttributes([SearchAttributePair(TENANT, tenant)]) if tenant else None
