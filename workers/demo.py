@@ -6,7 +6,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError
 
 from workers import client as runs
-from workers.run_cli import print_result, ui_link
+from workers.run_cli import print_result
 from workers.settings import Settings
 from workflows.contracts import AssistantSpec, InputMessage, RunRequest
 
@@ -29,4 +29,4 @@ async def run_demo(client: Client, settings: Settings, console: Console) -> None
         console.print(f"the demo run failed: {err.cause}", style="red", markup=False)
         return
     print_result(result, as_json=False, console=console)
-    console.print(f"See it in the UI: [bold]{ui_link(settings, handle.id)}[/bold]\n")
+    console.print(f"See it in the UI: [bold]{settings.workflow_ui_url(handle.id)}[/bold]\n")

@@ -84,7 +84,7 @@ async def run_command(settings: Settings, options: RunOptions, console: Console)
     request = build_request(options, await _upload(settings, options.files))
     task_queue = settings.temporal_task_queue
     handle = await runs.start_run(client, task_queue, request, options.workflow_id)
-    link = ui_link(settings, handle.id)
+    link = settings.workflow_ui_url(handle.id)
     if not options.wait:
         print(json.dumps({"workflow_id": handle.id, "ui": link}) if options.as_json else handle.id)
         return 0
@@ -178,11 +178,6 @@ async def _result(
             return await handle.result()
         except WorkflowFailureError as err:
             raise CommandFailed(f"run {handle.id}: failed: {failure_message(err)}") from err
-
-
-def ui_link(settings: Settings, workflow_id: str) -> str:
-    namespace = settings.temporal_namespace or "default"
-    return f"{settings.temporal_ui_url}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
 def _first_line(err: Exception) -> str:

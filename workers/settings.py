@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +93,13 @@ class Settings(BaseSettings):
         description="`serve`: comma-separated origins browsers may call the API from (default "
         "none: only the page it serves itself)",
     )
+
+    def workflow_ui_url(self, workflow_id: str) -> str:
+        """The workflow's page in the Temporal UI (a conversation's run ids hold a `/`)."""
+        namespace = quote(self.temporal_namespace or "default", safe="")
+        return f"{self.temporal_ui_url.rstrip('/')}/namespaces/{namespace}/workflows/" + quote(
+            workflow_id, safe=""
+        )
 
     @field_validator("temporal_address")
     @classmethod

@@ -28,7 +28,7 @@ from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, ErrorBody, not_found
 from workers.gateway.models import ApprovalBody, RunView
 from workers.gateway.tenancy import is_tenants_run, owned, run_workflow_id
-from workers.gateway.views import run_view, ui_url
+from workers.gateway.views import run_view
 from workers.settings import Settings
 from workflows.common import RunPhase
 from workflows.contracts import (
@@ -105,7 +105,7 @@ async def start_run(
         phase=RunPhase.creating,
         closed=False,
         state=RunState(phase=RunPhase.creating),
-        ui_url=ui_url(settings, client, workflow_id),
+        ui_url=settings.workflow_ui_url(workflow_id),
     )
 
 

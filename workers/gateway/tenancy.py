@@ -1,14 +1,14 @@
 """Whose a workflow is. Every workflow the gateway starts carries its tenant twice: in its id
 (`run-{tenant}.{key}`, `thread-{tenant}.{key}`: tenants have no dot, so no prefix is another
-tenant's) and in the `Tenant` search attribute, which a conversation passes on to its runs (`thread-{tenant}.{key}/
-run-{n}`; runs of conversations started before it did are known by their id). Anything a
-caller's tenant does not own is answered exactly as what does not exist: 404."""
+tenant's) and in the `Tenant` search attribute, which a conversation passes on to its runs
+(`thread-{tenant}.{key}/run-{n}`; runs of conversations started before it did are known by
+their id). Anything a caller's tenant does not own is answered exactly as what does not
+exist: 404."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import quote
 
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.service import RPCError, RPCStatusCode
@@ -76,9 +76,3 @@ async def describe(client: Client, workflow_id: str, what: str) -> WorkflowExecu
         if err.status == RPCStatusCode.NOT_FOUND:
             raise not_found(what) from None
         raise rpc_error(err, what) from None
-
-
-def ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
-    """The workflow in the Temporal UI."""
-    namespace, workflow_id = quote(namespace, safe=""), quote(workflow_id, safe="")
-    return f"{ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"

@@ -11,7 +11,6 @@ from temporalio.client import (
 
 from workers.cli_errors import failure_message
 from workers.gateway.models import RunView
-from workers.gateway.tenancy import ui_link
 from workers.settings import Settings
 from workflows.common import RunPhase
 from workflows.contracts import RunResult, RunState
@@ -25,7 +24,7 @@ ends that task early and costs the run 3 history events (see `workers.follow`)."
 async def run_view(
     client: Client, settings: Settings, described: WorkflowExecutionDescription
 ) -> RunView:
-    link = ui_url(settings, client, described.id)
+    link = settings.workflow_ui_url(described.id)
     handle = client.get_workflow_handle_for(AssistantRun.run, described.id, run_id=described.run_id)
     if described.status == WorkflowExecutionStatus.RUNNING:
         state = RunState(phase=RunPhase.creating)
@@ -54,7 +53,3 @@ async def run_view(
         result=result,
         ui_url=link,
     )
-
-
-def ui_url(settings: Settings, client: Client, workflow_id: str) -> str:
-    return ui_link(settings.temporal_ui_url, client.namespace, workflow_id)
