@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo bench chaos record-histories upgrade-drill clean
+.PHONY: test lint chromium demo bench chaos record-histories upgrade-drill clean
 
 $(INSTALLED): pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ lint: $(INSTALLED)
 # Each pytest-xdist worker starts its own Temporal dev server and emulator.
 TEST_WORKERS ?= 3
 
-# tests/browser drives Chromium (the system's: nothing is downloaded); .ci/run installs it.
-test: lint
-	@command -v chromium >/dev/null || { echo "chromium is missing (tests/browser): apt-get install -y --no-install-recommends chromium"; exit 2; }
+# tests/browser drives Chromium (the system's: Playwright downloads nothing): installed here
+# with Debian's apt when missing and allowed (root), else the command to install it is shown.
+test: lint chromium
 	$(BIN)/pytest -n $(TEST_WORKERS)
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } \
+	  || { echo "chromium is missing (tests/browser): sudo apt-get install -y --no-install-recommends chromium"; exit 2; }
 
 demo: $(INSTALLED)
 	$(BIN)/durable-assistants dev --demo
