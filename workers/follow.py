@@ -50,22 +50,21 @@ async def follow(
     offset = from_offset
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
+    closed = False  # without its last event: read what is left, then stop
     while True:
         page = await _page(handle, offset)
         for event in page.events:
             yield event
         offset = page.next_offset
-        if page.ended:
+        if page.ended or (closed and not page.events):
             return
         if page.events:
             quiet_since = loop.time()
         elif loop.time() - quiet_since > QUIET_CHECK_SECONDS:
-            if await _closed(handle):
-                async for event in _drain(handle, offset):
-                    yield event
-                return
+            closed = await _closed(handle)
             quiet_since = loop.time()
-        await asyncio.sleep(poll_seconds)
+        if not closed:
+            await asyncio.sleep(poll_seconds)
 
 
 async def follow_conversation(
@@ -150,18 +149,6 @@ async def _page(handle: WorkflowHandle[object, object], offset: int) -> Progress
         PROGRESS_QUERY, ProgressRequest(from_offset=offset), result_type=ProgressPage
     )
     return page
-
-
-async def _drain(
-    handle: WorkflowHandle[object, object], offset: int
-) -> AsyncIterator[ProgressEvent]:
-    while True:
-        page = await _page(handle, offset)
-        for event in page.events:
-            yield event
-        if not page.events:
-            return
-        offset = page.next_offset
 
 
 async def _first_task_done(handle: WorkflowHandle[Any, Any], poll_seconds: float) -> None:

@@ -28,7 +28,7 @@ from workflows.run.progress import (
 )
 from workflows.run.workflow import AssistantRun
 
-from .conftest import Assistant, Counters, Seen, ask, both_backends, spawn_worker, start
+from .conftest import Assistant, Counters, Seen, ask, both_backends, spawn_worker, start, until
 
 LONG = " ".join(f"word{i}" for i in range(60))
 """A question whose answer (the emulator repeats it) streams in about 15 deltas."""
@@ -281,3 +281,18 @@ async def test_a_run_past_its_deadline_ends_its_progress_expired(
     assert isinstance(events[-1], RunEnded)
     assert events[-1].status == "expired"
     assert [e.phase.value for e in events if isinstance(e, PhaseChanged)][-1] == "expired"
+
+
+async def test_a_terminated_run_ends_its_followers_without_a_last_event(
+    client: Client, task_queue: str, worker: None, assistant_id: str
+) -> None:
+    handle = await start(
+        client, task_queue, ask(assistant_id, f"[[emulator in_progress=30]] {LONG}")
+    )
+    following = asyncio.create_task(followed(client, handle.id))
+    await until(handle, lambda state: state.run_attempts == 1)
+    await handle.terminate("an operator stopped it")
+    events = await asyncio.wait_for(following, timeout=30)
+    assert events
+    assert not any(isinstance(e, RunEnded) for e in events)
+    assert [e.offset for e in events] == list(range(len(events)))

@@ -64,9 +64,11 @@ class Approvals:
                 timeout_summary=f"approval of {call.name}",
             )
         except TimeoutError:
-            timed_out = True
-            reason = f"no decision within {self.timeout_seconds:g}s"
-            self.decide(ApprovalDecision(call_id=call.id, approved=False, reason=reason))
+            # a decision accepted in the activation the timer fired in stands
+            if call.id not in self.decided:
+                timed_out = True
+                reason = f"no decision within {self.timeout_seconds:g}s"
+                self.decide(ApprovalDecision(call_id=call.id, approved=False, reason=reason))
         finally:
             self.pending.pop(call.id, None)
             self.on_change()

@@ -264,7 +264,7 @@ class ApprovalDecision(Contract):
     """Update `decide_approval` of `AssistantRun`: approve or deny a tool call that waits
     for approval (refused, naming why, for a call that does not wait or was decided)."""
 
-    call_id: str = Field(min_length=1)
+    call_id: str = Field(min_length=1, max_length=200)
     approved: bool
     reason: str | None = Field(None, max_length=2000)
 

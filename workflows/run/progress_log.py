@@ -63,7 +63,7 @@ class ProgressLog:
         streamed), then its whole text."""
         if message.role != "assistant" or message.id in self.done:
             return
-        streamed = "".join(self.streamed.pop(message.id, []))
+        streamed = "".join(self.streamed.get(message.id, []))
         if message.text.startswith(streamed) and len(message.text) > len(streamed):
             self._add_text(message.id, message.text[len(streamed) :])
         self.done.add(message.id)
