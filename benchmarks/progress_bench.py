@@ -27,15 +27,12 @@ from typing import Any
 
 from openai import AsyncOpenAI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.emulator_bench import RESULTS, free_port, start_emulator
 from benchmarks.runs_bench import KEY, bench_settings
 from workers.follow import follow
-from workers.temporal_server import temporal_binary
+from workers.temporal_server import local_test_environment
 from workers.worker import build_worker
-from workflows import search_attributes
 from workflows.contracts import RunRequest
 from workflows.run.progress import TextDelta, TextDone
 from workflows.run.workflow import AssistantRun
@@ -153,11 +150,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     emulator = start_emulator(port, args.in_progress, queued=args.queued)
     base = f"http://127.0.0.1:{port}/v1"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_binary()),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await local_test_environment()
     address = env.client.service_client.config.target_host
     try:
         settings = bench_settings(base, address, QUEUE)

@@ -35,9 +35,7 @@ from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.tools import CallContext, execute, registry
@@ -46,9 +44,8 @@ from benchmarks.floor import TemporalFloor, nothing
 from benchmarks.responses_contenders import ResponsesBench
 from benchmarks.responses_contenders import markdown as responses_markdown
 from workers.settings import EXAMPLE_TOOLS, Settings, load_settings
-from workers.temporal_server import temporal_binary
+from workers.temporal_server import local_test_environment
 from workers.worker import build_worker, project_tools
-from workflows import search_attributes
 from workflows.contracts import RunRequest, ToolCall
 from workflows.run.workflow import AssistantRun
 
@@ -384,11 +381,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     emulator = start_emulator(port, args.in_progress, queued=args.queued)
     base, admin = f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}/_emulator"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_binary()),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await local_test_environment()
     address = env.client.service_client.config.target_host
     try:
         settings = bench_settings(base, address, "bench-c")

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from workers.temporal_server import temporal_binary
-from workflows import search_attributes
+from workers.temporal_server import local_test_environment
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,12 +47,7 @@ async def temporal_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[WorkflowEnvironment]:
     database = tmp_path_factory.mktemp("temporal") / "temporal.sqlite"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_binary()),
-        dev_server_database_filename=str(database),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await local_test_environment(str(database))
     yield env
     await env.shutdown()
 

@@ -7,9 +7,12 @@ import contextlib
 import shutil
 import sys
 import sysconfig
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from workers.logging import temporal_runtime
 from workers.settings import SettingsError
@@ -92,3 +95,16 @@ async def stop_process(process: asyncio.subprocess.Process, grace_seconds: float
     except TimeoutError:
         process.kill()
         await process.wait()
+
+
+async def local_test_environment(database: str | None = None) -> WorkflowEnvironment:
+    """A Temporal dev server of its own (tests, benchmarks, recordings), with our search
+    attributes and payload converter. Its start may take well over the SDK's default 5 s on
+    a loaded machine (seen with three servers starting at once in CI)."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(temporal_binary()),
+        dev_server_database_filename=database,
+        search_attributes=search_attributes.ALL,
+        dev_server_startup_timeout=timedelta(seconds=60),
+    )

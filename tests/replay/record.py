@@ -23,16 +23,13 @@ from pathlib import Path
 from openai import AsyncOpenAI
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
 from workers.client import RunHandle, send_message, start_run, thread_workflow_id
 from workers.settings import load_settings
-from workers.temporal_server import temporal_binary
+from workers.temporal_server import local_test_environment
 from workers.worker import build_worker, project_tools
-from workflows import search_attributes
 from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CancelRequest, CleanupPolicy, RunPhase, RunRequest, ThreadConfig
 from workflows.run.workflow import AssistantRun
@@ -183,11 +180,7 @@ async def main(force: list[str]) -> None:
     if not todo:
         print("every scenario is recorded (--force NAME records one again)")
         return
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_binary()),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await local_test_environment()
     timings = Timings(queued=0.02, in_progress=0.05, cancelling=0.02)
     with BackgroundEmulator(EmulatorConfig(timings=timings)) as api:
         settings = load_settings(

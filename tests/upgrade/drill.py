@@ -27,9 +27,7 @@ from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
@@ -37,9 +35,8 @@ from tests.upgrade.newer_activities import with_v2_start
 from tests.upgrade.v2 import AssistantRunV2, AssistantThreadV2
 from workers.client import send_message, start_run, thread_workflow_id
 from workers.settings import Settings, load_settings
-from workers.temporal_server import temporal_binary
+from workers.temporal_server import local_test_environment
 from workers.worker import WORKFLOWS, build_worker, project_activities, project_tools
-from workflows import search_attributes
 from workflows.common import TERMINAL_PHASES as TERMINAL
 from workflows.contracts import RunRequest, ThreadConfig
 from workflows.run.workflow import AssistantRun
@@ -194,11 +191,7 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 async def main(runs: int, talks: int) -> list[Outcome]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_binary()),
-        search_attributes=search_attributes.ALL,
-    )
+    env = await local_test_environment()
     timings = Timings(queued=0.05, in_progress=0.5)
     with BackgroundEmulator(EmulatorConfig(timings=timings)) as api:
         settings = load_settings(
