@@ -8,8 +8,8 @@ import re
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from workers.logging import temporal_runtime
 from workers.settings import Settings, SettingsError
+from workers.telemetry import Tracing, temporal_runtime
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 _REASON = re.compile(r'message: "([^"]+)"')
@@ -19,15 +19,20 @@ _WHAT_TO_DO = (
 )
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect with the pydantic data converter and the runtime whose core logs go through
-    `logging`; an unreachable server is a `SettingsError`."""
+async def connect(settings: Settings, tracing: Tracing | None = None) -> Client:
+    """Connect with the pydantic data converter and the process's runtime (core logs through
+    `logging`, metrics on METRICS_PORT), traced with `tracing`; an unreachable server is a
+    `SettingsError`."""
     config = settings.temporal_connect_config()
+    interceptors = [tracing.interceptor()] if tracing else []
     where = f"{config['target_host']} (namespace {config.get('namespace', 'default')})"
     try:
         return await asyncio.wait_for(
             Client.connect(
-                **config, data_converter=pydantic_data_converter, runtime=temporal_runtime()
+                **config,
+                data_converter=pydantic_data_converter,
+                runtime=temporal_runtime(settings.metrics_port),
+                interceptors=interceptors,
             ),
             CONNECT_TIMEOUT_SECONDS,
         )

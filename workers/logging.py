@@ -5,12 +5,11 @@ Temporal SDK's own loggers, `workflow.logger`, `activity.logger` and `structlog.
 come out in the same format. The SDK's logger adapters put the workflow/activity identity in
 `extra`; `_bind_temporal_context` lifts it into top-level keys, and `SecretRedactor` runs last so
 no API key or bearer token reaches a log line. The SDK's Rust core would write its own lines to
-stderr: `temporal_runtime` forwards them to the `temporalio.core` logger instead.
+stderr: `workers.telemetry.temporal_runtime` forwards them to the `temporalio.core` logger.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import sys
@@ -19,13 +18,6 @@ from typing import Any, Literal
 
 import structlog
 from temporalio import activity, workflow
-from temporalio.runtime import (
-    LogForwardingConfig,
-    LoggingConfig,
-    Runtime,
-    TelemetryConfig,
-    TelemetryFilter,
-)
 
 REDACTED = "[REDACTED]"
 _SECRET_KEYS = re.compile(r"api[_-]?key|authorization|token|secret|password", re.IGNORECASE)
@@ -34,7 +26,6 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.=:/+]+"),
 )
 _TEMPORAL_EXTRAS = ("temporal_workflow", "temporal_activity")
-CORE_LOGGER = "temporalio.core"
 
 
 class SecretRedactor:
@@ -115,17 +106,3 @@ def configure_logging(
     # The ids are bound as keys; repeating them in the message text is noise.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-
-
-@functools.cache
-def temporal_runtime() -> Runtime:
-    """The runtime every client of this process connects with (one: each has a thread pool).
-    The SDK core's warnings and errors go through `logging`, named after their Rust target
-    (`temporalio.core-sdk_core::temporalio_client::retry`), not to stderr in ANSI colours."""
-    forwarding = LogForwardingConfig(
-        logger=logging.getLogger(CORE_LOGGER), prepend_target_on_message=False
-    )
-    core_logging = LoggingConfig(
-        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding
-    )
-    return Runtime(telemetry=TelemetryConfig(logging=core_logging))

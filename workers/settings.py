@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         None, description="Worker Deployment versioning: this worker's version (build id)"
     )
 
+    metrics_port: int | None = Field(
+        None, gt=0, lt=65536, description="Prometheus metrics at :PORT/metrics (unset: off)"
+    )
+    health_port: int | None = Field(
+        None, gt=0, lt=65536, description="worker: /livez and /readyz on :PORT (unset: off)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="OpenTelemetry traces go to this OTLP/HTTP collector (unset: off)"
+    )
+    otel_service_name: str | None = Field(
+        None, description="the traces' service.name (default: durable-assistants-<command>)"
+    )
+
     tools_modules: str = Field(
         "", description="comma-separated modules whose @tool functions the worker serves"
     )

@@ -14,8 +14,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from workers.logging import temporal_runtime
 from workers.settings import SettingsError
+from workers.telemetry import temporal_runtime
 from workflows import search_attributes
 
 READY_TIMEOUT_SECONDS = 60.0

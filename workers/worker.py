@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,10 @@ from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores.ingest import VectorStoreActivities
 from activities.vector_stores.readiness import VectorStoreReadiness
 from workers.connection import connect
+from workers.health import WorkerReadiness, health_endpoints
+from workers.metrics import ApiMetrics, count_open_conversations
 from workers.settings import Settings, SettingsError
+from workers.telemetry import Tracing, temporal_runtime
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
 from workflows.run.pinned import PinnedAssistantRun
@@ -37,7 +41,7 @@ WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Clean
 
 
 def project_activities(
-    settings: Settings, task_queue: str, client: Client
+    settings: Settings, task_queue: str, client: Client, tracing: Tracing | None = None
 ) -> list[Callable[..., Any]]:
     """Every activity a worker on `task_queue` serves: the API backend's (on the project's
     queue) and the tools from TOOLS_MODULES declared on `task_queue`."""
@@ -46,7 +50,7 @@ def project_activities(
     served = tools.activities(task_queue, settings.temporal_task_queue)
     if task_queue != settings.temporal_task_queue:
         return served
-    openai = openai_client(settings)
+    openai = openai_client(settings, tracing)
     steps = RunSteps(AssistantsBackend(openai, registry), ResponsesBackend(openai, registry))
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
@@ -86,7 +90,7 @@ def openai_api_key(settings: Settings) -> str:
     return settings.openai_api_key.get_secret_value()
 
 
-def openai_client(settings: Settings) -> AsyncOpenAI:
+def openai_client(settings: Settings, tracing: Tracing | None = None) -> AsyncOpenAI:
     """The worker's one client. Its own retries are off: Temporal retries activities."""
     return AsyncOpenAI(
         api_key=openai_api_key(settings),
@@ -94,6 +98,7 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
         organization=settings.openai_org_id,
         project=settings.openai_project_id,
         max_retries=0,
+        http_client=tracing.http_client() if tracing else None,
     )
 
 
@@ -111,9 +116,12 @@ def build_worker(
     workflows: Sequence[type] = WORKFLOWS,
     activities: Sequence[Callable[..., Any]] | None = None,
     task_queue: str | None = None,
+    tracing: Tracing | None = None,
 ) -> Worker:
     queue = task_queue or settings.temporal_task_queue
-    served = list(project_activities(settings, queue, client) if activities is None else activities)
+    if activities is None:
+        activities = project_activities(settings, queue, client, tracing)
+    served = list(activities)
     if workflows:  # the local activity workflows ask for the default backend
         served.append(DefaultBackend(settings.openai_backend).default_backend)
     versioning = deployment_config(settings)
@@ -124,11 +132,12 @@ def build_worker(
         task_queue=queue,
         workflows=workflows,
         activities=served,
-        no_remote_activities=activities is not None and not activities,  # workflows only
+        no_remote_activities=not activities,  # workflows only
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
         max_concurrent_activities=settings.max_concurrent_activities,
         deployment_config=versioning,
+        interceptors=[ApiMetrics(temporal_runtime(settings.metrics_port).metric_meter)],
     )
 
 
@@ -184,6 +193,24 @@ async def serve(worker: Worker, stop: asyncio.Event) -> None:
         log.info("worker stopping", task_queue=worker.task_queue)
 
 
+@contextlib.asynccontextmanager
+async def operated(settings: Settings, client: Client, worker: Worker) -> AsyncIterator[None]:
+    """What operators see of a worker: health endpoints on HEALTH_PORT and, with metrics on,
+    the open-conversations gauge (only from the project's queue, where conversations run)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.health_port is not None:
+            ready = WorkerReadiness(client, worker)
+            await stack.enter_async_context(health_endpoints(settings.health_port, ready))
+            log.info("health endpoints", port=settings.health_port, paths=["/livez", "/readyz"])
+        if settings.metrics_port is not None:
+            log.info("metrics endpoint", port=settings.metrics_port, path="/metrics")
+            if worker.task_queue == settings.temporal_task_queue:
+                meter = temporal_runtime(settings.metrics_port).metric_meter
+                gauge = asyncio.create_task(count_open_conversations(client, meter))
+                stack.callback(gauge.cancel)
+        yield
+
+
 async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
     """Serve the project's task queue, or only the tools of another `task_queue`."""
     queue = task_queue or settings.temporal_task_queue
@@ -192,7 +219,15 @@ async def run_worker(settings: Settings, task_queue: str | None = None) -> None:
     if queue == settings.temporal_task_queue:
         openai_api_key(settings)  # so do unusable OpenAI settings
     stop = stop_on_signals()
-    client = await connect(settings)
+    tracing = Tracing.from_settings(
+        settings, settings.otel_service_name or "durable-assistants-worker"
+    )
+    client = await connect(settings, tracing)
     announce_tools(registry, queue, settings)
-    worker = build_worker(client, settings, workflows=workflows, task_queue=queue)
-    await serve(worker, stop)
+    worker = build_worker(client, settings, workflows=workflows, task_queue=queue, tracing=tracing)
+    try:
+        async with operated(settings, client, worker):
+            await serve(worker, stop)
+    finally:
+        if tracing:
+            tracing.shutdown()

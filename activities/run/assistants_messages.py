@@ -24,6 +24,7 @@ def snapshot(run: Run, messages: list[Message]) -> RunSnapshot:
             ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in calls
         ],
         usage=Usage.model_validate(run.usage.model_dump()) if run.usage else None,
+        model=run.model,
         last_error=RunError(code=error.code, message=error.message) if error else None,
         incomplete_details=run.incomplete_details.model_dump() if run.incomplete_details else None,
         expires_at=run.expires_at,

@@ -94,6 +94,7 @@ def snapshot(response: Response) -> RunSnapshot:
         )
         if usage
         else None,
+        model=response.model,
         last_error=RunError(code=str(error.code), message=error.message) if error else None,
         incomplete_details=response.incomplete_details.model_dump()
         if response.incomplete_details

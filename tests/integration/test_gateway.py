@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 from temporalio.client import Client
 
 from workflows.contracts import RunResult
@@ -47,9 +48,10 @@ async def until_view(
     raise AssertionError(f"run {run_id} never got there: {view}")
 
 
-async def test_healthz_answers_without_a_token(gateway: Gateway) -> None:
+@pytest.mark.parametrize("probe", ["/healthz", "/livez", "/readyz"])
+async def test_the_probes_answer_without_a_token(gateway: Gateway, probe: str) -> None:
     async with gateway.as_tenant(None) as anonymous:
-        response = await anonymous.get("/healthz")
+        response = await anonymous.get(probe)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 

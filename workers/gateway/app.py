@@ -18,8 +18,9 @@ from workers.settings import Settings
 
 DESCRIPTION = """Runs and conversations of durable OpenAI assistants, on Temporal.
 
-Every route but `/healthz` takes `Authorization: Bearer TOKEN`; a token belongs to a tenant,
-which sees only its own runs and conversations (anything else is 404). Errors are
+Every route but the probes (`/livez`, `/readyz`, `/healthz`) takes
+`Authorization: Bearer TOKEN`; a token belongs to a tenant, which sees only its own runs
+and conversations (anything else is 404). Errors are
 `{"error": {"message", "type", "param", "code"}}`."""
 
 
@@ -39,8 +40,14 @@ def create_app(settings: Settings, client: Client, tokens: Tokens | None = None)
     app.include_router(conversations.router)
     page.install(app)
 
+    @app.get("/livez", response_model=Health, tags=["health"])
+    async def livez() -> Health:
+        """200 while the process serves requests (no token needed)."""
+        return Health()
+
+    @app.get("/readyz", response_model=Health, tags=["health"])
     @app.get("/healthz", response_model=Health, tags=["health"])
-    async def healthz(request: Request) -> Health:
+    async def readyz(request: Request) -> Health:
         """200 when Temporal answers (no token needed)."""
         try:
             client = request.app.state.client

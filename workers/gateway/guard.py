@@ -11,7 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from workers.gateway.auth import Tokens
 from workers.gateway.errors import error_body
 
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/docs", "/openapi.json", "/favicon.ico"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/healthz", "/livez", "/readyz", "/docs", "/openapi.json", "/favicon.ico"}
+)
 PUBLIC_PREFIXES = ("/static/",)
 
 

@@ -15,6 +15,7 @@ from workers.connection import connect
 from workers.gateway.app import create_app
 from workers.gateway.auth import load_tokens
 from workers.settings import Settings
+from workers.telemetry import Tracing
 
 SHUTDOWN_SECONDS = 10
 log = structlog.get_logger("gateway")
@@ -39,7 +40,8 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     tokens = load_tokens(settings)  # before connecting: a bad setting says so at once
-    client = await connect(settings)
+    tracing = Tracing.from_settings(settings, "serve")
+    client = await connect(settings, tracing)
     app = create_app(settings, client, tokens)
     log.info(
         "gateway serving",
@@ -55,5 +57,9 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
-    await _Server(config).serve()
+    try:
+        await _Server(config).serve()
+    finally:
+        if tracing:
+            tracing.shutdown()
     log.info("gateway stopped")

@@ -96,6 +96,7 @@ class RunSnapshot(Record):
     status: RunPhase
     tool_calls: list[ToolCall] = Field(default_factory=list, description="outputs required")
     usage: Usage | None = None
+    model: str | None = Field(None, description="the model the run used")
     last_error: RunError | None = None
     incomplete_details: dict[str, Any] | None = None
     expires_at: int | None = None

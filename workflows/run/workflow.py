@@ -21,7 +21,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import TERMINAL_PHASES, Backend, RunPhase, Step, call_api, choose_backend
+    from workflows.common import (
+        TERMINAL_PHASES,
+        Backend,
+        RunPhase,
+        Step,
+        ToolCallResult,
+        call_api,
+        choose_backend,
+    )
     from workflows.run import steps
     from workflows.run.approvals import Approvals
     from workflows.run.contracts import (
@@ -41,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         failure_text,
         raise_failure,
     )
+    from workflows.run.metrics import RunMetrics
     from workflows.run.progress import (
         PROGRESS_QUERY,
         PUBLISH_SIGNAL,
@@ -87,6 +96,7 @@ class AssistantRun:
         self.backend: Backend = "assistants"
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
         self.log = ProgressLog()
+        self.metrics = RunMetrics()
         self.shown = RunVisibility(request.summary(), self.log)
         self.approvals = Approvals(
             request.approval_required_for,
@@ -114,6 +124,7 @@ class AssistantRun:
             if (error := driver.exception()) is not None:
                 await self._delete_thread_made_for_nothing()
                 self.log.run_failed(failure_text(error))
+                self._count_end(RunPhase.failed)
             raise_failure(driver)
         else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
@@ -122,6 +133,7 @@ class AssistantRun:
         await workflow.wait_condition(workflow.all_handlers_finished)
         result = self.record.result(self.phase, self.stop_reason)
         self.log.run_ended(result)
+        self._count_end(self.phase)
         return result
 
     @workflow.query
@@ -268,7 +280,7 @@ class AssistantRun:
                     snapshot.tool_calls,
                     catalog,
                     self.external,
-                    self.log.tool_finished,
+                    self._tool_finished,
                     self.approvals,
                 ),
                 timeout=seconds_until_expiry(snapshot, workflow.now()),
@@ -276,7 +288,7 @@ class AssistantRun:
         except TimeoutError:
             expired = expired_calls(snapshot)
             for result in expired:
-                self.log.tool_finished(result)
+                self._tool_finished(result)
             self.record.add_tool_calls(expired)
             wait = steps.WaitForRun(backend=self.backend, run=snapshot.ref, until_terminal=True)
             return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
@@ -349,7 +361,16 @@ class AssistantRun:
 
     def _enter(self, phase: RunPhase, details: str) -> None:
         self.phase = phase
+        self.metrics.enter(phase)
         self.shown.enter(phase, self.record, details)
+
+    def _tool_finished(self, result: ToolCallResult) -> None:
+        self.log.tool_finished(result)
+        self.metrics.tool_finished(result)
+
+    def _count_end(self, status: RunPhase) -> None:
+        model = self.record.latest.model if self.record.latest else None
+        self.metrics.ended(status, self.backend, model, self.record.usage())
 
     def _approvals_changed(self) -> None:
         """A call began or stopped waiting for approval: the phase says whether any waits."""

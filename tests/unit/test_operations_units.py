@@ -1,0 +1,83 @@
+"""The health endpoints' HTTP answers and which errors count as the OpenAI API's."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx2 as httpx
+import openai
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from workers.health import health_endpoints
+from workers.metrics import api_error_status
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_health_endpoints_answer_liveness_readiness_and_name_what_is_wrong() -> None:
+    reasons: list[str | None] = ["not yet polling task queue q"]
+
+    async def ready() -> str | None:
+        return reasons[0]
+
+    port = _free_port()
+    async with health_endpoints(port, ready), httpx.AsyncClient(timeout=5) as http:
+        base = f"http://127.0.0.1:{port}"
+        assert (await http.get(f"{base}/livez")).json() == {"status": "alive"}
+        not_ready = await http.get(f"{base}/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json() == {"status": "not ready", "reason": "not yet polling task queue q"}
+        reasons[0] = None
+        assert (await http.get(f"{base}/readyz")).status_code == 200
+        missing = await http.get(f"{base}/metrics")
+        assert (missing.status_code, missing.json()["error"]) == (
+            404,
+            "no /metrics: try /livez or /readyz",
+        )
+        assert (await http.post(f"{base}/readyz")).status_code == 405
+
+
+async def test_a_client_that_sends_half_a_request_does_not_stop_the_endpoints() -> None:
+    async def ready() -> str | None:
+        return None
+
+    port = _free_port()
+    async with health_endpoints(port, ready):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /livez HTTP/1.1\r\n")  # and never the blank line
+        await writer.drain()
+        writer.close()
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/livez")).status_code == 200
+
+
+def _status_error(status: int) -> openai.APIStatusError:
+    request = httpx.Request("POST", "https://api.openai.com/v1/responses")
+    response = httpx.Response(status, request=request, json={"error": {"message": "x"}})
+    return openai.APIStatusError("x", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (_status_error(429), "429"),
+        (_status_error(503), "503"),
+        (openai.APIConnectionError(request=httpx.Request("GET", "https://x")), "connection"),
+        (openai.APITimeoutError(request=httpx.Request("GET", "https://x")), "timeout"),
+        (httpx.ReadError("reset"), "connection"),
+        (RuntimeError("a bug of ours"), None),
+    ],
+)
+def test_api_errors_are_counted_by_status_through_the_activitys_own_error(
+    error: BaseException, status: str | None
+) -> None:
+    wrapped = ApplicationError("what the activity raised", type="X")
+    wrapped.__cause__ = error
+    assert api_error_status(wrapped) == status
