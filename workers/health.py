@@ -20,6 +20,8 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from workers.settings import SettingsError
+
 Check = Callable[[], Awaitable[str | None]]
 """None when ready, else why not."""
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -89,7 +91,10 @@ async def health_endpoints(port: int, ready: Check) -> AsyncIterator[asyncio.Ser
         finally:
             writer.close()
 
-    server = await asyncio.start_server(answer, "0.0.0.0", port)
+    try:
+        server = await asyncio.start_server(answer, "0.0.0.0", port)
+    except OSError as err:
+        raise SettingsError(f"HEALTH_PORT: cannot serve on port {port}: {err.strerror}") from None
     async with server:
         yield server
 

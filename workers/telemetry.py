@@ -25,7 +25,7 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from workers.settings import Settings
+from workers.settings import Settings, SettingsError
 from workflows.run.metrics import (
     DURATION_BUCKETS_SECONDS,
     RUN_DURATION,
@@ -62,7 +62,11 @@ def temporal_runtime(metrics_port: int | None = None) -> Runtime:
                 name: buckets for name in (RUN_DURATION, RUN_WAIT, TOOL_CALL_DURATION)
             },
         )
-    return Runtime(telemetry=TelemetryConfig(logging=core_logging, metrics=metrics))
+    try:
+        return Runtime(telemetry=TelemetryConfig(logging=core_logging, metrics=metrics))
+    except ValueError as err:  # the exporter could not bind its port
+        message = f"METRICS_PORT: cannot serve metrics on port {metrics_port}: {err}"
+        raise SettingsError(message) from None
 
 
 class Tracing:

@@ -5,6 +5,7 @@ configuration)."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -171,3 +172,17 @@ def test_a_worker_for_a_task_queue_no_tool_declares_says_it_serves_nothing(
     [warning] = [json.loads(line) for line in started.splitlines() if "serving" in line]
     assert warning["event"] == "serving nothing: no tool of TOOLS_MODULES declares this task queue"
     assert (warning["level"], warning["task_queue"]) == ("warning", "tools-typo")
+
+
+@pytest.mark.parametrize("variable", ["METRICS_PORT", "HEALTH_PORT"])
+async def test_a_worker_whose_metrics_or_health_port_is_taken_names_the_setting_and_exits_2(
+    settings: Settings, variable: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await cli(settings, "worker", env={variable: str(port)})
+    assert result.returncode == 2
+    assert f"error: {variable}: cannot serve" in result.stderr
+    assert f"on port {port}: " in result.stderr
