@@ -114,7 +114,8 @@ def test_the_ui_decodes_payloads_through_the_codec_server_on_this_host_only() ->
 
 
 def test_every_published_port_is_bound_to_loopback() -> None:
-    """Nothing in the stack asks for credentials (the codec server runs --insecure-no-auth)."""
+    """The Temporal frontend, the UI and the codec server (--insecure-no-auth) ask for no
+    credentials."""
     for name, service in services().items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
