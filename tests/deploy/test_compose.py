@@ -233,7 +233,10 @@ def test_prometheus_scrapes_the_temporal_server() -> None:
 def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
     grafana = services()["grafana"]
     mounts = dict(volume.split(":")[:2] for volume in grafana["volumes"])
-    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    for folder in ("datasources", "dashboards"):
+        source = f"./grafana/provisioning/{folder}"
+        assert mounts[source] == f"/etc/grafana/provisioning/{folder}"
+        assert (DEPLOY / source).is_dir()
     datasources = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
     )["datasources"]
@@ -242,6 +245,8 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
         (DEPLOY / "grafana/provisioning/dashboards/durable-assistants.yml").read_text()
     )["providers"]
     assert [p["options"]["path"] for p in providers] == [mounts["./grafana/dashboards"]]
+    home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] or ""
+    assert home == mounts["./grafana/dashboards"] + "/durable-assistants.json"
     assert (DEPLOY / "grafana/dashboards/durable-assistants.json").exists()
 
 
