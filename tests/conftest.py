@@ -21,7 +21,7 @@ from workers.temporal_server import local_test_environment
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/unit/" not in str(item.path):
+        if "/unit/" not in str(item.path) and "/deploy/" not in str(item.path):
             item.add_marker(pytest.mark.integration)
 
 
