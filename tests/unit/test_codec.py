@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import ActivityType, Payload
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
@@ -21,6 +22,7 @@ from workers.codec import (
 )
 from workers.connection import data_converter
 from workers.settings import SettingsError, load_settings
+from workers.status import _pending
 from workflows.contracts import RunRequest
 
 SECRET = "the launch code is 0000"
@@ -193,3 +195,14 @@ async def test_without_keys_the_data_converter_is_the_plain_pydantic_one() -> No
     failure = Failure()
     await converter.encode_failure(ApplicationError(SECRET), failure)
     assert failure.message == SECRET  # what the codec changes: shown here without it
+
+
+@pytest.mark.usefixtures("isolated_env")
+async def test_status_shows_a_pending_steps_encrypted_failure_decrypted() -> None:
+    converter = data_converter(load_settings(payload_encryption_keys=entry(KEY_A)))
+    pending = PendingActivityInfo(activity_type=ActivityType(name="run.start"), attempt=2)
+    await converter.encode_failure(ApplicationError(f"429: {SECRET}"), pending.last_failure)
+    assert pending.last_failure.message == "Encoded failure"
+    shown = await _pending(converter, pending)
+    assert shown == {"step": "run.start", "attempt": 2, "last_failure": f"429: {SECRET}"}
+    assert pending.last_failure.message == "Encoded failure"  # read, not changed
