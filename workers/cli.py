@@ -382,6 +382,67 @@ def token(
     console.print(f"configure: API_TOKENS={tenant}:{hashlib.sha256(value.encode()).hexdigest()}")
 
 
+@app.command("codec-server")
+def codec_server(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8888,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option("--insecure-no-auth", help="serve anyone who can reach it, without a token"),
+    ] = False,
+) -> None:
+    """Serve Temporal's remote codec protocol (POST /encode, POST /decode), so the Temporal
+    UI and CLI show encrypted payloads decrypted. Needs PAYLOAD_ENCRYPTION_KEYS and
+    CODEC_SERVER_TOKENS (or --insecure-no-auth)."""
+    try:
+        from workers.codec_server import codec_app, serve_codec
+    except ImportError as err:
+        raise SettingsError(
+            f"the codec server is not installed ({err.name}): pip install "
+            "'durable-assistants[gateway]'"
+        ) from None
+    from workers.ports import ensure_port_free
+
+    settings = cli_settings()
+    codec = codec_app(settings, insecure_no_auth)
+    ensure_port_free(host, port, "--port")
+    _run(serve_codec(codec, settings, host, port))
+
+
+@app.command("codec-key")
+def codec_key(
+    key_id: Annotated[
+        str | None, typer.Argument(help="the key's id (default: k and today's date)")
+    ] = None,
+) -> None:
+    """Print a new PAYLOAD_ENCRYPTION_KEYS entry, KEY_ID:BASE64_KEY (a random AES-256 key)."""
+    from datetime import UTC, datetime
+
+    from workers.codec import new_key_entry
+
+    key_id = key_id or datetime.now(UTC).strftime("k%Y%m%d")
+    try:
+        print(new_key_entry(key_id))
+    except ValueError as err:
+        raise SettingsError(f"KEY_ID: {err}") from None
+    console.print(
+        "append it to PAYLOAD_ENCRYPTION_KEYS (the last key encrypts); keep the older keys "
+        "as long as histories written with them must be read"
+    )
+
+
+@app.command("codec-token")
+def codec_token() -> None:
+    """Make a new token for `codec-server`: prints the token (give it to whoever decodes;
+    it is not kept anywhere) and the CODEC_SERVER_TOKENS entry to configure (its sha256)."""
+    import hashlib
+    import secrets
+
+    value = f"dac_{secrets.token_urlsafe(32)}"
+    print(value)
+    console.print(f"configure: CODEC_SERVER_TOKENS={hashlib.sha256(value.encode()).hexdigest()}")
+
+
 def main() -> None:
     """Entry point. Always leaves through `os._exit`: temporalio's Rust core can abort the
     interpreter during normal finalisation (sdk-python #300), turning success into exit 134."""

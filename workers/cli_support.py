@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from rich.console import Console
 
 from workers.logging import configure_logging
@@ -19,5 +21,6 @@ def cli_settings() -> Settings:
         for secret in (settings.openai_api_key, settings.temporal_api_key)
         if secret is not None
     ]
+    secrets += [base64.b64encode(key.secret).decode() for key in settings.encryption_keys]
     configure_logging(settings.log_format, settings.log_level, secrets)
     return settings

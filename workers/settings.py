@@ -9,18 +9,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import TLSConfig
 
+from workers.codec import EncryptionKey, parse_keys
 from workflows.common import MAX_TOOL_OUTPUT_CHARS
 
 DEFAULT_TASK_QUEUE = "durable-assistants"
 EXAMPLE_TOOLS = "activities.example_tools"
 """The demo's tools: what `dev` serves unless TOOLS_MODULES says otherwise."""
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
 
@@ -107,6 +109,22 @@ class Settings(BaseSettings):
         "none: only the page it serves itself)",
     )
 
+    payload_encryption_keys: SecretStr | None = Field(
+        None,
+        description="payloads encrypted with AES-256-GCM, as `KEY_ID:BASE64_KEY,...` (32-byte "
+        "keys): new payloads use the last key, every key decodes (unset: not encrypted)",
+    )
+    codec_server_tokens: str = Field(
+        "",
+        description="`codec-server`: accepted bearer tokens as `sha256hex,...` (the sha256 of "
+        "each token in hex)",
+    )
+    codec_server_cors_origins: str | None = Field(
+        None,
+        description="`codec-server`: comma-separated origins browsers may call it from "
+        "(default: TEMPORAL_UI_URL's origin)",
+    )
+
     def workflow_ui_url(self, workflow_id: str) -> str:
         """The workflow's page in the Temporal UI (a conversation's run ids hold a `/`)."""
         namespace = quote(self.temporal_namespace or "default", safe="")
@@ -124,6 +142,28 @@ class Settings(BaseSettings):
             raise ValueError(f"expected host:port, got {value!r}")
         return value
 
+    @field_validator("payload_encryption_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())
+        return value
+
+    @field_validator("codec_server_tokens")
+    @classmethod
+    def _tokens_are_digests(cls, value: str) -> str:
+        digests = [item.strip().lower() for item in value.split(",") if item.strip()]
+        for number, digest in enumerate(digests, 1):
+            if not _SHA256.match(digest):
+                raise ValueError(
+                    f"entry #{number}: expected the sha256 of a token in hex (64 characters; "
+                    "`durable-assistants codec-token` makes one)"
+                )
+        if len(set(digests)) != len(digests):
+            raise ValueError("one token is configured twice")
+        return ",".join(digests)
+
     @model_validator(mode="after")
     def _deployment_named_with_build(self) -> Settings:
         if (self.worker_deployment_name is None) != (self.worker_build_id is None):
@@ -140,6 +180,26 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
+
+    @property
+    def encryption_keys(self) -> tuple[EncryptionKey, ...]:
+        """PAYLOAD_ENCRYPTION_KEYS, oldest first; empty when payloads are not encrypted."""
+        if self.payload_encryption_keys is None:
+            return ()
+        return parse_keys(self.payload_encryption_keys.get_secret_value())
+
+    @property
+    def codec_server_digests(self) -> list[str]:
+        return [digest for digest in self.codec_server_tokens.split(",") if digest]
+
+    @property
+    def codec_cors_origins(self) -> list[str]:
+        """CODEC_SERVER_CORS_ORIGINS, or the origin of TEMPORAL_UI_URL."""
+        if self.codec_server_cors_origins is not None:
+            origins = self.codec_server_cors_origins.split(",")
+            return [origin.strip().rstrip("/") for origin in origins if origin.strip()]
+        url = urlsplit(self.temporal_ui_url)
+        return [f"{url.scheme}://{url.netloc}"] if url.scheme and url.netloc else []
 
     @property
     def tool_modules(self) -> list[str]:

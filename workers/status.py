@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowFailureError,
 )
 from temporalio.converter import DataConverter
+from temporalio.exceptions import FailureError
 
 from workers.cli_errors import failure_message
 from workflows.contracts import (
@@ -87,5 +88,13 @@ async def _pending(converter: DataConverter, activity: PendingActivityInfo) -> d
     if decoded and isinstance(decoded[0], dict) and decoded[0].get("id"):
         shown["api"] = {"id": decoded[0]["id"], "status": decoded[0].get("status")}
     if activity.HasField("last_failure"):
-        shown["last_failure"] = activity.last_failure.message
+        shown["last_failure"] = await _failure_message(converter, activity)
     return shown
+
+
+async def _failure_message(converter: DataConverter, activity: PendingActivityInfo) -> str:
+    """The failure's message, decrypted when PAYLOAD_ENCRYPTION_KEYS moved it into a payload."""
+    failure = type(activity.last_failure)()
+    failure.CopyFrom(activity.last_failure)
+    error = await converter.decode_failure(failure)
+    return error.message if isinstance(error, FailureError) else str(error)

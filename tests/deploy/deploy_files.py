@@ -25,22 +25,11 @@ SERVE_PORT = 8080
 CODEC_SERVER_PORT = 8888
 
 SETTINGS = frozenset(name.upper() for name in Settings.model_fields)
-# TODO: Settings fields once the metrics/health and codec branches are merged; until then the
-# contract's names (issue 21) stand in for them.
-PENDING_SETTINGS = frozenset(
-    {
-        "METRICS_PORT",
-        "HEALTH_PORT",
-        "PAYLOAD_ENCRYPTION_KEYS",
-        "CODEC_SERVER_TOKENS",
-        "CODEC_SERVER_CORS_ORIGINS",
-    }
-)
 
 
 def is_setting(name: str) -> bool:
     """A variable the project reads: a setting, or OpenTelemetry's own (OTEL_*)."""
-    return name in SETTINGS or name in PENDING_SETTINGS or name.startswith("OTEL_")
+    return name in SETTINGS or name.startswith("OTEL_")
 
 
 def search_attribute_types() -> dict[str, str]:

@@ -10,21 +10,8 @@ from typing import Any
 import yaml
 
 from tests.deploy.deploy_files import DEPLOY
+from workers.metrics import METRIC_NAMES
 
-# TODO: METRIC_NAMES from workers.metrics once merged (the contract of issue 21 until then).
-METRIC_NAMES: frozenset[str] = frozenset(
-    {
-        "durable_assistants_runs_total",
-        "durable_assistants_run_duration_seconds",
-        "durable_assistants_run_wait_seconds",
-        "durable_assistants_tool_calls_total",
-        "durable_assistants_tool_call_duration_seconds",
-        "durable_assistants_api_errors_total",
-        "durable_assistants_api_retries_total",
-        "durable_assistants_tokens_total",
-        "durable_assistants_conversations_open",
-    }
-)
 # The Temporal SDK's own metrics the dashboard uses, as the Python SDK's runtime exports them
 # (counters without a _total suffix, durations in seconds).
 TEMPORAL_SDK_METRICS = frozenset(
@@ -32,8 +19,8 @@ TEMPORAL_SDK_METRICS = frozenset(
         "temporal_workflow_completed",
         "temporal_workflow_failed",
         "temporal_activity_execution_failed",
-        "temporal_activity_schedule_to_start_latency_seconds",
-        "temporal_workflow_task_schedule_to_start_latency_seconds",
+        "temporal_activity_schedule_to_start_latency",
+        "temporal_workflow_task_schedule_to_start_latency",
         "temporal_worker_task_slots_available",
         "temporal_sticky_cache_size",
         "temporal_request_failure",
@@ -44,8 +31,8 @@ HISTOGRAMS = frozenset(
         "durable_assistants_run_duration_seconds",
         "durable_assistants_run_wait_seconds",
         "durable_assistants_tool_call_duration_seconds",
-        "temporal_activity_schedule_to_start_latency_seconds",
-        "temporal_workflow_task_schedule_to_start_latency_seconds",
+        "temporal_activity_schedule_to_start_latency",
+        "temporal_workflow_task_schedule_to_start_latency",
     }
 )
 KNOWN = METRIC_NAMES | TEMPORAL_SDK_METRICS
@@ -105,8 +92,8 @@ def test_every_project_metric_and_the_sdk_health_signals_are_on_the_dashboard() 
     used = set().union(*(metrics_in(expr) for expr in exprs()))
     assert used >= METRIC_NAMES, METRIC_NAMES - used
     assert {
-        "temporal_workflow_task_schedule_to_start_latency_seconds",
-        "temporal_activity_schedule_to_start_latency_seconds",
+        "temporal_workflow_task_schedule_to_start_latency",
+        "temporal_activity_schedule_to_start_latency",
         "temporal_worker_task_slots_available",
         "temporal_sticky_cache_size",
     } <= used

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from emulator.config import FaultRule
+from tests.deploy.test_dashboard import TEMPORAL_SDK_METRICS
 from tests.integration.conftest import (
     REPO_ROOT,
     WORKER_CLI,
@@ -57,6 +58,10 @@ class Scrape:
             if (match := _SAMPLE.match(line)) is not None:
                 labels = dict(_LABEL.findall(match["labels"] or ""))
                 self.samples.append((match["name"], labels, float(match["value"])))
+
+    def families(self) -> set[str]:
+        """Metric names, a histogram's under its own name (without _bucket, _sum, _count)."""
+        return {re.sub(r"_(bucket|sum|count)$", "", name) for name, _, _ in self.samples}
 
     def value(self, name: str, **labels: str) -> float:
         """The sum of `name`'s samples carrying all of `labels`."""
@@ -141,6 +146,12 @@ async def test_a_run_with_a_tool_and_a_retried_start_shows_in_the_workers_metric
     assert seen.value("durable_assistants_api_retries_total", **start) == 1
     assert seen.value("durable_assistants_api_errors_total") == 1  # nothing else failed
     assert seen.value("temporal_workflow_completed", workflow_type="AssistantRun") == 1
+    dashboards = TEMPORAL_SDK_METRICS - {
+        "temporal_workflow_failed",  # present once something failed
+        "temporal_activity_execution_failed",
+        "temporal_request_failure",
+    }
+    assert dashboards <= seen.families(), "the dashboard asks for an SDK metric never exported"
 
 
 async def test_a_worker_is_ready_only_while_it_polls_its_task_queue(

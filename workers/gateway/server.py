@@ -21,7 +21,7 @@ SHUTDOWN_SECONDS = 10
 log = structlog.get_logger("gateway")
 
 
-class _Server(uvicorn.Server):
+class Server(uvicorn.Server):
     """uvicorn, stopping on SIGINT/SIGTERM without raising the signal again at the end (so
     a clean stop exits 0, as the worker does)."""
 
@@ -58,7 +58,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
     try:
-        await _Server(config).serve()
+        await Server(config).serve()
     finally:
         if tracing:
             tracing.shutdown()
