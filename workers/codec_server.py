@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -23,10 +22,9 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from workers.codec import VARIABLE, EncryptionCodec, PayloadDecryptionError
 from workers.gateway.auth import TokenEntry, Tokens
-from workers.gateway.server import Server
+from workers.gateway.server import serve_app
 from workers.settings import Settings, SettingsError
 
-SHUTDOWN_SECONDS = 5
 log = structlog.get_logger("codec-server")
 
 Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
@@ -124,13 +122,5 @@ async def serve_codec(app: FastAPI, settings: Settings, host: str, port: int) ->
         keys=[key.id for key in settings.encryption_keys],
         cors_origins=settings.codec_cors_origins,
     )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # the process's logging: one format, secrets redacted
-        proxy_headers=True,
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
-    )
-    await Server(config).serve()
+    await serve_app(app, host, port)
     log.info("codec server stopped")

@@ -54,30 +54,17 @@ def test_a_plain_install_is_a_worker_without_the_emulator_or_a_web_server(
     finally:
         worker.kill()
         worker.wait()
-    emulator = subprocess.run(
-        [str(venv / "bin" / "durable-assistants"), "emulator"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert emulator.returncode == 2
-    assert "the OpenAI emulator is not installed" in emulator.stderr
-    gateway = subprocess.run(
-        [str(venv / "bin" / "durable-assistants"), "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert gateway.returncode == 2
-    assert "pip install 'durable-assistants[gateway]'" in gateway.stderr
-    dev = subprocess.run(
-        [str(venv / "bin" / "durable-assistants"), "dev"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert dev.returncode == 2
-    assert "pip install 'durable-assistants[local]'" in dev.stderr
+    missing = {
+        "emulator": "the OpenAI emulator is not installed",
+        "serve": "pip install 'durable-assistants[gateway]'",
+        "dev": "pip install 'durable-assistants[local]'",
+    }
+    for command, says in missing.items():
+        refused = subprocess.run(
+            [str(venv / "bin" / "durable-assistants"), command],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert (refused.returncode, says in refused.stderr) == (2, True), refused.stderr

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 
 from workers.connection import connect
 from workers.gateway.app import create_app
@@ -49,6 +50,16 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         tenants=sorted({entry.tenant for entry in tokens.entries}),
         task_queue=settings.temporal_task_queue,
     )
+    try:
+        await serve_app(app, host, port)
+    finally:
+        if tracing:
+            tracing.shutdown()
+    log.info("gateway stopped")
+
+
+async def serve_app(app: FastAPI, host: str, port: int) -> None:
+    """Serve `app` with uvicorn until SIGINT or SIGTERM, through the process's logging."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -57,9 +68,4 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
-    try:
-        await Server(config).serve()
-    finally:
-        if tracing:
-            tracing.shutdown()
-    log.info("gateway stopped")
+    await Server(config).serve()
