@@ -7,6 +7,7 @@ from typing import Protocol
 
 from temporalio import activity
 
+from activities.prices import PriceTable, load_prices
 from activities.run.assistants import AssistantsBackend
 from activities.run.responses import ResponsesBackend
 from workflows.common import Backend
@@ -56,8 +57,14 @@ class DefaultBackend:
 class RunSteps:
     """The run's activities, registered under the backend-neutral step names."""
 
-    def __init__(self, assistants: AssistantsBackend, responses: ResponsesBackend) -> None:
+    def __init__(
+        self,
+        assistants: AssistantsBackend,
+        responses: ResponsesBackend,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.assistants = assistants
+        self.prices = prices or load_prices()
         self.backends: dict[Backend, RunBackend] = {
             "assistants": assistants,
             "responses": responses,
@@ -77,19 +84,26 @@ class RunSteps:
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
-        return await self.backends[request.backend].start_run(request)
+        return self._priced(await self.backends[request.backend].start_run(request))
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
-        return await self.backends[request.backend].wait_for_run(request)
+        return self._priced(await self.backends[request.backend].wait_for_run(request))
 
     @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
-        return await self.backends[request.backend].submit_tool_outputs(request)
+        return self._priced(await self.backends[request.backend].submit_tool_outputs(request))
 
     @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
-        return await self.backends[request.backend].cancel_run(request)
+        return self._priced(await self.backends[request.backend].cancel_run(request))
+
+    def _priced(self, snapshot: RunSnapshot) -> RunSnapshot:
+        """The snapshot with the estimated cost of its usage (None: the model has no price)."""
+        snapshot.cost_usd = self.prices.cost(snapshot.model, snapshot.usage)
+        if snapshot.cost_usd is None and snapshot.model is not None:
+            activity.logger.warning("no price for model %s: its cost is unknown", snapshot.model)
+        return snapshot
 
     @activity.defn(name=DELETE_THREAD.name)
     async def delete_thread(self, thread_id: str) -> bool:

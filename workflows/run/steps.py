@@ -97,6 +97,9 @@ class RunSnapshot(Record):
     tool_calls: list[ToolCall] = Field(default_factory=list, description="outputs required")
     usage: Usage | None = None
     model: str | None = Field(None, description="the model the run used")
+    cost_usd: float | None = Field(
+        None, description="estimated cost of `usage` on `model`; None: the model has no price"
+    )
     last_error: RunError | None = None
     incomplete_details: dict[str, Any] | None = None
     expires_at: int | None = None

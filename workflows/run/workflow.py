@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.run import steps
     from workflows.run.approvals import Approvals
+    from workflows.run.budgets import ModelChoice, budget_spent, limit_reached
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -97,6 +98,7 @@ class AssistantRun:
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
         self.log = ProgressLog()
         self.metrics = RunMetrics()
+        self.models = ModelChoice(request)
         self.shown = RunVisibility(request.summary(), self.log)
         self.approvals = Approvals(
             request.approval_required_for,
@@ -212,11 +214,15 @@ class AssistantRun:
             )
             await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
         self.continues_from = self.record.thread_id
-        for attempt in range(1, request.max_run_attempts + 1):
+        for attempt in range(1, self.models.attempts + 1):
             self.record.run_attempts = attempt
             snapshot = await self._start(attempt)
             while snapshot.status == RunPhase.requires_action:
+                usage, rounds = self.record.usage(), self.record.tool_rounds
+                if (limit := limit_reached(request, usage, rounds)) is not None:
+                    return await self._end_at_limit(snapshot, limit)
                 snapshot = await self._answer_tool_calls(snapshot)
+                self.record.tool_rounds += 1
             if self.record.latest is not None:  # ended for good; a transient failure leaves none
                 return
 
@@ -226,6 +232,11 @@ class AssistantRun:
         not continued: the attempt starts again from where the run began."""
         request = self.request
         on_assistants = self.backend == "assistants"
+        overrides = request.model_dump(
+            exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
+        )
+        if self.models.override is not None:  # the run's model failed: a fallback answers
+            overrides["model"] = self.models.override
         while True:
             start = steps.StartRun(
                 backend=self.backend,
@@ -236,9 +247,7 @@ class AssistantRun:
                 thread_id=self.record.thread_id if on_assistants else self.continues_from,
                 messages=request.messages if attempt == 1 or not on_assistants else [],
                 stream=request.stream,
-                overrides=request.model_dump(
-                    exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
-                ),
+                overrides=overrides,
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
@@ -302,6 +311,25 @@ class AssistantRun:
         )
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
 
+    async def _end_at_limit(self, waiting: RunSnapshot, limit: dict[str, Any]) -> None:
+        """End a run that reached a limit while it waits for tool outputs: its API run is
+        cancelled (a response waiting for outputs has nothing in flight: it is simply not
+        continued), and it ends `incomplete`, `limit` saying why."""
+        self._enter(RunPhase.cancelling, str(limit["message"]))
+        ended = waiting
+        if self.backend == "assistants":
+            cancel = steps.CancelRun(
+                backend=self.backend,
+                thread_id=waiting.thread_id,
+                run_id=waiting.run_id,
+                idempotency_key=self._idempotency_key(self.record.run_attempts),
+            )
+            ended = await self._call(steps.CANCEL_RUN, cancel, f"cancel: {limit['reason']}")
+        if ended.status in (RunPhase.requires_action, RunPhase.cancelled):
+            update = {"status": RunPhase.incomplete, "tool_calls": [], "incomplete_details": limit}
+            ended = ended.model_copy(update=update)
+        self._record(ended)
+
     async def _stop(self, driver: asyncio.Task[None]) -> None:
         """Stop driving the run, cancel it at the API, and record how it really ended."""
         reason = self.stop_reason or "cancelling"
@@ -325,7 +353,7 @@ class AssistantRun:
             idempotency_key=self._idempotency_key(self.record.run_attempts),
         )
         ended = await self._api(steps.CANCEL_RUN, cancel, "cancel the run")
-        if transient_failure(ended, self.record.run_attempts, self.request.max_run_attempts):
+        if transient_failure(ended, self.record.run_attempts, self._attempts_allowed(ended)):
             self.record.close_attempt(ended)  # the attempt a stop prevents is not the answer
             self._enter(self._ended(RunPhase.cancelled), f"stopped after {describe(ended)}")
             return
@@ -344,8 +372,9 @@ class AssistantRun:
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
         closed off (it will be started again), so it never shows as the run's end."""
-        if transient_failure(snapshot, self.record.run_attempts, self.request.max_run_attempts):
+        if transient_failure(snapshot, self.record.run_attempts, self._attempts_allowed(snapshot)):
             self.record.close_attempt(snapshot)
+            self.models.after_failure(snapshot)
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
         self.record.update(snapshot)
@@ -354,6 +383,12 @@ class AssistantRun:
         self.log.usage(self.record.usage())
         self._enter(self._ended(snapshot.status), describe(snapshot))
         return snapshot
+
+    def _attempts_allowed(self, latest: RunSnapshot) -> int:
+        """How many attempts the run may make; none more once its token budget is spent."""
+        if budget_spent(self.request, self.record.usage_with(latest)):
+            return self.record.run_attempts
+        return self.models.attempts
 
     def _ended(self, status: RunPhase) -> RunPhase:
         """A run cancelled because the caller's deadline passed has expired."""
@@ -369,8 +404,8 @@ class AssistantRun:
         self.metrics.tool_finished(result)
 
     def _count_end(self, status: RunPhase) -> None:
-        model = self.record.latest.model if self.record.latest else None
-        self.metrics.ended(status, self.backend, model, self.record.usage())
+        record = self.record
+        self.metrics.ended(status, self.backend, record.model, record.usage(), record.cost())
 
     def _approvals_changed(self) -> None:
         """A call began or stopped waiting for approval: the phase says whether any waits."""
