@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import openai
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.prices import PriceTable, load_prices
 from activities.run.assistants import AssistantsBackend
@@ -17,6 +19,7 @@ from workflows.run.steps import (
     DEFAULT_BACKEND,
     DELETE_THREAD,
     ENSURE_ASSISTANT,
+    MODEL_NOT_FOUND,
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
     WAIT_FOR_RUN,
@@ -84,7 +87,10 @@ class RunSteps:
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
-        return self._priced(await self.backends[request.backend].start_run(request))
+        try:
+            return self._priced(await self.backends[request.backend].start_run(request))
+        except ApplicationError as err:
+            raise _model_not_found(err) or err from err.__cause__
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
@@ -109,3 +115,13 @@ class RunSteps:
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread (a chain of responses); False if it was already gone."""
         return await self.backend_of(thread_id).delete_thread(thread_id)
+
+
+def _model_not_found(err: ApplicationError) -> ApplicationError | None:
+    """The API's refusal of the run's model (`model_not_found`) as an error of its own type,
+    so a run with fallback models can try the next one."""
+    cause = err.__cause__
+    body = cause.body if isinstance(cause, openai.APIStatusError) else None
+    if isinstance(body, dict) and body.get("code") == "model_not_found":
+        return ApplicationError(err.message, type=MODEL_NOT_FOUND, non_retryable=True)
+    return None

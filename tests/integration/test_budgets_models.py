@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from activities.prices import load_prices
 from tests.integration.conftest import (
@@ -144,3 +144,21 @@ async def test_an_unreadable_prices_file_names_it(settings: Settings, tmp_path: 
     assert done.stderr.strip().startswith("error: ")
     assert "MODEL_PRICES_FILE" in done.stderr
     assert "cannot read" in done.stderr
+
+
+async def test_a_model_the_api_does_not_have_falls_back_to_the_next(
+    client: Client, task_queue: str, worker: None, assistant: Assistant, seen: Seen
+) -> None:
+    request = ask(assistant, "Hello", model="no-such-model", fallback_models=["gpt-4o-mini"])
+    workflow_id, result = await ran(client, task_queue, request)
+    assert (result.status, result.run_attempts) == ("completed", 1)
+    assert (result.model, result.models_tried) == ("gpt-4o-mini", ["no-such-model", "gpt-4o-mini"])
+    assert seen.api_runs(workflow_id, result) == 1
+
+
+async def test_a_model_the_api_does_not_have_fails_the_run_without_fallbacks(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    with pytest.raises(WorkflowFailureError) as failed:
+        await ran(client, task_queue, ask(assistant, "Hello", model="no-such-model"))
+    assert "The model `no-such-model` does not exist" in str(failed.value.cause)

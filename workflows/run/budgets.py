@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.exceptions import ActivityError, ApplicationError
+
 from workflows.common import Usage
 from workflows.run.contracts import RunRequest
 from workflows.run.snapshots import RETRYABLE_RUN_FAILURES
-from workflows.run.steps import RunSnapshot
+from workflows.run.steps import MODEL_NOT_FOUND, RunSnapshot
 
 TOKEN_BUDGET = "token_budget"
 MAX_TOOL_ROUNDS = "max_tool_rounds"
@@ -55,6 +57,7 @@ class ModelChoice:
 
     def __init__(self, request: RunRequest) -> None:
         self.fallbacks = list(request.fallback_models)
+        self.own = request.model or (request.assistant.model if request.assistant else None)
         self.used = 0
         self.attempts = request.max_run_attempts + len(self.fallbacks)
         """Each fallback model is one more attempt besides `max_run_attempts`."""
@@ -67,6 +70,25 @@ class ModelChoice:
     def after_failure(self, failed: RunSnapshot) -> None:
         """An attempt failed for a transient reason: its model's failure moves to the next."""
         error = failed.last_error
-        fell = error is not None and error.code in FALLBACK_RUN_FAILURES
-        if fell and self.used < len(self.fallbacks):
-            self.used += 1
+        if error is not None and error.code in FALLBACK_RUN_FAILURES:
+            self.fall_back()
+
+    def after_missing_model(self) -> str | None:
+        """The API has no model of the name asked for: move to the next fallback. The missing
+        model's name ("" when it is the assistant's, unknown here); None when no fallback is
+        left."""
+        missing = self.override or self.own or ""
+        return missing if self.fall_back() else None
+
+    def fall_back(self) -> bool:
+        """Move to the next fallback model; False when none is left."""
+        if self.used >= len(self.fallbacks):
+            return False
+        self.used += 1
+        return True
+
+
+def model_not_found(err: ActivityError) -> bool:
+    """The start failed because the API does not have the model asked for."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == MODEL_NOT_FOUND

@@ -38,7 +38,7 @@ class RunRecord:
             self.earlier_usage += self.latest.usage or Usage()  # a round's response, done
             self.earlier_cost = add_costs(self.earlier_cost, self.latest.cost_usd)
         self.latest = snapshot
-        self._tried(snapshot.model)
+        self.tried(snapshot.model)
         self.thread_id = snapshot.thread_id or self.thread_id
         known = {message.id for message in self.messages}
         self.messages += [m for m in snapshot.messages if m.id not in known]
@@ -47,12 +47,12 @@ class RunRecord:
         """The attempt's run failed and will be started again: it is no longer the run."""
         self.earlier_usage += snapshot.usage or Usage()
         self.earlier_cost = add_costs(self.earlier_cost, snapshot.cost_usd)
-        self._tried(snapshot.model)
+        self.tried(snapshot.model)
         self.latest = None
         self.messages = []
         self.tool_rounds = 0
 
-    def _tried(self, model: str | None) -> None:
+    def tried(self, model: str | None) -> None:
         if model is not None and model not in self.models_tried:
             self.models_tried.append(model)
 

@@ -29,6 +29,8 @@ from workflows.run.contracts import (
     RunMessage,
 )
 
+MODEL_NOT_FOUND = "ModelNotFound"
+"""ApplicationError type: the API says the run's model does not exist or is not available."""
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
 

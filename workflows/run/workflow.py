@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.run import steps
     from workflows.run.approvals import Approvals
-    from workflows.run.budgets import ModelChoice, budget_spent, limit_reached
+    from workflows.run.budgets import ModelChoice, budget_spent, limit_reached, model_not_found
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -232,11 +232,6 @@ class AssistantRun:
         not continued: the attempt starts again from where the run began."""
         request = self.request
         on_assistants = self.backend == "assistants"
-        overrides = request.model_dump(
-            exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
-        )
-        if self.models.override is not None:  # the run's model failed: a fallback answers
-            overrides["model"] = self.models.override
         while True:
             start = steps.StartRun(
                 backend=self.backend,
@@ -247,13 +242,26 @@ class AssistantRun:
                 thread_id=self.record.thread_id if on_assistants else self.continues_from,
                 messages=request.messages if attempt == 1 or not on_assistants else [],
                 stream=request.stream,
-                overrides=overrides,
+                overrides=self._overrides(),
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
                 return self._record(await self._call(steps.START_RUN, start, "start run"))
             except ActivityError as err:
+                missing = self.models.after_missing_model() if model_not_found(err) else None
+                if missing is not None:  # nothing was created: the same attempt goes on
+                    self.record.tried(missing or None)
+                    continue
                 await self._resolve_conflict(active_run_of(err), err)
+
+    def _overrides(self) -> dict[str, Any]:
+        """The API run's parameters; the fallback's model once the run's own failed."""
+        overrides = self.request.model_dump(
+            exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
+        )
+        if self.models.override is not None:
+            overrides["model"] = self.models.override
+        return overrides
 
     async def _resolve_conflict(self, active_run: str | None, err: ActivityError) -> None:
         """The thread has another active run: wait for it, cancel it, or fail, per policy."""
