@@ -6,8 +6,10 @@
 
 Every API call is an activity of the configured backend (see `workflows.run.steps`); each one
 returns only when the run needs tool outputs or has ended, so history grows with transitions.
-A run that fails for a transient reason is started again (`max_run_attempts`); only the run of
-the current attempt is ever followed, reported or cancelled.
+A run that fails for a transient reason is started again (`max_run_attempts`, then on the
+`fallback_models`); only the run of the current attempt is ever followed, reported or
+cancelled. Between turns a run that reached `max_total_tokens` or `max_tool_rounds` ends
+`incomplete` (`workflows.run.budgets`).
 """
 
 from __future__ import annotations
