@@ -10,6 +10,8 @@ Keys:
   fail=CODE[*N]                         the run fails with last_error.code CODE (server_error,
                                         rate_limit_exceeded, invalid_prompt); with *N only the
                                         first N runs on the thread fail
+  fail_model=MODEL[:CODE]               runs (responses) on model MODEL fail with last_error.code
+                                        CODE (default server_error): a model that is down
   preamble=1                            the model writes a message before its first tool calls
   delta_interval=S                      pause between the answer's text deltas on its streams
   index=S                               seconds to index this file
@@ -72,3 +74,12 @@ def failure(options: dict[str, str], key: str) -> tuple[str, int | None] | None:
     if times and not times.isdigit():
         raise invalid(f"Invalid emulator directive {key}={raw}: expected CODE or CODE*N.")
     return code, int(times) if times else None
+
+
+def model_failure(options: dict[str, str], model: str) -> str | None:
+    """`fail_model=MODEL[:CODE]`: the failure code of a run on `model`, if it is the one down."""
+    raw = options.get("fail_model")
+    if raw is None:
+        return None
+    down, _, code = raw.partition(":")
+    return (code or "server_error") if down == model else None

@@ -63,6 +63,8 @@ class RunPlan:
     tool_results: list[tuple[ToolCall, str]] = field(default_factory=list)
     step_id: str | None = None
     completion_tokens: int = 0
+    step_tokens: tuple[int, int] = (0, 0)
+    """(prompt, completion) tokens already reported in the usage of closed steps"""
     events: list[tuple[str, bytes]] = field(default_factory=list)
 
 
@@ -86,7 +88,8 @@ def create_run(
             "delta_interval": directives.delta_interval(options, timings),
         },
         expires_at=now + directives.seconds(options, "expires_in", timings.run_expiry),
-        fail_code=_scripted_failure(store, thread_id, options),
+        fail_code=_scripted_failure(store, thread_id, options)
+        or directives.model_failure(options, _run_model(assistant, request)),
         preamble=options.get("preamble") == "1",
         search_store_ids=_search_store_ids(store, thread_id, assistant, tools),
         phase_since=now,
@@ -383,9 +386,15 @@ def _close_open_step(store: Store, entry: Entry, status: str, at: float) -> None
 
 
 def _close_step(step: JSON, status: str, at: float, plan: RunPlan) -> None:
+    """A step's usage is its own share of the run's: the steps' usages add up to the run's
+    (the API reports a run's usage only once it has ended; its closed steps' before)."""
     step["status"] = status
     step[f"{status}_at"] = int(at)
-    step["usage"] = _usage(plan.prompt_tokens, plan.completion_tokens)
+    reported_prompt, reported_completion = plan.step_tokens
+    step["usage"] = _usage(
+        plan.prompt_tokens - reported_prompt, plan.completion_tokens - reported_completion
+    )
+    plan.step_tokens = (plan.prompt_tokens, plan.completion_tokens)
 
 
 def _new_step(store: Store, run: JSON, kind: str, details: JSON, at: float) -> JSON:
@@ -526,7 +535,7 @@ def _run_object(
         "cancelled_at": None,
         "failed_at": None,
         "completed_at": None,
-        "model": pick("model", "gpt-4o"),
+        "model": _run_model(assistant, request),
         "instructions": instructions,
         "tools": tools,
         "metadata": request.get("metadata") or {},
@@ -542,3 +551,8 @@ def _run_object(
         "temperature": pick("temperature", 1.0),
         "top_p": pick("top_p", 1.0),
     }
+
+
+def _run_model(assistant: JSON, request: JSON) -> str:
+    """The run's model: the request's, else the assistant's."""
+    return str(request.get("model") or assistant.get("model") or "gpt-4o")

@@ -51,6 +51,21 @@ def not_found(kind: str, object_id: str) -> APIError:
     return APIError(404, f"No {kind} found with id '{object_id}'.")
 
 
+MISSING_MODEL_PREFIX = "no-such-"
+"""Models named so do not exist: creating a run or response on one is refused."""
+
+
+def check_model_exists(model: object) -> None:
+    """The API's refusal of a model that does not exist (or that the key cannot use)."""
+    if isinstance(model, str) and model.startswith(MISSING_MODEL_PREFIX):
+        raise APIError(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+
+
 def invalid(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 

@@ -23,7 +23,7 @@ from emulator import model, prompts, sse, vector_stores
 from emulator.config import Timings
 from emulator.conversations import append_items, find_conversation, items_of
 from emulator.engine import FAILURE_MESSAGES
-from emulator.errors import APIError, invalid
+from emulator.errors import APIError, check_model_exists, invalid
 from emulator.model import SearchHit, ToolCall
 from emulator.response_items import (
     function_call,
@@ -67,6 +67,7 @@ def create_response(
             param="model",
             code="missing_required_parameter",
         )
+    check_model_exists(request["model"])
     history, conversation_id = _history(store, request)
     plan = new_plan(store, request, history, options, timings)
     plan.conversation_id = conversation_id

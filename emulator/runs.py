@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from emulator import engine, sse
 from emulator.assistants import assistants
 from emulator.directives import parse_pairs
-from emulator.errors import not_found
+from emulator.errors import check_model_exists, not_found
 from emulator.http import emulator, json_body, list_page, ok
 from emulator.state import Emulator
 from emulator.store import Entry, Store
@@ -29,7 +29,8 @@ async def create(request: Request) -> Response:
     store = emu.store
     thread_id = request.path_params["thread_id"]
     threads(store).get(thread_id)
-    assistants(store).get(body["assistant_id"])
+    assistant = assistants(store).get(body["assistant_id"]).public
+    check_model_exists(body.get("model") or assistant.get("model"))
     options = parse_pairs(request.headers.get(RUN_OPTIONS_HEADER, ""))
     ensure_idle(store, thread_id, "run")
     for message in body.get("additional_messages") or []:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import TLSConfig
 
+from activities.prices import PricesFileError, PriceTable, load_prices
 from workers.codec import EncryptionKey, parse_keys
 from workflows.common import MAX_TOOL_OUTPUT_CHARS
 
@@ -90,6 +91,12 @@ class Settings(BaseSettings):
     )
     tool_output_max_chars: int = Field(16_000, gt=0, le=MAX_TOOL_OUTPUT_CHARS)
 
+    model_prices_file: Path | None = Field(
+        None,
+        description="a YAML file of USD prices per 1M input/output tokens per model, replacing "
+        "the shipped table (activities/model_prices.yaml) behind the runs' cost estimates",
+    )
+
     api_tokens: SecretStr | None = Field(
         None,
         description="`serve`: bearer tokens as `tenant:sha256hex,...` (the sha256 of each token "
@@ -141,6 +148,20 @@ class Settings(BaseSettings):
         if not match or not 0 < int(match.group(2)) < 65536:
             raise ValueError(f"expected host:port, got {value!r}")
         return value
+
+    @field_validator("model_prices_file")
+    @classmethod
+    def _prices_load(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                load_prices(value)
+            except PricesFileError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    def model_prices(self) -> PriceTable:
+        """The price table: MODEL_PRICES_FILE's, else the shipped defaults."""
+        return load_prices(self.model_prices_file)
 
     @field_validator("payload_encryption_keys")
     @classmethod

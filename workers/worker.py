@@ -51,7 +51,11 @@ def project_activities(
     if task_queue != settings.temporal_task_queue:
         return served
     openai = openai_client(settings, tracing)
-    steps = RunSteps(AssistantsBackend(openai, registry), ResponsesBackend(openai, registry))
+    steps = RunSteps(
+        AssistantsBackend(openai, registry),
+        ResponsesBackend(openai, registry),
+        settings.model_prices(),
+    )
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
     candidates = CleanupCandidates(openai, client)

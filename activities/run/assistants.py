@@ -33,7 +33,7 @@ from activities.run.assistants_messages import (
 )
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
-from workflows.common import RunPhase
+from workflows.common import RunPhase, Usage
 from workflows.run.steps import (
     CancelRun,
     CreateThread,
@@ -278,6 +278,17 @@ class AssistantsBackend:
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
         return await self._snapshot(run)
 
+    async def _steps_usage(self, run: Run) -> Usage:
+        """The usage the run's closed steps report (each step's own share of the run's)."""
+        usage = Usage()
+        listed = self.client.beta.threads.runs.steps.list(
+            run.id, thread_id=run.thread_id, limit=100
+        )
+        async for step in listed:
+            if step.usage is not None:
+                usage += Usage.model_validate(step.usage.model_dump())
+        return usage
+
     async def _follow(self, events: RunEvents, doing: str, text: TextPublisher) -> RunSnapshot:
         """Read a run's event stream until it needs outputs or ends, publishing its text."""
         run: Run | None = None
@@ -300,9 +311,14 @@ class AssistantsBackend:
         return await self._snapshot(run)
 
     async def _snapshot(self, run: Run) -> RunSnapshot:
-        """The run, with all of its messages once it has ended (however it was followed)."""
+        """The run, with all of its messages once it has ended (however it was followed). A
+        run waiting for tool outputs has no usage yet: its closed steps' usage stands in (the
+        turns before this one), so a token budget can be checked between turns."""
         if run.status not in TERMINAL:
-            return snapshot(run, [])
+            waiting = snapshot(run, [])
+            if run.status == "requires_action" and waiting.usage is None:
+                waiting.usage = await self._steps_usage(run)
+            return waiting
         listed = self.client.beta.threads.messages.list(
             run.thread_id, run_id=run.id, order="asc", limit=100
         )

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import openai
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.prices import PriceTable, load_prices
 from activities.run.assistants import AssistantsBackend
 from activities.run.responses import ResponsesBackend
 from workflows.common import Backend
@@ -16,6 +19,7 @@ from workflows.run.steps import (
     DEFAULT_BACKEND,
     DELETE_THREAD,
     ENSURE_ASSISTANT,
+    MODEL_NOT_FOUND,
     START_RUN,
     SUBMIT_TOOL_OUTPUTS,
     WAIT_FOR_RUN,
@@ -56,8 +60,14 @@ class DefaultBackend:
 class RunSteps:
     """The run's activities, registered under the backend-neutral step names."""
 
-    def __init__(self, assistants: AssistantsBackend, responses: ResponsesBackend) -> None:
+    def __init__(
+        self,
+        assistants: AssistantsBackend,
+        responses: ResponsesBackend,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.assistants = assistants
+        self.prices = prices or load_prices()
         self.backends: dict[Backend, RunBackend] = {
             "assistants": assistants,
             "responses": responses,
@@ -77,21 +87,41 @@ class RunSteps:
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
-        return await self.backends[request.backend].start_run(request)
+        try:
+            return self._priced(await self.backends[request.backend].start_run(request))
+        except ApplicationError as err:
+            raise _model_not_found(err) or err from err.__cause__
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
-        return await self.backends[request.backend].wait_for_run(request)
+        return self._priced(await self.backends[request.backend].wait_for_run(request))
 
     @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
-        return await self.backends[request.backend].submit_tool_outputs(request)
+        return self._priced(await self.backends[request.backend].submit_tool_outputs(request))
 
     @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
-        return await self.backends[request.backend].cancel_run(request)
+        return self._priced(await self.backends[request.backend].cancel_run(request))
+
+    def _priced(self, snapshot: RunSnapshot) -> RunSnapshot:
+        """The snapshot with the estimated cost of its usage (None: the model has no price)."""
+        snapshot.cost_usd = self.prices.cost(snapshot.model, snapshot.usage)
+        if snapshot.cost_usd is None and snapshot.model is not None:
+            activity.logger.warning("no price for model %s: its cost is unknown", snapshot.model)
+        return snapshot
 
     @activity.defn(name=DELETE_THREAD.name)
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread (a chain of responses); False if it was already gone."""
         return await self.backend_of(thread_id).delete_thread(thread_id)
+
+
+def _model_not_found(err: ApplicationError) -> ApplicationError | None:
+    """The API's refusal of the run's model (`model_not_found`) as an error of its own type,
+    so a run with fallback models can try the next one."""
+    cause = err.__cause__
+    body = cause.body if isinstance(cause, openai.APIStatusError) else None
+    if isinstance(body, dict) and body.get("code") == "model_not_found":
+        return ApplicationError(err.message, type=MODEL_NOT_FOUND, non_retryable=True)
+    return None

@@ -38,6 +38,9 @@ class PreviousExecutions:
                 next_message_id=state.runs_done + 1,
                 runs_done=state.runs_done,
                 recent=state.recent,
+                tokens_used=state.tokens_used,
+                cost_usd=state.cost_usd,
+                runs_without_cost=state.runs_without_cost,
             )
         backend = self.steps.backends[request.backend]
         if carry.thread_id is not None and not await backend.thread_exists(carry.thread_id):

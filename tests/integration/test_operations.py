@@ -141,6 +141,9 @@ async def test_a_run_with_a_tool_and_a_retried_start_shows_in_the_workers_metric
     assert seen.value("durable_assistants_tokens_total", **tokens, kind="output") == (
         result.usage.completion_tokens
     )
+    assert result.cost_usd is not None
+    cost = seen.value("durable_assistants_cost_microdollars_total", **tokens)
+    assert cost == round(result.cost_usd * 1_000_000)
     start = {"operation": "run.start"}
     assert seen.value("durable_assistants_api_errors_total", **start, status_code="500") == 1
     assert seen.value("durable_assistants_api_retries_total", **start) == 1

@@ -26,7 +26,7 @@ from temporalio.client import Client
 
 from emulator.config import EmulatorConfig, Timings
 from emulator.server import BackgroundEmulator
-from workers.client import RunHandle, send_message, start_run, thread_workflow_id
+from workers.client import RunHandle, post_message, send_message, start_run, thread_workflow_id
 from workers.settings import load_settings
 from workers.temporal_server import local_test_environment
 from workers.worker import build_worker, project_tools
@@ -81,6 +81,27 @@ RUNS: dict[str, dict[str, object]] = {
         "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather"]},
         "messages": [{"content": f"{SLOW} What is the weather in Rome and Oslo and Lima?"}],
     },
+    "max_tool_rounds_reached": {
+        "messages": [{"content": "weather in Paris then weather in London"}],
+        "max_tool_rounds": 1,
+    },
+    "token_budget_spent_by_a_failed_attempt": {
+        "messages": [
+            {"content": "weather in Oslo then weather in Rome [[emulator fail=server_error*1]]"}
+        ],
+        "max_run_attempts": 2,
+        "max_total_tokens": 1,
+    },
+    "responses_token_budget": {
+        "backend": "responses",
+        "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather", "calculate"]},
+        "messages": [{"content": "What is the weather in Rome? then calculate 6 * 7"}],
+        "max_total_tokens": 1,
+    },
+    "fallback_model": {
+        "messages": [{"content": "Hi [[emulator fail_model=gpt-4o]]"}],
+        "fallback_models": ["gpt-4o-mini"],
+    },
 }
 
 
@@ -116,6 +137,24 @@ async def thread_continued_then_idle(stack: Stack) -> str:
     return thread_workflow_id(config.key)
 
 
+async def thread_token_budget_used_up(stack: Stack) -> str:
+    """A conversation whose one message uses its budget: it continues as new, drops the
+    message posted next, then closes when idle."""
+    client = stack.client
+    config = ThreadConfig(
+        key=f"replay-{uuid.uuid4().hex[:8]}",
+        assistant_id=stack.assistant_id,
+        backend="assistants",
+        runs_before_continue_as_new=1,
+        idle_timeout_seconds=1,
+        token_budget=1,
+    )
+    await send_message(client, QUEUE, config, "Say hello to Ada")
+    await post_message(client, QUEUE, config, "And to Bob")
+    await client.get_workflow_handle(thread_workflow_id(config.key)).result()
+    return thread_workflow_id(config.key)
+
+
 async def cleanup_pages(stack: Stack) -> str:
     """A cleanup (dry run) of 150 files, continuing as new after each page of 100."""
     for n in range(150):
@@ -131,6 +170,7 @@ async def cleanup_pages(stack: Stack) -> str:
 SCENARIOS: dict[str, Scenario] = {
     **{name: run_scenario(name, fields) for name, fields in RUNS.items()},
     "thread_continued_then_idle": thread_continued_then_idle,
+    "thread_token_budget_used_up": thread_token_budget_used_up,
     "cleanup_pages": cleanup_pages,
 }
 

@@ -48,6 +48,9 @@ class ConversationConfig(Contract):
     delete_thread_when_done: bool = False
     runs_before_continue_as_new: int = Field(200, ge=1)
     recent_results: int = Field(10, ge=0, le=100)
+    token_budget: int | None = Field(
+        None, ge=1, description="tokens the conversation's runs may use in all"
+    )
 
 
 class ConversationMessage(Contract):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from workflows.common import (
     MAX_MESSAGE_CHARS,
@@ -35,6 +35,10 @@ ToolReference = Annotated[
         "web_search), or a tool object as the API takes it"
     ),
 ]
+
+
+MAX_FALLBACK_MODELS = 5
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
 
 
 class InputMessage(Contract):
@@ -147,9 +151,35 @@ class RunRequest(Contract):
         description="live progress shows the answer's text as the model writes it; false: "
         "each message's text arrives whole when it ends (fewest history events)",
     )
+    max_total_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="token budget of the whole run, all rounds and retried attempts: once "
+        "the tokens used reach it, the run stops at the next turn it would take (status "
+        "incomplete, incomplete_details.reason token_budget); checked between turns, so the "
+        "last turn can overshoot it",
+    )
+    max_tool_rounds: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="rounds of tool calls an attempt may make: a model asking for one more "
+        "is stopped (status incomplete, incomplete_details.reason max_tool_rounds)",
+    )
+    fallback_models: list[ModelName] = Field(
+        default_factory=list,
+        max_length=MAX_FALLBACK_MODELS,
+        description="models to start the run again on, in order, after the run fails with "
+        "server_error or rate_limit_exceeded (the model overloaded or unavailable); each is "
+        "one more attempt besides max_run_attempts",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> RunRequest:
+        if len(set(self.fallback_models)) != len(self.fallback_models):
+            raise ValueError("fallback_models: a model is listed twice")
+        if self.model is not None and self.model in self.fallback_models:
+            raise ValueError(f"fallback_models: {self.model} is the run's own model")
         if self.prompt is None and (self.assistant_id is None) == (self.assistant is None):
             raise ValueError("assistant_id, assistant: give exactly one of them (or a prompt)")
         if self.prompt is not None and self.assistant_id is not None:
@@ -184,6 +214,9 @@ WORKFLOW_OPTIONS = frozenset(
         "stream",
         "approval_required_for",
         "approval_timeout_seconds",
+        "max_total_tokens",
+        "max_tool_rounds",
+        "fallback_models",
     }
 )
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
@@ -241,6 +274,16 @@ class RunResult(Record):
     created_at: int | None = None
     completed_at: int | None = None
     cancel_reason: str | None = None
+    model: str | None = Field(None, description="the model of the run that gave this result")
+    models_tried: list[str] = Field(
+        default_factory=list, description="the models the attempts ran on, in order"
+    )
+    cost_usd: float | None = Field(
+        None,
+        description="estimated cost in USD of `usage` (all attempts), from the worker's price "
+        "table; None: a model used has no price there",
+    )
+    tool_rounds: int = Field(0, description="rounds of tool calls answered in the last attempt")
 
 
 class RunState(Record):
@@ -258,6 +301,9 @@ class RunState(Record):
     pending_approvals: list[ToolCall] = Field(
         default_factory=list, description="tool calls waiting for a person's decision"
     )
+    model: str | None = None
+    cost_usd: float | None = Field(None, description="estimated so far; None: unknown")
+    tool_rounds: int = 0
 
 
 class ApprovalDecision(Contract):

@@ -22,6 +22,8 @@ TOKENS = "durable_assistants_tokens_total"
 API_ERRORS = "durable_assistants_api_errors_total"
 API_RETRIES = "durable_assistants_api_retries_total"
 CONVERSATIONS_OPEN = "durable_assistants_conversations_open"
+COST = "durable_assistants_cost_microdollars_total"
+"""Estimated cost in millionths of a USD (Temporal counters count integers)."""
 METRIC_NAMES = frozenset(
     {
         RUNS,
@@ -33,6 +35,7 @@ METRIC_NAMES = frozenset(
         API_ERRORS,
         API_RETRIES,
         CONVERSATIONS_OPEN,
+        COST,
     }
 )
 DURATION_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
@@ -69,6 +72,9 @@ class RunMetrics:
             TOOL_CALL_DURATION, "a tool call's time, all attempts and its approval included"
         )
         self.tokens = meter.create_counter(TOKENS, "tokens used, by model and kind")
+        self.cost = meter.create_counter(
+            COST, "estimated cost in millionths of a USD of the runs that ended, by model"
+        )
         self.started = workflow.now()
         self.phase_since = self.started
         self.phase: RunPhase | None = None
@@ -88,7 +94,14 @@ class RunMetrics:
         self.tool_calls.add(1, labels)
         self.tool_duration.record(timedelta(seconds=result.duration_seconds), labels)
 
-    def ended(self, status: RunPhase, backend: str, model: str | None, usage: Usage) -> None:
+    def ended(
+        self,
+        status: RunPhase,
+        backend: str,
+        model: str | None,
+        usage: Usage,
+        cost_usd: float | None = None,
+    ) -> None:
         self.enter(status)
         labels = {"status": status.value, "backend": backend}
         self.runs.add(1, labels)
@@ -100,3 +113,5 @@ class RunMetrics:
             self.tokens.add(usage.prompt_tokens, {"model": model_label, "kind": "input"})
         if usage.completion_tokens:
             self.tokens.add(usage.completion_tokens, {"model": model_label, "kind": "output"})
+        if cost_usd:  # unknown (no price) or nothing: not counted
+            self.cost.add(round(cost_usd * 1_000_000), {"model": model_label})

@@ -23,6 +23,9 @@ class RunRecord:
     tool_calls_omitted: int = 0
     run_attempts: int = 0
     messages: list[RunMessage] = field(default_factory=list)
+    earlier_cost: float | None = 0.0  # of the runs in `earlier_usage`; None: a price unknown
+    models_tried: list[str] = field(default_factory=list)
+    tool_rounds: int = 0  # answered in the current attempt
 
     @property
     def run_id(self) -> str | None:
@@ -33,7 +36,9 @@ class RunRecord:
         response of its own: their messages and usage add up."""
         if self.latest is not None and self.latest.run_id != snapshot.run_id:
             self.earlier_usage += self.latest.usage or Usage()  # a round's response, done
+            self.earlier_cost = add_costs(self.earlier_cost, self.latest.cost_usd)
         self.latest = snapshot
+        self.tried(snapshot.model)
         self.thread_id = snapshot.thread_id or self.thread_id
         known = {message.id for message in self.messages}
         self.messages += [m for m in snapshot.messages if m.id not in known]
@@ -41,8 +46,15 @@ class RunRecord:
     def close_attempt(self, snapshot: RunSnapshot) -> None:
         """The attempt's run failed and will be started again: it is no longer the run."""
         self.earlier_usage += snapshot.usage or Usage()
+        self.earlier_cost = add_costs(self.earlier_cost, snapshot.cost_usd)
+        self.tried(snapshot.model)
         self.latest = None
         self.messages = []
+        self.tool_rounds = 0
+
+    def tried(self, model: str | None) -> None:
+        if model is not None and model not in self.models_tried:
+            self.models_tried.append(model)
 
     def add_tool_calls(self, results: list[ToolCallResult]) -> None:
         self.tool_calls, dropped = bounded([*self.tool_calls, *results])
@@ -51,6 +63,24 @@ class RunRecord:
     def usage(self) -> Usage:
         current = self.latest.usage if self.latest and self.latest.usage else Usage()
         return self.earlier_usage + current
+
+    def usage_with(self, snapshot: RunSnapshot) -> Usage:
+        """The usage once `snapshot` is recorded too (closed off or as the latest)."""
+        earlier = self.earlier_usage
+        if self.latest is not None and self.latest.run_id != snapshot.run_id:
+            earlier += self.latest.usage or Usage()
+        return earlier + (snapshot.usage or Usage())
+
+    def cost(self) -> float | None:
+        """The estimated cost of `usage()` in USD; None when a model used has no price."""
+        return add_costs(self.earlier_cost, self.latest.cost_usd if self.latest else 0.0)
+
+    @property
+    def model(self) -> str | None:
+        """The model of the current attempt's run (else of the last one tried)."""
+        if self.latest is not None and self.latest.model is not None:
+            return self.latest.model
+        return self.models_tried[-1] if self.models_tried else None
 
     def state(self, phase: RunPhase) -> RunState:
         latest = self.latest
@@ -65,6 +95,9 @@ class RunRecord:
             usage=self.usage(),
             expires_at=latest.expires_at if latest else None,
             run_attempts=self.run_attempts,
+            model=self.model,
+            cost_usd=self.cost(),
+            tool_rounds=self.tool_rounds,
         )
 
     def result(self, phase: RunPhase, cancel_reason: str | None) -> RunResult:
@@ -87,4 +120,13 @@ class RunRecord:
             created_at=latest.created_at if latest else None,
             completed_at=latest.completed_at if latest else None,
             cancel_reason=cancel_reason,
+            model=self.model,
+            models_tried=self.models_tried,
+            cost_usd=self.cost(),
+            tool_rounds=self.tool_rounds,
         )
+
+
+def add_costs(one: float | None, other: float | None) -> float | None:
+    """A sum of estimated costs: unknown if either is."""
+    return None if one is None or other is None else round(one + other, 9)

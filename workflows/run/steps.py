@@ -29,6 +29,8 @@ from workflows.run.contracts import (
     RunMessage,
 )
 
+MODEL_NOT_FOUND = "ModelNotFound"
+"""ApplicationError type: the API says the run's model does not exist or is not available."""
 ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
 
@@ -97,6 +99,9 @@ class RunSnapshot(Record):
     tool_calls: list[ToolCall] = Field(default_factory=list, description="outputs required")
     usage: Usage | None = None
     model: str | None = Field(None, description="the model the run used")
+    cost_usd: float | None = Field(
+        None, description="estimated cost of `usage` on `model`; None: the model has no price"
+    )
     last_error: RunError | None = None
     incomplete_details: dict[str, Any] | None = None
     expires_at: int | None = None

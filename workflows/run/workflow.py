@@ -6,15 +6,17 @@
 
 Every API call is an activity of the configured backend (see `workflows.run.steps`); each one
 returns only when the run needs tool outputs or has ended, so history grows with transitions.
-A run that fails for a transient reason is started again (`max_run_attempts`); only the run of
-the current attempt is ever followed, reported or cancelled.
+A run that fails for a transient reason is started again (`max_run_attempts`, then on the
+`fallback_models`); only the run of the current attempt is ever followed, reported or
+cancelled. Between turns a run that reached `max_total_tokens` or `max_tool_rounds` ends
+`incomplete` (`workflows.run.budgets`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -32,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.run import steps
     from workflows.run.approvals import Approvals
+    from workflows.run.budgets import ModelChoice, budget_spent, limit_reached, model_not_found
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -97,6 +100,7 @@ class AssistantRun:
         self.continues_from: str | None = None  # the thread (responses: response) the run began on
         self.log = ProgressLog()
         self.metrics = RunMetrics()
+        self.models = ModelChoice(request)
         self.shown = RunVisibility(request.summary(), self.log)
         self.approvals = Approvals(
             request.approval_required_for,
@@ -212,11 +216,15 @@ class AssistantRun:
             )
             await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
         self.continues_from = self.record.thread_id
-        for attempt in range(1, request.max_run_attempts + 1):
+        for attempt in range(1, self.models.attempts + 1):
             self.record.run_attempts = attempt
             snapshot = await self._start(attempt)
             while snapshot.status == RunPhase.requires_action:
+                usage, rounds = self.record.usage(), self.record.tool_rounds
+                if (limit := limit_reached(request, usage, rounds)) is not None:
+                    return await self._end_at_limit(snapshot, limit)
                 snapshot = await self._answer_tool_calls(snapshot)
+                self.record.tool_rounds += 1
             if self.record.latest is not None:  # ended for good; a transient failure leaves none
                 return
 
@@ -236,15 +244,26 @@ class AssistantRun:
                 thread_id=self.record.thread_id if on_assistants else self.continues_from,
                 messages=request.messages if attempt == 1 or not on_assistants else [],
                 stream=request.stream,
-                overrides=request.model_dump(
-                    exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
-                ),
+                overrides=self._overrides(),
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
                 return self._record(await self._call(steps.START_RUN, start, "start run"))
             except ActivityError as err:
+                missing = self.models.after_missing_model() if model_not_found(err) else None
+                if missing is not None:  # nothing was created: the same attempt goes on
+                    self.record.tried(missing or None)
+                    continue
                 await self._resolve_conflict(active_run_of(err), err)
+
+    def _overrides(self) -> dict[str, Any]:
+        """The API run's parameters; the fallback's model once the run's own failed."""
+        overrides = self.request.model_dump(
+            exclude=set(RUN_TARGET | WORKFLOW_OPTIONS), exclude_none=True
+        )
+        if self.models.override is not None:
+            overrides["model"] = self.models.override
+        return overrides
 
     async def _resolve_conflict(self, active_run: str | None, err: ActivityError) -> None:
         """The thread has another active run: wait for it, cancel it, or fail, per policy."""
@@ -302,6 +321,25 @@ class AssistantRun:
         )
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
 
+    async def _end_at_limit(self, waiting: RunSnapshot, limit: dict[str, Any]) -> None:
+        """End a run that reached a limit while it waits for tool outputs: its API run is
+        cancelled (a response waiting for outputs has nothing in flight: it is simply not
+        continued), and it ends `incomplete`, `limit` saying why."""
+        self._enter(RunPhase.cancelling, str(limit["message"]))
+        ended = waiting
+        if self.backend == "assistants":
+            cancel = steps.CancelRun(
+                backend=self.backend,
+                thread_id=waiting.thread_id,
+                run_id=waiting.run_id,
+                idempotency_key=self._idempotency_key(self.record.run_attempts),
+            )
+            ended = await self._call(steps.CANCEL_RUN, cancel, f"cancel: {limit['reason']}")
+        if ended.status in (RunPhase.requires_action, RunPhase.cancelled):
+            update = {"status": RunPhase.incomplete, "tool_calls": [], "incomplete_details": limit}
+            ended = ended.model_copy(update=update)
+        self._record(ended)
+
     async def _stop(self, driver: asyncio.Task[None]) -> None:
         """Stop driving the run, cancel it at the API, and record how it really ended."""
         reason = self.stop_reason or "cancelling"
@@ -325,7 +363,7 @@ class AssistantRun:
             idempotency_key=self._idempotency_key(self.record.run_attempts),
         )
         ended = await self._api(steps.CANCEL_RUN, cancel, "cancel the run")
-        if transient_failure(ended, self.record.run_attempts, self.request.max_run_attempts):
+        if transient_failure(ended, self.record.run_attempts, self._attempts_allowed(ended)):
             self.record.close_attempt(ended)  # the attempt a stop prevents is not the answer
             self._enter(self._ended(RunPhase.cancelled), f"stopped after {describe(ended)}")
             return
@@ -344,8 +382,9 @@ class AssistantRun:
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
         closed off (it will be started again), so it never shows as the run's end."""
-        if transient_failure(snapshot, self.record.run_attempts, self.request.max_run_attempts):
+        if transient_failure(snapshot, self.record.run_attempts, self._attempts_allowed(snapshot)):
             self.record.close_attempt(snapshot)
+            self.models.after_failure(snapshot)
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
         self.record.update(snapshot)
@@ -354,6 +393,12 @@ class AssistantRun:
         self.log.usage(self.record.usage())
         self._enter(self._ended(snapshot.status), describe(snapshot))
         return snapshot
+
+    def _attempts_allowed(self, latest: RunSnapshot) -> int:
+        """How many attempts the run may make; none more once its token budget is spent."""
+        if budget_spent(self.request, self.record.usage_with(latest)):
+            return self.record.run_attempts
+        return self.models.attempts
 
     def _ended(self, status: RunPhase) -> RunPhase:
         """A run cancelled because the caller's deadline passed has expired."""
@@ -369,8 +414,8 @@ class AssistantRun:
         self.metrics.tool_finished(result)
 
     def _count_end(self, status: RunPhase) -> None:
-        model = self.record.latest.model if self.record.latest else None
-        self.metrics.ended(status, self.backend, model, self.record.usage())
+        record = self.record
+        self.metrics.ended(status, self.backend, record.model, record.usage(), record.cost())
 
     def _approvals_changed(self) -> None:
         """A call began or stopped waiting for approval: the phase says whether any waits."""

@@ -30,3 +30,15 @@ def never_run(reason: str, thread_id: str | None) -> RunResult:
         assistant_id=None,
         cancel_reason=reason,
     )
+
+
+def budget_used_up(reason: str, thread_id: str | None) -> RunResult:
+    """A message queued while the conversation still had tokens, reached once it had none:
+    no run is started for it."""
+    return RunResult(
+        status="incomplete",
+        thread_id=thread_id,
+        run_id=None,
+        assistant_id=None,
+        incomplete_details={"reason": "token_budget", "message": reason},
+    )

@@ -84,6 +84,12 @@ class ThreadConfig(Carrier):
     delete_thread_when_done: bool = False
     runs_before_continue_as_new: int = Field(200, ge=1)
     recent_results: int = Field(10, ge=0, le=100)
+    token_budget: int | None = Field(
+        None,
+        ge=1,
+        description="tokens the conversation's runs may use in all: a message is refused "
+        "once they are used up, and each run may use at most what is left (max_total_tokens)",
+    )
     carried: ThreadCarry | None = Field(None, description="set by continue-as-new only")
 
     def summary(self) -> str:
@@ -127,6 +133,9 @@ class ThreadCarry(Record):
     runs_done: int
     recent: list[RunSummary]
     refused_messages: int = 0
+    tokens_used: int = 0
+    cost_usd: float = 0.0
+    runs_without_cost: int = 0
 
 
 class ThreadState(Record):
@@ -145,6 +154,13 @@ class ThreadState(Record):
     assistant: AssistantSpec | None = None
     prompt: PromptReference | None = None
     backend: Backend | None = None
+    tokens_used: int = Field(0, description="by the conversation's runs, all of them")
+    token_budget: int | None = None
+    tokens_left: int | None = Field(None, description="of token_budget; None: no budget")
+    cost_usd: float = Field(
+        0.0, description="estimated cost in USD of the runs whose models have a price"
+    )
+    runs_without_cost: int = Field(0, description="runs whose cost is unknown (no price)")
 
     def answers_like(self, config: ThreadConfig | ConfigureThread) -> bool:
         """`config` names the assistant (spec or prompt) this conversation answers with."""

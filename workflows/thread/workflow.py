@@ -23,9 +23,10 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, choose_backend
     from workflows.run.contracts import RunRequest, RunResult, refused_by
+    from workflows.run.record import add_costs
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID, TENANT
-    from workflows.thread.answers import failed_run, never_run
+    from workflows.thread.answers import budget_used_up, failed_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
         ConfigureThread,
@@ -44,6 +45,7 @@ R = TypeVar("R")
 CLOSING = "ThreadClosing"
 CONTINUING = "ThreadContinuing"
 QUEUE_FULL = "ThreadQueueFull"
+TOKEN_BUDGET_USED = "ThreadTokenBudgetUsed"
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -68,6 +70,9 @@ class AssistantThread:
         self.delete_thread = config.delete_thread_when_done
         self.thread_deleted = False
         self.refused_messages = carried.refused_messages if carried else 0
+        self.tokens_used = carried.tokens_used if carried else 0
+        self.cost_usd = carried.cost_usd if carried else 0.0
+        self.runs_without_cost = carried.runs_without_cost if carried else 0
 
     @workflow.run
     async def run(self, config: ThreadConfig) -> ThreadState:
@@ -105,13 +110,15 @@ class AssistantThread:
             raise ApplicationError(
                 f"conversation {key}: {full}", type=QUEUE_FULL, non_retryable=True
             )
+        if (used_up := self._budget_used_up()) is not None:
+            raise ApplicationError(used_up, type=TOKEN_BUDGET_USED, non_retryable=True)
         self._run_request(message)
 
     @workflow.signal
     def post_message(self, message: ThreadMessage) -> None:
         """Queue a message without waiting for the answer (answered even while closing). A
         message the queue has no room for is dropped, counted in `state`, and logged."""
-        if (full := self.queue.no_room_for(message)) is not None:
+        if (full := self.queue.no_room_for(message) or self._budget_used_up()) is not None:
             self.refused_messages += 1
             workflow.logger.warning("post_message dropped: %s", full)
             return
@@ -170,6 +177,25 @@ class AssistantThread:
             assistant=self.config.assistant,
             prompt=self.config.prompt,
             backend=self.config.backend,
+            tokens_used=self.tokens_used,
+            token_budget=self.config.token_budget,
+            tokens_left=self._tokens_left(),
+            cost_usd=self.cost_usd,
+            runs_without_cost=self.runs_without_cost,
+        )
+
+    def _tokens_left(self) -> int | None:
+        """Of the conversation's token budget (0 when used up or overshot); None: no budget."""
+        budget = self.config.token_budget
+        return None if budget is None else max(budget - self.tokens_used, 0)
+
+    def _budget_used_up(self) -> str | None:
+        """Why no message may start a run: the token budget is used up; None: it may."""
+        if self._tokens_left() != 0:
+            return None
+        return (
+            f"conversation {self.config.key}: token budget used up ({self.tokens_used} of "
+            f"token_budget {self.config.token_budget} tokens): no message is answered"
         )
 
     async def _answer_until_closed(self) -> None:
@@ -221,6 +247,11 @@ class AssistantThread:
         self.thread_id = previous.thread_id
         self.runs_done = previous.runs_done
         self.recent = previous.recent
+        self.tokens_used = (
+            previous.tokens_used
+        )  # a budget is the conversation's, not an execution's
+        self.cost_usd = previous.cost_usd
+        self.runs_without_cost = previous.runs_without_cost
         numbered = previous.next_message_id - 1
         self.queue.number_after(numbered)  # taken while looking: their numbers follow
 
@@ -247,6 +278,10 @@ class AssistantThread:
         return result
 
     async def _answer(self, queued: QueuedMessage) -> None:
+        if (used_up := self._budget_used_up()) is not None:  # queued before it was used up
+            if queued.answered_by_update:
+                self.answers[queued.id] = budget_used_up(used_up, self.thread_id)
+            return
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
         self.current_run = workflow_id
         request = self._run_request(queued.message)
@@ -269,6 +304,7 @@ class AssistantThread:
             result = failed_run(err, self.thread_id)
         self.runs_done += 1
         self.current_run = None
+        self._count_usage(result)
         if result.thread_id and result.thread_id != self.thread_id:
             self.thread_id, self.thread_deleted = result.thread_id, False
             self._publish_thread_id()
@@ -279,6 +315,13 @@ class AssistantThread:
             f"{self.config.summary()}\n\n**waiting** for messages: {self.runs_done} "
             f"answered, the last {result.status}"
         )
+
+    def _count_usage(self, result: RunResult) -> None:
+        self.tokens_used += result.usage.total_tokens
+        if (cost := add_costs(self.cost_usd, result.cost_usd)) is not None:
+            self.cost_usd = cost
+        elif result.usage.total_tokens:
+            self.runs_without_cost += 1
 
     def _publish_thread_id(self) -> None:
         """OpenAIThreadId on an open thread workflow is what protects it from Cleanup."""
@@ -300,6 +343,9 @@ class AssistantThread:
             "on_active_run": "wait",
             "messages": [message.model_dump(include={"content", "attachments", "metadata"})],
         }
+        if (left := self._tokens_left()) is not None:  # no run may spend more than is left
+            asked = fields.get("max_total_tokens")
+            fields["max_total_tokens"] = max(min(left, asked or left), 1)
         return RunRequest.model_validate(fields)
 
     def _remember(self, queued: QueuedMessage, workflow_id: str, result: RunResult) -> None:
@@ -328,6 +374,9 @@ class AssistantThread:
             runs_done=self.runs_done,
             recent=self.recent,
             refused_messages=self.refused_messages,
+            tokens_used=self.tokens_used,
+            cost_usd=self.cost_usd,
+            runs_without_cost=self.runs_without_cost,
         )
         return self.config.model_copy(
             update={"carried": carry, "delete_thread_when_done": self.delete_thread}
