@@ -37,6 +37,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.emulator_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.runs_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.progress_bench
+	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.limits_bench
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run

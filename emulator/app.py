@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from emulator.config import EmulatorConfig
 from emulator.errors import APIError, bad_api_key, missing_api_key
 from emulator.faults import DroppedConnection, FaultInjector
 from emulator.http import ok
-from emulator.state import Emulator
+from emulator.state import Emulator, LoggedRequest
 from emulator.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,12 @@ class _CountRequests:
             await self.app(scope, receive, send)
             return
         status = 0
+        arrived = answered = time.time()
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], time.time()
             await send(message)
 
         try:
@@ -97,6 +99,15 @@ class _CountRequests:
             route = scope.get("route")
             path = "/v1" + route.path if isinstance(route, Route) else scope["path"]
             self.emulator.store.counters.count("requests", f"{scope['method']} {path} {status}")
+            self.emulator.request_log.append(
+                LoggedRequest(
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    arrived=arrived,
+                    answered=answered,
+                )
+            )
 
 
 async def _api_error(_: Request, error: Exception) -> Response:
@@ -119,6 +130,12 @@ async def _unexpected(_: Request, error: Exception) -> Response:
 def _admin_routes(emulator: Emulator) -> list[BaseRoute]:
     async def counters(_: Request) -> Response:
         return ok(emulator.store.counters.snapshot())
+
+    async def requests(request: Request) -> Response:
+        """The request log (arrival and answer times, epoch seconds), from `?since=` on."""
+        since = float(request.query_params.get("since", "0"))
+        logged = [r._asdict() for r in emulator.request_log if r.arrived >= since]
+        return ok({"data": logged})
 
     async def reset(_: Request) -> Response:
         emulator.reset()
@@ -144,6 +161,7 @@ def _admin_routes(emulator: Emulator) -> list[BaseRoute]:
 
     return [
         Route("/counters", counters, methods=["GET"]),
+        Route("/requests", requests, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/config", get_config, methods=["GET"]),
         Route("/config", put_config, methods=["PUT"]),

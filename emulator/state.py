@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from emulator.config import EmulatorConfig
 from emulator.store import Store
+
+REQUEST_LOG_SIZE = 100_000
+
+
+class LoggedRequest(NamedTuple):
+    """One `/v1` request: when it arrived and when its answer's headers left (epoch
+    seconds), so tests can measure rates and prove that nothing arrived in a window."""
+
+    method: str
+    path: str
+    status: int
+    arrived: float
+    answered: float
 
 
 class Emulator:
@@ -24,6 +39,9 @@ class Emulator:
             store = Store.load(state_file)
         self.store = store or Store()
         self._requests_in_flight = 0
+        self.request_log: collections.deque[LoggedRequest] = collections.deque(
+            maxlen=REQUEST_LOG_SIZE
+        )
         self._changed_since_save = False
         self._changes: dict[str, asyncio.Event] = {}
 

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         2.0, gt=0, description="longest gap between heartbeats sent; bounds how late a cancel lands"
     )
 
+    model_requests_per_second: float | None = Field(
+        None,
+        gt=0,
+        description="fleet-wide rate of model requests (runs and responses created, tool "
+        "outputs submitted), held by the Temporal server across every worker (unset: unlimited)",
+    )
+
     worker_deployment_name: str | None = Field(
         None, description="Worker Deployment versioning: the deployment this worker belongs to"
     )

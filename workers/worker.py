@@ -1,4 +1,5 @@
-"""The worker process: every workflow and activity of the project on one task queue."""
+"""The worker process: every workflow and activity of the project on its task queue, and the
+model steps also on the model queue (`workers.fleet`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import structlog
 from openai import AsyncOpenAI
+from temporalio.activity import _Definition
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -25,6 +27,7 @@ from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores.ingest import VectorStoreActivities
 from activities.vector_stores.readiness import VectorStoreReadiness
 from workers.connection import connect
+from workers.fleet import FleetBackoff, ModelGate
 from workers.health import WorkerReadiness, health_endpoints
 from workers.metrics import ApiMetrics, count_open_conversations
 from workers.settings import Settings, SettingsError
@@ -32,6 +35,7 @@ from workers.telemetry import Tracing, temporal_runtime
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
 from workflows.run.pinned import PinnedAssistantRun
+from workflows.run.steps import MODEL_STEPS, model_queue
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
 
@@ -122,6 +126,8 @@ def build_worker(
     task_queue: str | None = None,
     tracing: Tracing | None = None,
 ) -> Worker:
+    """The worker of `task_queue`; with the model steps among its activities, it also serves
+    them on the model queue (a second `Worker` it runs and stops with itself)."""
     queue = task_queue or settings.temporal_task_queue
     if activities is None:
         activities = project_activities(settings, queue, client, tracing)
@@ -131,18 +137,65 @@ def build_worker(
     versioning = deployment_config(settings)
     if versioning is not None:
         workflows = [PinnedAssistantRun if w is AssistantRun else w for w in workflows]
-    return Worker(
+    meter = temporal_runtime(settings.metrics_port).metric_meter
+    options: dict[str, Any] = {
+        "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
+        "max_heartbeat_throttle_interval": timedelta(seconds=settings.heartbeat_throttle_seconds),
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "deployment_config": versioning,
+    }
+    main = ProjectWorker(
         client,
         task_queue=queue,
         workflows=workflows,
         activities=served,
         no_remote_activities=not activities,  # workflows only
-        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
-        max_heartbeat_throttle_interval=timedelta(seconds=settings.heartbeat_throttle_seconds),
-        max_concurrent_activities=settings.max_concurrent_activities,
-        deployment_config=versioning,
-        interceptors=[ApiMetrics(temporal_runtime(settings.metrics_port).metric_meter)],
+        interceptors=[ApiMetrics(meter)],
+        **options,
     )
+    model_steps = [a for a in activities if activity_name(a) in MODEL_STEPS]
+    if model_steps:
+        gate = ModelGate(client, model_queue(queue), client.identity)
+        main.model_queue = Worker(
+            client,
+            task_queue=model_queue(queue),
+            activities=model_steps,
+            max_task_queue_activities_per_second=settings.model_requests_per_second,
+            interceptors=[ApiMetrics(meter), FleetBackoff(gate)],
+            **options,
+        )
+        main.gate = gate
+    return main
+
+
+def activity_name(function: Callable[..., Any]) -> str | None:
+    definition = _Definition.from_callable(function)
+    return definition.name if definition else None
+
+
+class ProjectWorker(Worker):
+    """A worker that also runs the model queue's worker (if any), started and stopped with it;
+    either one failing stops both."""
+
+    model_queue: Worker | None = None
+    gate: ModelGate | None = None
+
+    async def run(self) -> None:
+        if self.model_queue is None:
+            await super().run()
+            return
+        main = asyncio.create_task(super().run())
+        model = asyncio.create_task(self.model_queue.run())
+        keeper = asyncio.create_task(self.gate.keep()) if self.gate else None
+        try:
+            await asyncio.wait({main, model}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+            await asyncio.gather(
+                super().shutdown(), self.model_queue.shutdown(), return_exceptions=True
+            )
+        await asyncio.gather(main, model)
 
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:

@@ -172,6 +172,17 @@ START_RUN = Step("run.start", StartRun, RunSnapshot)
 WAIT_FOR_RUN = Step("run.wait", WaitForRun, RunSnapshot)
 SUBMIT_TOOL_OUTPUTS = Step("run.submit_tool_outputs", SubmitToolOutputs, RunSnapshot)
 CANCEL_RUN = Step("run.cancel", CancelRun, RunSnapshot)
+MODEL_STEPS = frozenset({START_RUN.name, SUBMIT_TOOL_OUTPUTS.name})
+"""The steps that each send one model request per attempt (a run or response created, tool
+outputs submitted): they run on the model queue, whose server-side rate limit is the fleet's."""
+MODEL_QUEUE_SUFFIX = "-model"
+
+
+def model_queue(task_queue: str) -> str:
+    """The task queue of the model steps of workflows on `task_queue`."""
+    return task_queue + MODEL_QUEUE_SUFFIX
+
+
 DELETE_THREAD = Step("run.delete_thread", str, bool, heartbeats=False)
 """Delete the API thread; False if it was already gone."""
 WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])

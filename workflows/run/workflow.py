@@ -434,6 +434,10 @@ class AssistantRun:
         return await self._api(step, argument, summary)
 
     async def _api(self, step: Step[A, R], argument: A, summary: str) -> R:
+        # model requests go through the model queue, whose rate limit holds fleet-wide (the
+        # queue is not part of the command's match on replay: histories replay either way)
+        routed = step.name in steps.MODEL_STEPS
+        queue = {"task_queue": steps.model_queue(workflow.info().task_queue)} if routed else {}
         return await call_api(
             step,
             argument,
@@ -441,6 +445,7 @@ class AssistantRun:
             summary,
             # a start interrupted by a cancel must finish its request before we look it up
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            **queue,
         )
 
     def _stop_if_requested(self) -> None:
