@@ -71,7 +71,8 @@ def task_queue(request: pytest.FixtureRequest) -> str:
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory without `.env` and an environment without our variables."""
     for name in list(os.environ):
-        if name.startswith(("TEMPORAL_", "OPENAI_", "LOG_", "PAYLOAD_", "CODEC_")):
+        isolated = ("TEMPORAL_", "OPENAI_", "LOG_", "PAYLOAD_", "CODEC_", "MODEL_", "OTEL_")
+        if name.startswith(isolated) or name in ("METRICS_PORT", "HEALTH_PORT"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path

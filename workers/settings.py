@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="fleet-wide rate of model requests (runs and responses created, tool "
         "outputs submitted), held by the Temporal server across every worker (unset: unlimited)",
     )
+    model_tokens_per_minute: str = Field(
+        "",
+        description="fleet-wide token budgets per model, `MODEL=TOKENS,...`: once a model's "
+        "are spent in the current window, new runs on it wait for the next (unset: no pacing)",
+    )
+    model_tokens_window_seconds: float = Field(
+        60.0, gt=0, description="the pacing window of MODEL_TOKENS_PER_MINUTE"
+    )
 
     worker_deployment_name: str | None = Field(
         None, description="Worker Deployment versioning: the deployment this worker belongs to"
@@ -229,6 +237,16 @@ class Settings(BaseSettings):
         url = urlsplit(self.temporal_ui_url)
         return [f"{url.scheme}://{url.netloc}"] if url.scheme and url.netloc else []
 
+    @field_validator("model_tokens_per_minute")
+    @classmethod
+    def _token_budgets_parse(cls, value: str) -> str:
+        parse_token_budgets(value)
+        return value
+
+    @property
+    def model_token_budgets(self) -> dict[str, int]:
+        return parse_token_budgets(self.model_tokens_per_minute)
+
     @property
     def tool_modules(self) -> list[str]:
         return [module.strip() for module in self.tools_modules.split(",") if module.strip()]
@@ -274,6 +292,21 @@ class Settings(BaseSettings):
             client_cert=cert,
             client_private_key=key,
         )
+
+
+def parse_token_budgets(text: str) -> dict[str, int]:
+    """`MODEL=TOKENS,...` as a dict; a `ValueError` names the entry that is wrong."""
+    budgets: dict[str, int] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        model, equals, tokens = (part.strip() for part in entry.partition("="))
+        if not equals or not model or not tokens.isdigit() or int(tokens) < 1:
+            raise ValueError(f"{entry!r}: expected MODEL=TOKENS with TOKENS a positive integer")
+        if model in budgets:
+            raise ValueError(f"{model!r} is given twice")
+        budgets[model] = int(tokens)
+    return budgets
 
 
 def _read_file(variable: str, path: Path | None) -> bytes | None:

@@ -19,6 +19,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
+from activities.pacing import TokenPacer
 from activities.run.assistants import AssistantsBackend
 from activities.run.responses import ResponsesBackend
 from activities.run.steps import DefaultBackend, RunSteps
@@ -34,6 +35,7 @@ from workers.settings import Settings, SettingsError
 from workers.telemetry import Tracing, temporal_runtime
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
+from workflows.pacing import TokenWindow
 from workflows.run.pinned import PinnedAssistantRun
 from workflows.run.steps import MODEL_STEPS, model_queue
 from workflows.run.workflow import AssistantRun
@@ -41,7 +43,7 @@ from workflows.thread.workflow import AssistantThread
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Cleanup]
+WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Cleanup, TokenWindow]
 
 
 def project_activities(
@@ -59,6 +61,7 @@ def project_activities(
         AssistantsBackend(openai, registry),
         ResponsesBackend(openai, registry),
         settings.model_prices(),
+        token_pacer(settings, client),
     )
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
@@ -87,6 +90,15 @@ def project_activities(
         candidates.find_candidates,
         deletion.delete,
     ]
+
+
+def token_pacer(settings: Settings, client: Client) -> TokenPacer | None:
+    """Pacing by MODEL_TOKENS_PER_MINUTE, when it names a model."""
+    budgets = settings.model_token_budgets
+    if not budgets:
+        return None
+    window = settings.model_tokens_window_seconds
+    return TokenPacer(client, budgets, window, settings.temporal_task_queue)
 
 
 def openai_api_key(settings: Settings) -> str:

@@ -9,10 +9,11 @@ import openai
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.pacing import TokenPacer
 from activities.prices import PriceTable, load_prices
 from activities.run.assistants import AssistantsBackend
 from activities.run.responses import ResponsesBackend
-from workflows.common import Backend
+from workflows.common import TERMINAL_PHASES, Backend
 from workflows.run.steps import (
     CANCEL_RUN,
     CREATE_THREAD,
@@ -65,9 +66,11 @@ class RunSteps:
         assistants: AssistantsBackend,
         responses: ResponsesBackend,
         prices: PriceTable | None = None,
+        pacer: TokenPacer | None = None,
     ) -> None:
         self.assistants = assistants
         self.prices = prices or load_prices()
+        self.pacer = pacer
         self.backends: dict[Backend, RunBackend] = {
             "assistants": assistants,
             "responses": responses,
@@ -87,18 +90,36 @@ class RunSteps:
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
+        """Start the run, once its model has tokens left in the fleet's pacing window."""
+        if self.pacer is not None:
+            await self.pacer.admit(_model_of(request))
         try:
-            return self._priced(await self.backends[request.backend].start_run(request))
+            started = await self.backends[request.backend].start_run(request)
         except ApplicationError as err:
             raise _model_not_found(err) or err from err.__cause__
+        return await self._turn_done(request.backend, self._priced(started))
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
-        return self._priced(await self.backends[request.backend].wait_for_run(request))
+        waited = self._priced(await self.backends[request.backend].wait_for_run(request))
+        return await self._turn_done(request.backend, waited, created_here=False)
 
     @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
-        return self._priced(await self.backends[request.backend].submit_tool_outputs(request))
+        submitted = await self.backends[request.backend].submit_tool_outputs(request)
+        return await self._turn_done(request.backend, self._priced(submitted))
+
+    async def _turn_done(
+        self, backend: Backend, snapshot: RunSnapshot, created_here: bool = True
+    ) -> RunSnapshot:
+        """Add the tokens a model turn used to the pacing window: a response's once, by the
+        step that created it; an assistants run's once it has ended (its usage is the run's)."""
+        if self.pacer is None:
+            return snapshot
+        ended = snapshot.status in TERMINAL_PHASES
+        if (backend == "responses" and created_here) or (backend == "assistants" and ended):
+            await self.pacer.spent(snapshot.model, snapshot.usage)
+        return snapshot
 
     @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
@@ -115,6 +136,14 @@ class RunSteps:
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread (a chain of responses); False if it was already gone."""
         return await self.backend_of(thread_id).delete_thread(thread_id)
+
+
+def _model_of(request: StartRun) -> str | None:
+    """The model a run asks for, when the request says (an assistant's own is not known)."""
+    model = request.overrides.get("model")
+    if isinstance(model, str):
+        return model
+    return request.assistant.model if request.assistant is not None else None
 
 
 def _model_not_found(err: ApplicationError) -> ApplicationError | None:

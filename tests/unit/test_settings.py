@@ -32,6 +32,28 @@ class TestSettings:
         with pytest.raises(SettingsError, match=r"OPENAI_BACKEND: .*'assistants' or 'responses'"):
             load_settings()
 
+    @pytest.mark.parametrize(
+        ("budgets", "problem"),
+        [
+            ("gpt-4o", "'gpt-4o': expected MODEL=TOKENS"),
+            ("gpt-4o=0", "'gpt-4o=0': expected MODEL=TOKENS with TOKENS a positive integer"),
+            ("=5", "'=5': expected MODEL=TOKENS"),
+            ("gpt-4o=5,gpt-4o=6", "'gpt-4o' is given twice"),
+        ],
+    )
+    def test_malformed_token_budgets_name_the_variable_and_the_entry(
+        self, monkeypatch: pytest.MonkeyPatch, budgets: str, problem: str
+    ) -> None:
+        monkeypatch.setenv("MODEL_TOKENS_PER_MINUTE", budgets)
+        with pytest.raises(SettingsError) as raised:
+            load_settings()
+        assert str(raised.value).startswith("invalid setting MODEL_TOKENS_PER_MINUTE: ")
+        assert problem in str(raised.value)
+
+    def test_token_budgets_are_read_per_model(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MODEL_TOKENS_PER_MINUTE", "gpt-4o=30000, gpt-4o-mini=5")
+        assert load_settings().model_token_budgets == {"gpt-4o": 30000, "gpt-4o-mini": 5}
+
     def test_error_is_one_line(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OPENAI_BACKEND", "chat")
         monkeypatch.setenv("LOG_LEVEL", "loud")
