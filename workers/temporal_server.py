@@ -100,6 +100,13 @@ async def stop_process(process: asyncio.subprocess.Process, grace_seconds: float
         await process.wait()
 
 
+ONE_PARTITION = ("matching.numTaskqueueReadPartitions", "matching.numTaskqueueWritePartitions")
+"""A rate-limited queue holds its rate exactly only with one partition: the server splits a
+queue's rate over its partitions (README "Fleet limits"; deploy/temporal/dynamicconfig.yaml
+sets it for the model queue). The dev server takes no per-queue constraint: all its queues
+get one, as a small production namespace's would need no more."""
+
+
 async def local_test_environment(database: str | None = None) -> WorkflowEnvironment:
     """A Temporal dev server of its own (tests, benchmarks, recordings), with our search
     attributes and payload converter. Its start may take well over the SDK's default 5 s on
@@ -110,4 +117,7 @@ async def local_test_environment(database: str | None = None) -> WorkflowEnviron
         dev_server_database_filename=database,
         search_attributes=search_attributes.ALL,
         dev_server_startup_timeout=timedelta(seconds=60),
+        dev_server_extra_args=[
+            arg for key in ONE_PARTITION for arg in ("--dynamic-config-value", f"{key}=1")
+        ],
     )

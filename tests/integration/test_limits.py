@@ -29,8 +29,11 @@ from tests.integration.conftest import (
 from workers.settings import Settings
 from workflows.contracts import RunTimeouts
 
+pytestmark = pytest.mark.fleet
+
 WORKERS = 4
-RATE = 10.0
+RUNS = 60
+RATE = 5.0
 PROPAGATION = 1.0
 """ε: a model request may still arrive this long after a 429 was answered: requests whose
 tasks were dispatched before the back-off reached the server (a burst just released by the
@@ -78,15 +81,18 @@ async def test_the_fleet_sends_model_requests_at_the_configured_rate(
     request = ask(assistant, "Say hi.", timeouts=QUICK)
     await (await start(client, task_queue, request)).result()  # the fleet is up
     since = time.time()
-    handles = await asyncio.gather(*(start(client, task_queue, request) for _ in range(80)))
+    handles = await asyncio.gather(*(start(client, task_queue, request) for _ in range(RUNS)))
     results = await asyncio.gather(*(h.result() for h in handles))
     assert {r.status for r in results} == {"completed"}
     arrivals = model_requests(logged(api, since))
     assert len(arrivals) == len(handles)
-    # the steady window: the middle 80 % (the first tasks come in a burst per partition, the
-    # last ones drain from fewer partitions than the server splits the rate over)
-    cut = len(arrivals) // 10
-    steady = arrivals[cut : len(arrivals) - cut]
+    # the steady window: from the first quarter to the last two requests. The first quarter
+    # holds the limiter's burst: the server's token bucket fills while the runs' first
+    # workflow tasks are still building the backlog, and lets that much through at once.
+    # The model queue has one partition, as deploy/temporal/dynamicconfig.yaml gives it: with
+    # several the server splits the rate over them and the fleet runs below it once the
+    # smallest backlog has drained.
+    steady = arrivals[len(arrivals) // 4 : -2]
     rate = (len(steady) - 1) / (steady[-1] - steady[0])
     print(f"fleet rate {rate:.2f}/s for a limit of {RATE:g}/s")
     assert abs(rate - RATE) <= 0.1 * RATE, f"{rate:.2f}/s"
