@@ -40,6 +40,9 @@ from temporalio.worker import (
 )
 
 log = structlog.get_logger(__name__)
+SHORTEST_FLEET_BACKOFF_SECONDS = 1.0
+"""A shorter `retry-after` is left to the activity's own retry: pausing the fleet costs about
+a second of dispatch once the queue reopens, more than it would save."""
 GATE_CHECK_SECONDS = 5.0
 """How often every worker looks for a back-off whose deadline passed and removes it."""
 _REASON = "durable-assistants: 429 back-off until {until:.3f}"
@@ -112,12 +115,14 @@ class ModelGate:
 
 
 def rate_limited_for(error: BaseException) -> float | None:
-    """Seconds a 429 with `retry-after` asks to wait, if `error` came from one."""
+    """Seconds the fleet pauses its model requests for `error`: a 429's `retry-after`, when
+    it is at least `SHORTEST_FLEET_BACKOFF_SECONDS`; None otherwise."""
     if not isinstance(error, ApplicationError) or error.next_retry_delay is None:
         return None
     if not isinstance(error.__cause__, openai.RateLimitError):
         return None
-    return error.next_retry_delay.total_seconds()
+    seconds = error.next_retry_delay.total_seconds()
+    return seconds if seconds >= SHORTEST_FLEET_BACKOFF_SECONDS else None
 
 
 class FleetBackoff(Interceptor):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import timedelta
 
 import httpx2 as httpx
 import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from workers.fleet import rate_limited_for
 from workers.health import health_endpoints
 from workers.metrics import api_error_status
 
@@ -81,3 +83,28 @@ def test_api_errors_are_counted_by_status_through_the_activitys_own_error(
     wrapped = ApplicationError("what the activity raised", type="X")
     wrapped.__cause__ = error
     assert api_error_status(wrapped) == status
+
+
+def _rate_limited(retry_after: float | None) -> ApplicationError:
+    delay = None if retry_after is None else timedelta(seconds=retry_after)
+    error = ApplicationError("429", type="RateLimitError", next_retry_delay=delay)
+    request = httpx.Request("POST", "https://api.openai.com/v1/responses")
+    response = httpx.Response(429, request=request)
+    error.__cause__ = openai.RateLimitError("slow down", response=response, body=None)
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "pause"),
+    [
+        (_rate_limited(2.0), 2.0),
+        (_rate_limited(1.0), 1.0),
+        (_rate_limited(0.2), None),  # the activity's own retry is enough
+        (_rate_limited(None), None),  # no retry-after: nothing to hold the fleet to
+        (ApplicationError("500", next_retry_delay=timedelta(seconds=5)), None),
+    ],
+)
+def test_the_fleet_pauses_only_for_a_429_asking_for_a_second_or_more(
+    error: ApplicationError, pause: float | None
+) -> None:
+    assert rate_limited_for(error) == pause
