@@ -18,7 +18,7 @@ from datetime import timedelta
 import structlog
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import MetricMeter, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.common import Usage
@@ -31,6 +31,7 @@ from workflows.pacing import (
     WindowState,
     token_window_id,
 )
+from workflows.run.metrics import PACING_WAIT
 
 log = structlog.get_logger(__name__)
 POLL_SECONDS = 1.0
@@ -39,9 +40,17 @@ WAITING = "waiting for the {model} token budget: {seconds:.1f}s until the next w
 
 class TokenPacer:
     def __init__(
-        self, client: Client, budgets: dict[str, int], window_seconds: float, task_queue: str
+        self,
+        client: Client,
+        budgets: dict[str, int],
+        window_seconds: float,
+        task_queue: str,
+        meter: MetricMeter,
     ) -> None:
         self.client = client
+        self.waits = meter.create_histogram_timedelta(
+            PACING_WAIT, "how long runs waited for their model's token budget, by model"
+        )
         self.budgets = budgets
         self.window_seconds = window_seconds
         self.task_queue = task_queue
@@ -53,10 +62,15 @@ class TokenPacer:
         if model is None or budget is None:
             return 0.0
         began = time.monotonic()
-        while (wait := await self._seconds_until_admitted(model, budget)) > 0:
+        if (wait := await self._seconds_until_admitted(model, budget)) <= 0:
+            return 0.0
+        while wait > 0:
             activity.heartbeat(WAITING.format(model=model, seconds=wait))
             await asyncio.sleep(min(wait, POLL_SECONDS))
-        return time.monotonic() - began
+            wait = await self._seconds_until_admitted(model, budget)
+        waited = time.monotonic() - began
+        self.waits.record(timedelta(seconds=waited), {"model": model})
+        return waited
 
     async def spent(self, model: str | None, usage: Usage | None) -> None:
         """Add a model turn's tokens to its window."""

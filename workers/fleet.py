@@ -32,12 +32,15 @@ from temporalio.api.workflowservice.v1 import (
     UpdateTaskQueueConfigRequest,
 )
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
 )
+
+from workflows.run.metrics import MODEL_BACKOFFS
 
 log = structlog.get_logger(__name__)
 SHORTEST_FLEET_BACKOFF_SECONDS = 1.0
@@ -52,8 +55,11 @@ _DEADLINE = re.compile(r"^durable-assistants: 429 back-off until (\d+(?:\.\d+)?)
 class ModelGate:
     """The model queue's fleet-wide back-off: closed (rate zero) until a deadline."""
 
-    def __init__(self, client: Client, model_queue: str, identity: str) -> None:
+    def __init__(self, client: Client, model_queue: str, identity: str, meter: MetricMeter) -> None:
         self.client = client
+        self.backoffs = meter.create_counter(
+            MODEL_BACKOFFS, "fleet-wide pauses of model requests this worker set after a 429"
+        )
         self.queue = model_queue
         self.identity = identity
         self.closed_until = 0.0  # what this worker last set (or saw)
@@ -66,6 +72,7 @@ class ModelGate:
             return  # closed long enough already (another 429 of the same storm)
         self.closed_until = until
         await self._set(0.0, _REASON.format(until=until))
+        self.backoffs.add(1)
         log.warning("model requests paused fleet-wide", queue=self.queue, seconds=seconds)
         loop = asyncio.get_running_loop()
         if self._lift is not None:

@@ -28,6 +28,7 @@ from temporalio.runtime import (
 from workers.settings import Settings, SettingsError
 from workflows.run.metrics import (
     DURATION_BUCKETS_SECONDS,
+    PACING_WAIT,
     RUN_DURATION,
     RUN_WAIT,
     TOOL_CALL_DURATION,
@@ -59,7 +60,7 @@ def temporal_runtime(metrics_port: int | None = None) -> Runtime:
             bind_address=f"0.0.0.0:{metrics_port}",
             durations_as_seconds=True,
             histogram_bucket_overrides={
-                name: buckets for name in (RUN_DURATION, RUN_WAIT, TOOL_CALL_DURATION)
+                name: buckets for name in (RUN_DURATION, RUN_WAIT, TOOL_CALL_DURATION, PACING_WAIT)
             },
         )
     try:

@@ -98,7 +98,8 @@ def token_pacer(settings: Settings, client: Client) -> TokenPacer | None:
     if not budgets:
         return None
     window = settings.model_tokens_window_seconds
-    return TokenPacer(client, budgets, window, settings.temporal_task_queue)
+    meter = temporal_runtime(settings.metrics_port).metric_meter
+    return TokenPacer(client, budgets, window, settings.temporal_task_queue, meter)
 
 
 def openai_api_key(settings: Settings) -> str:
@@ -167,7 +168,7 @@ def build_worker(
     )
     model_steps = [a for a in activities if activity_name(a) in MODEL_STEPS]
     if model_steps:
-        gate = ModelGate(client, model_queue(queue), client.identity)
+        gate = ModelGate(client, model_queue(queue), client.identity, meter)
         main.model_queue = Worker(
             client,
             task_queue=model_queue(queue),

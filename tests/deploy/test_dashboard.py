@@ -31,6 +31,7 @@ HISTOGRAMS = frozenset(
         "durable_assistants_run_duration_seconds",
         "durable_assistants_run_wait_seconds",
         "durable_assistants_tool_call_duration_seconds",
+        "durable_assistants_pacing_wait_seconds",
         "temporal_activity_schedule_to_start_latency",
         "temporal_workflow_task_schedule_to_start_latency",
     }

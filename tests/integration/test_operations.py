@@ -232,3 +232,35 @@ async def test_a_traced_run_has_workflow_activity_and_openai_http_spans(
         assert span.attributes["http.response.status_code"] == 200
         assert str(span.attributes["url.full"]).startswith(settings.openai_base_url or "")
     assert any(re.match(START_ROUTE[backend], span.name) for span in http)
+
+
+async def test_fleet_backoffs_and_pacing_waits_show_in_the_workers_metrics(
+    client: Client, settings: Settings, task_queue: str, faults: Callable[..., None]
+) -> None:
+    model = f"gpt-4o-metered-{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = {
+        **cli_env(settings),
+        "OPENAI_BACKEND": "responses",
+        "METRICS_PORT": str(port),
+        "MODEL_TOKENS_PER_MINUTE": f"{model}=1",
+        "MODEL_TOKENS_WINDOW_SECONDS": "2",
+    }
+    worker = subprocess.Popen(  # noqa: ASYNC220
+        [WORKER_CLI, "worker"], env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL
+    )
+    try:
+        faults(FaultRule(status=429, retry_after=1, times=1, route=START_ROUTE["responses"]))
+        spec = {"name": "metered", "model": model}
+        first = ask(spec, "Say hi.", timeouts=QUICK)  # its 429 pauses the fleet for 1 s
+        assert (await run(client, task_queue, first)).status == "completed"
+        assert (await run(client, task_queue, ask(spec, "Hi again."))).status == "completed"
+        async with httpx.AsyncClient(timeout=5) as http:
+            seen = await scrape(http, port)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert seen.value("durable_assistants_model_backoffs_total") == 1
+    waited = {"model": model}
+    assert seen.value("durable_assistants_pacing_wait_seconds_count", **waited) == 1
+    assert seen.value("durable_assistants_pacing_wait_seconds_sum", **waited) > 0

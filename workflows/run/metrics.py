@@ -23,6 +23,8 @@ API_ERRORS = "durable_assistants_api_errors_total"
 API_RETRIES = "durable_assistants_api_retries_total"
 CONVERSATIONS_OPEN = "durable_assistants_conversations_open"
 COST = "durable_assistants_cost_microdollars_total"
+MODEL_BACKOFFS = "durable_assistants_model_backoffs_total"
+PACING_WAIT = "durable_assistants_pacing_wait_seconds"
 """Estimated cost in millionths of a USD (Temporal counters count integers)."""
 METRIC_NAMES = frozenset(
     {
@@ -36,6 +38,8 @@ METRIC_NAMES = frozenset(
         API_RETRIES,
         CONVERSATIONS_OPEN,
         COST,
+        MODEL_BACKOFFS,
+        PACING_WAIT,
     }
 )
 DURATION_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
