@@ -83,8 +83,9 @@ async def send_message(
 ) -> RunResult:
     """Send a message to the conversation `config.key` and wait for its answer. The thread
     workflow is started if it does not exist: one atomic call, no race between callers. A
-    conversation that is closing or continuing as new refuses the message for a moment: it is
-    sent again (to the next execution), for up to `resend_for`."""
+    conversation that is closing or continuing as new refuses the message for a moment, and
+    the server holds at most a few messages waiting for their answers at once (its limit on
+    in-flight updates): either way it is sent again, for up to `resend_for`."""
     message = as_message(message)
     deadline = asyncio.get_running_loop().time() + resend_for.total_seconds()
     delay = 0.05
@@ -101,14 +102,16 @@ async def send_message(
             return await client.execute_update_with_start_workflow(
                 AssistantThread.send_message, message, start_workflow_operation=start
             )
-        except WorkflowUpdateFailedError as err:
+        except (WorkflowUpdateFailedError, RPCError) as err:
             if not _send_again(err) or asyncio.get_running_loop().time() > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 
 
-def _send_again(err: WorkflowUpdateFailedError) -> bool:
+def _send_again(err: WorkflowUpdateFailedError | RPCError) -> bool:
+    if isinstance(err, RPCError):  # too many messages of the conversation wait for answers
+        return err.status == RPCStatusCode.RESOURCE_EXHAUSTED
     cause = err.cause
     return isinstance(cause, ApplicationError) and cause.type in SEND_AGAIN
 

@@ -25,6 +25,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from workers.client import thread_workflow_id
 from workers.follow import answer_progress, current_run_number
@@ -164,7 +165,9 @@ async def _accepted(
     config: ThreadConfig | None,
 ) -> WorkflowUpdateHandle[RunResult]:
     """The message, accepted by the conversation (queued in order): sent again while the
-    conversation continues as new (or closes, when `config` can start it again)."""
+    conversation continues as new (or closes, when `config` can start it again), and while
+    the server holds as many of its messages waiting for answers as it allows (its limit on
+    in-flight updates)."""
     workflow_id = thread_workflow_id(internal_key)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RESEND_FOR.total_seconds()
@@ -199,6 +202,9 @@ async def _accepted(
             if not (isinstance(cause, ApplicationError) and cause.type in again):
                 raise
             if loop.time() > deadline:
+                raise
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or loop.time() > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
