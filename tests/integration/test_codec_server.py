@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from tests.ports import free_port
 from workers.client import start_run
 from workers.codec import EncryptionCodec, parse_keys
 from workers.connection import connect
@@ -31,7 +32,7 @@ from workers.settings import Settings
 from workflows.contracts import RunRequest
 
 from .conftest import WORKER_CLI, cli_env, run_cli
-from .test_processes import free_port, read_until
+from .test_processes import read_until
 
 SECRET = "Ask Professor Quillfeather about the vault"
 UI = "http://ui.example:8233"

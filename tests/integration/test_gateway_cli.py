@@ -10,11 +10,12 @@ import subprocess
 
 import httpx2 as httpx
 
+from tests.ports import free_port
 from workers.settings import Settings
 
 from .conftest import WORKER_CLI, Assistant, cli_env, run_cli
 from .test_gateway import run_body, until_closed
-from .test_processes import free_port, read_until
+from .test_processes import read_until
 
 
 def spawn_serve(settings: Settings, port: int, env: dict[str, str]) -> subprocess.Popen[str]:

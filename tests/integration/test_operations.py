@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from tests.integration.conftest import (
     cli_env,
     run,
 )
+from tests.ports import free_port
 from workers.connection import connect
 from workers.health import WorkerReadiness
 from workers.metrics import OPEN_CONVERSATIONS, count_open_conversations
@@ -40,13 +40,6 @@ QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max
 START_ROUTE = {"assistants": r"^POST /v1/threads/[^/]+/runs$", "responses": r"^POST /v1/responses$"}
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(\{(?P<labels>.*)\})? (?P<value>\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Scrape:

@@ -20,17 +20,11 @@ from openai import OpenAI
 
 from emulator.server import BackgroundEmulator
 from tests.integration.conftest import API_KEY
+from tests.ports import free_port
 from workers.settings import DEFAULT_TASK_QUEUE
 from workers.temporal_server import temporal_binary
 
 CLI = str(Path(sys.executable).parent / "durable-assistants")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def read_until(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import timedelta
 
 import httpx2 as httpx
@@ -11,16 +10,10 @@ import openai
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from tests.ports import free_port
 from workers.fleet import rate_limited_for
 from workers.health import health_endpoints
 from workers.metrics import api_error_status
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_health_endpoints_answer_liveness_readiness_and_name_what_is_wrong() -> None:
@@ -29,7 +22,7 @@ async def test_health_endpoints_answer_liveness_readiness_and_name_what_is_wrong
     async def ready() -> str | None:
         return reasons[0]
 
-    port = _free_port()
+    port = free_port()
     async with health_endpoints(port, ready), httpx.AsyncClient(timeout=5) as http:
         base = f"http://127.0.0.1:{port}"
         assert (await http.get(f"{base}/livez")).json() == {"status": "alive"}
@@ -50,7 +43,7 @@ async def test_a_client_that_sends_half_a_request_does_not_stop_the_endpoints() 
     async def ready() -> str | None:
         return None
 
-    port = _free_port()
+    port = free_port()
     async with health_endpoints(port, ready):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /livez HTTP/1.1\r\n")  # and never the blank line
