@@ -227,12 +227,13 @@ BACKEND_CHOICE = "backend-choice"
 Backend = Literal["assistants", "responses"]
 
 
-async def choose_backend(requested: Backend | None) -> Backend:
+async def choose_backend(requested: Backend | None, chosen_since: bool = False) -> Backend:
     """The backend asked for, else the worker's OPENAI_BACKEND, recorded once (a local
-    activity); executions begun before there was a choice were on the Assistants API."""
+    activity); executions begun before there was a choice were on the Assistants API
+    (`chosen_since`: a later patch of the caller's says this execution is newer)."""
     if requested is not None:
         return requested
-    if not workflow.patched(BACKEND_CHOICE):
+    if not chosen_since and not workflow.patched(BACKEND_CHOICE):
         return "assistants"
     backend: Backend = await workflow.execute_local_activity(
         "run.default_backend",

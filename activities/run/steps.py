@@ -32,6 +32,7 @@ from workflows.run.steps import (
     SubmitToolOutputs,
     WaitForRun,
 )
+from workflows.run.tool_calls import check_tool_names
 
 
 class RunBackend(Protocol):
@@ -69,6 +70,7 @@ class RunSteps:
         pacer: TokenPacer | None = None,
     ) -> None:
         self.assistants = assistants
+        self.tools = responses.tools
         self.prices = prices or load_prices()
         self.pacer = pacer
         self.backends: dict[Backend, RunBackend] = {
@@ -90,13 +92,17 @@ class RunSteps:
 
     @activity.defn(name=START_RUN.name)
     async def start_run(self, request: StartRun) -> RunSnapshot:
-        """Start the run, once its model has tokens left in the fleet's pacing window."""
+        """Start the run, once its model has tokens left in the fleet's pacing window (and
+        the tools it names are registered)."""
+        check_tool_names(request.named_tools, self.tools.catalog())
         if self.pacer is not None:
             await self.pacer.admit(_model_of(request))
         try:
             started = await self.backends[request.backend].start_run(request)
         except ApplicationError as err:
             raise _model_not_found(err) or err from err.__cause__
+        if request.with_tool_catalog and started.tool_calls:
+            started.tool_catalog = self.tools.catalog()
         return await self._turn_done(request.backend, self._priced(started))
 
     @activity.defn(name=WAIT_FOR_RUN.name)

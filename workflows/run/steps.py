@@ -2,8 +2,9 @@
 
 Each API backend registers activities under these names, so the workflow drives either one
 unchanged. Every step that reaches a decision point (the run needs tool outputs, or is
-terminal) returns a `RunSnapshot`. Tools are activities too: `tools.describe` lists them, and
-each one runs as `tool.<name>`.
+terminal) returns a `RunSnapshot`. Tools are activities too: `tools.describe` lists them (or
+the start's first snapshot with tool calls carries the list), and each one runs as
+`tool.<name>`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class StartRun(Record):
     messages: list[InputMessage]
     overrides: dict[str, Any] = Field(default_factory=dict)
     stream: bool = Field(False, description="publish the answer's text to the workflow")
+    named_tools: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="(field, name) of the registered tools the run names: the start is "
+        "refused before any request unless each is registered",
+    )
+    with_tool_catalog: bool = Field(
+        False, description="a snapshot with tool calls carries the worker's `ToolCatalog`"
+    )
 
 
 class RunRef(Record):
@@ -90,44 +99,6 @@ class CancelRun(Record):
     thread_id: str | None
     run_id: str | None
     idempotency_key: str
-
-
-class RunSnapshot(Record):
-    thread_id: str
-    run_id: str | None = Field(None, description="None: no run was ever created")
-    status: RunPhase
-    tool_calls: list[ToolCall] = Field(default_factory=list, description="outputs required")
-    usage: Usage | None = None
-    model: str | None = Field(None, description="the model the run used")
-    cost_usd: float | None = Field(
-        None, description="estimated cost of `usage` on `model`; None: the model has no price"
-    )
-    last_error: RunError | None = None
-    incomplete_details: dict[str, Any] | None = None
-    expires_at: int | None = None
-    created_at: int | None = None
-    completed_at: int | None = None
-    messages: list[RunMessage] = Field(default_factory=list, description="when terminal")
-
-    @property
-    def ref(self) -> RunRef:
-        assert self.run_id is not None
-        return RunRef(thread_id=self.thread_id, run_id=self.run_id)
-
-
-class WaitForVectorStores(Record):
-    """Wait until the vector stores of the assistant and the thread (or those named) have no
-    file indexing."""
-
-    backend: Backend = "assistants"
-    assistant_id: str = ""
-    thread_id: str | None = None
-    vector_store_ids: list[str] = Field(default_factory=list)
-    timeout_seconds: float
-
-
-class EnsureAssistant(Record):
-    spec: AssistantSpec
 
 
 class ToolRetry(Record):
@@ -164,6 +135,47 @@ class ToolCatalog(Record):
 
     def find(self, name: str) -> ToolSpec | None:
         return next((tool for tool in self.tools if tool.name == name), None)
+
+
+class RunSnapshot(Record):
+    thread_id: str
+    run_id: str | None = Field(None, description="None: no run was ever created")
+    status: RunPhase
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="outputs required")
+    usage: Usage | None = None
+    model: str | None = Field(None, description="the model the run used")
+    cost_usd: float | None = Field(
+        None, description="estimated cost of `usage` on `model`; None: the model has no price"
+    )
+    last_error: RunError | None = None
+    incomplete_details: dict[str, Any] | None = None
+    expires_at: int | None = None
+    created_at: int | None = None
+    completed_at: int | None = None
+    messages: list[RunMessage] = Field(default_factory=list, description="when terminal")
+    tool_catalog: ToolCatalog | None = Field(
+        None, description="the tools that run the calls (`StartRun.with_tool_catalog`)"
+    )
+
+    @property
+    def ref(self) -> RunRef:
+        assert self.run_id is not None
+        return RunRef(thread_id=self.thread_id, run_id=self.run_id)
+
+
+class WaitForVectorStores(Record):
+    """Wait until the vector stores of the assistant and the thread (or those named) have no
+    file indexing."""
+
+    backend: Backend = "assistants"
+    assistant_id: str = ""
+    thread_id: str | None = None
+    vector_store_ids: list[str] = Field(default_factory=list)
+    timeout_seconds: float
+
+
+class EnsureAssistant(Record):
+    spec: AssistantSpec
 
 
 ENSURE_ASSISTANT = Step("run.ensure_assistant", EnsureAssistant, str)

@@ -8,6 +8,7 @@ did not arrive in time. Calls of one round run in parallel.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 from workflows.common import ToolCall, ToolCallResult, ToolOutput, ToolOutputSubmission, tool_error
 from workflows.run.approvals import Approvals
-from workflows.run.contracts import ApprovalDecision, RunRequest, SubmitToolOutputsRequest
+from workflows.run.contracts import ApprovalDecision, SubmitToolOutputsRequest
 from workflows.run.steps import DESCRIBE_TOOLS, ToolCatalog, ToolSpec
 
 
@@ -101,9 +102,10 @@ def submissions(results: list[ToolCallResult]) -> list[ToolOutputSubmission]:
     return [ToolOutputSubmission(tool_call_id=r.id, output=r.output) for r in results]
 
 
-def check_tool_names(request: RunRequest, catalog: ToolCatalog) -> None:
-    """Fail the run, before anything is created, if it names a tool no worker registered."""
-    for field, name in request.tool_names():
+def check_tool_names(named: list[tuple[str, str]], catalog: ToolCatalog) -> None:
+    """Fail the run, before anything is created, if it names a tool no worker registered
+    (`named`: (field, name) pairs, as `RunRequest.tool_names` lists them)."""
+    for field, name in named:
         if catalog.find(name) is None:
             known = ", ".join(t.name for t in catalog.tools) or "none"
             raise ApplicationError(
@@ -111,6 +113,34 @@ def check_tool_names(request: RunRequest, catalog: ToolCatalog) -> None:
                 type="InvalidRunRequest",
                 non_retryable=True,
             )
+
+
+def may_outlast(
+    calls: list[ToolCall], catalog: ToolCatalog, approvals: Approvals, seconds: float | None
+) -> bool:
+    """Whether a round of calls may still run after `seconds` (None: no limit): an external
+    call or one that waits for approval waits on someone, one served on another task queue
+    on that queue's workers; an activity at most for all its attempts' timeouts and the
+    back-offs between them."""
+    if seconds is None:
+        return False
+    return any(_longest(catalog.find(call.name), approvals) > seconds for call in calls)
+
+
+def _longest(spec: ToolSpec | None, approvals: Approvals) -> float:
+    if spec is None:
+        return 0.0
+    retry = spec.retry
+    if spec.external or spec.task_queue or approvals.required(spec) or not retry.max_attempts:
+        return math.inf
+    backoffs = (
+        min(
+            retry.initial_interval_seconds * retry.backoff_coefficient**n,
+            retry.maximum_interval_seconds,
+        )
+        for n in range(retry.max_attempts - 1)
+    )
+    return retry.max_attempts * spec.timeout_seconds + sum(backoffs)
 
 
 async def run_tool_calls(

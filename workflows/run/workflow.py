@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         ExternalToolOutputs,
         check_tool_names,
         describe_tools,
+        may_outlast,
         run_tool_calls,
         submissions,
     )
@@ -190,13 +191,15 @@ class AssistantRun:
         self.external.validate(request)
 
     async def _drive(self) -> None:
-        request = self.request
-        if request.tool_names():
-            check_tool_names(request, await self._catalog())
-        self.backend = await choose_backend(request.backend)
+        request, lean = self.request, self.shown.lean
+        if not lean:
+            await self._check_tool_names()
+        self.backend = await choose_backend(request.backend, chosen_since=lean)
         if (refused := refused_by(self.backend, request)) is not None:
             raise ApplicationError(refused, type="InvalidRunRequest", non_retryable=True)
         on_assistants = self.backend == "assistants"
+        if lean and on_assistants:  # before anything is created (a responses start checks)
+            await self._check_tool_names()
         if request.assistant is not None and on_assistants:
             ensure = steps.EnsureAssistant(spec=request.assistant)
             summary = f"ensure assistant {request.assistant.name!r}"
@@ -232,7 +235,7 @@ class AssistantRun:
         """Create the run with the new messages and follow it. On a retried attempt the
         messages are already on the thread; on the responses backend a failed response is
         not continued: the attempt starts again from where the run began."""
-        request = self.request
+        request, lean = self.request, self.shown.lean
         on_assistants = self.backend == "assistants"
         while True:
             start = steps.StartRun(
@@ -245,6 +248,8 @@ class AssistantRun:
                 messages=request.messages if attempt == 1 or not on_assistants else [],
                 stream=request.stream,
                 overrides=self._overrides(),
+                named_tools=request.tool_names() if lean and not on_assistants else [],
+                with_tool_catalog=lean and self.catalog is None,
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:
@@ -302,15 +307,12 @@ class AssistantRun:
                     self._tool_finished,
                     self.approvals,
                 ),
-                timeout=seconds_until_expiry(snapshot, workflow.now()),
+                timeout=self._round_timeout(snapshot, catalog),
             )
         except TimeoutError:
-            expired = expired_calls(snapshot)
-            for result in expired:
-                self._tool_finished(result)
-            self.record.add_tool_calls(expired)
-            wait = steps.WaitForRun(backend=self.backend, run=snapshot.ref, until_terminal=True)
-            return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
+            return await self._expire(snapshot)
+        if self.shown.lean and seconds_until_expiry(snapshot, workflow.now()) == 0.0:
+            return await self._expire(snapshot)  # late: a call waited long for a worker
         self.record.add_tool_calls(results)
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
         submit = steps.SubmitToolOutputs(
@@ -320,6 +322,25 @@ class AssistantRun:
             stream=self.request.stream,
         )
         return self._record(await self._call(steps.SUBMIT_TOOL_OUTPUTS, submit, names))
+
+    def _round_timeout(self, snapshot: RunSnapshot, catalog: ToolCatalog) -> float | None:
+        """How long a round of tool calls may take before the run expires; None (no timer)
+        when its calls cannot run that long anyway."""
+        seconds = seconds_until_expiry(snapshot, workflow.now())
+        if self.shown.lean and not may_outlast(
+            snapshot.tool_calls, catalog, self.approvals, seconds
+        ):
+            return None
+        return seconds
+
+    async def _expire(self, snapshot: RunSnapshot) -> RunSnapshot:
+        """The run expired while its tools ran: their outputs can no longer be submitted."""
+        expired = expired_calls(snapshot)
+        for result in expired:
+            self._tool_finished(result)
+        self.record.add_tool_calls(expired)
+        wait = steps.WaitForRun(backend=self.backend, run=snapshot.ref, until_terminal=True)
+        return self._record(await self._call(steps.WAIT_FOR_RUN, wait, "run expired"))
 
     async def _end_at_limit(self, waiting: RunSnapshot, limit: dict[str, Any]) -> None:
         """End a run that reached a limit while it waits for tool outputs: its API run is
@@ -375,13 +396,16 @@ class AssistantRun:
         thread_id = self.record.thread_id
         if self.request.thread_id is not None or thread_id is None:
             return
-        if workflow.patched(DELETE_THREAD_OF_FAILED_RUN):
+        if self.shown.lean or workflow.patched(DELETE_THREAD_OF_FAILED_RUN):
             with contextlib.suppress(ActivityError):
                 await self._api(steps.DELETE_THREAD, thread_id, "delete the thread made for it")
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
         closed off (it will be started again), so it never shows as the run's end."""
+        if snapshot.tool_catalog is not None:  # the tools of its calls, once per run
+            self.catalog = snapshot.tool_catalog
+            snapshot = snapshot.model_copy(update={"tool_catalog": None})
         if transient_failure(snapshot, self.record.run_attempts, self._attempts_allowed(snapshot)):
             self.record.close_attempt(snapshot)
             self.models.after_failure(snapshot)
@@ -457,6 +481,10 @@ class AssistantRun:
     def _idempotency_key(self, attempt: int) -> str:
         """Unique to this execution and attempt: finds the run an interrupted start made."""
         return f"{workflow.info().run_id}:{attempt}"
+
+    async def _check_tool_names(self) -> None:
+        if named := self.request.tool_names():
+            check_tool_names(named, await self._catalog())
 
     async def _catalog(self) -> ToolCatalog:
         if self.catalog is None:
