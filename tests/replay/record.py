@@ -49,6 +49,26 @@ class Stack:
     assistant_id: str
 
 
+HISTORY_COSTS: dict[str, dict[str, object]] = {
+    "plain": {"messages": [{"content": "Say hello to Ada"}], "stream": False},
+    "one_round": {"messages": [{"content": "What is the weather in Paris?"}], "stream": False},
+    "three_rounds": {
+        "messages": [
+            {
+                "content": "What is the weather in Paris, then calculate 2 * 21, "
+                "then check the status of order A-1001"
+            }
+        ],
+        "stream": False,
+    },
+}
+"""The runs whose history events `tests/replay/test_history_costs.py` pins (responses runs
+get `RESPONSES_ASSISTANT`)."""
+RESPONSES_ASSISTANT = {
+    "name": "replay",
+    "model": "gpt-4o",
+    "tools": ["get_weather", "calculate", "get_order_status"],
+}
 SLOW = "[[emulator delta_interval=0.05]]"
 ANSWER_OF_60_WORDS = " ".join(f"word{n}" for n in range(60))
 RUNS: dict[str, dict[str, object]] = {
@@ -102,6 +122,11 @@ RUNS: dict[str, dict[str, object]] = {
         "messages": [{"content": "Hi [[emulator fail_model=gpt-4o]]"}],
         "fallback_models": ["gpt-4o-mini"],
     },
+    **{
+        f"history_{backend}_{scenario}": {"backend": backend, **fields}
+        for backend in ("responses", "assistants")
+        for scenario, fields in HISTORY_COSTS.items()
+    },
 }
 
 
@@ -109,7 +134,11 @@ def run_scenario(name: str, fields: dict[str, object]) -> Scenario:
     """An AssistantRun; on the assistants backend unless `fields` name another."""
 
     async def scenario(stack: Stack) -> str:
-        target = {} if "assistant" in fields else {"assistant_id": stack.assistant_id}
+        target: dict[str, object] = {"assistant_id": stack.assistant_id}
+        if "assistant" in fields:
+            target = {}
+        elif fields.get("backend") == "responses":
+            target = {"assistant": RESPONSES_ASSISTANT}
         request = RunRequest.model_validate({"backend": "assistants", **target, **fields})
         handle = await start_run(stack.client, QUEUE, request, workflow_id=f"replay-{name}")
         if name == "cancelled_during_tools":
