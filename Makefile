@@ -41,6 +41,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.runs_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.progress_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.limits_bench
+	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.conversation_bench
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run
