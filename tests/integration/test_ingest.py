@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from emulator.config import FaultRule
 from tests.integration.conftest import Assistant, Counters, ask, both_backends, run, spawn_worker
 from workers.settings import Settings
-from workflows.contracts import IngestRequest, IngestResult, RunTimeouts
+from workflows.contracts import IngestFile, IngestRequest, IngestResult, RunTimeouts
 from workflows.ingest.workflow import VectorStoreIngest
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
@@ -223,3 +223,79 @@ async def test_a_run_waits_for_its_vector_store_to_finish_indexing(
     patient = ask(assistant, "Are parking permits free?", vector_store_ready_seconds=30)
     answer = await run(client, task_queue, patient)
     assert "Parking permits are free" in answer.output_text
+
+
+async def test_an_ingest_in_child_workflows_reports_every_file_once_in_order(
+    client: Client, task_queue: str, worker: None, counters: Counters, tmp_path: Path
+) -> None:
+    paths = write_docs(tmp_path, 45)
+    (tmp_path / "image.xyz").write_text("not indexable")
+    flaky = tmp_path / "flaky.md"
+    flaky.write_text(f"{uuid.uuid4()} [[emulator index_failures=1]] recovers on retry")
+    files = [{"path": str(p)} for p in paths]
+    files[12:12] = [{"path": str(tmp_path / "image.xyz")}]  # skipped, in the second part
+    files[31:31] = [{"path": str(flaky)}]  # indexed on a second attempt, in the fourth part
+    files.append({"text": f"Inline note {uuid.uuid4()}", "filename": "note.txt"})
+    workflow_id = f"ingest-{uuid.uuid4()}"
+    request = IngestRequest.model_validate(
+        {
+            "timeouts": QUICK,
+            "vector_store": {"name": f"parts-{uuid.uuid4().hex[:8]}"},
+            "files": files,
+            "files_per_child": 10,
+            "batch_size": 4,
+        }
+    )
+    result = await client.execute_workflow(
+        VectorStoreIngest.run, request, id=workflow_id, task_queue=task_queue
+    )
+    assert [f.source for f in result.files] == [IngestFile(**f).source for f in files]
+    statuses = [(f.status, f.attempts) for f in result.files]
+    assert statuses[12] == ("skipped", 0)
+    assert statuses[31] == ("completed", 2)
+    assert statuses[:12] + statuses[13:31] + statuses[32:] == [("completed", 1)] * 46
+    assert [s.source for s in result.skipped] == [str(tmp_path / "image.xyz")]
+    ids = [f.file_id for f in result.files if f.file_id]
+    assert len(set(ids)) == len(ids) == 47  # each file its own upload, reported once
+    assert result.file_counts["completed"] == 47
+    assert uploads_of(counters, [*paths, flaky]) == [1] * 46
+    children = [e async for e in client.list_workflows(f'ParentWorkflowId = "{workflow_id}"')]
+    assert sorted(e.id for e in children) == [f"{workflow_id}/files-{n}" for n in range(0, 50, 10)]
+    assert {e.status for e in children} == {WorkflowExecutionStatus.COMPLETED}
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    assert len(history.events) <= 5 * 12 + 10  # about a dozen per part, none per file
+
+
+async def test_a_worker_killed_between_parts_finishes_without_double_uploads(
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    temporal_address: str,
+    counters: Counters,
+    tmp_path: Path,
+    worker_process: list[subprocess.Popen[bytes]],
+) -> None:
+    paths = write_docs(tmp_path, 30, extra="[[emulator index=0.3]]")
+    worker_process.append(spawn_worker(settings, temporal_address))
+    request = IngestRequest.model_validate(
+        {
+            "vector_store": {"name": f"kill-{uuid.uuid4().hex[:8]}"},
+            "timeouts": QUICK,
+            "files": [{"path": str(p)} for p in paths],
+            "files_per_child": 10,
+        }
+    )
+    handle = await client.start_workflow(
+        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+    for _ in range(400):  # the first part is done, the second under way
+        if (await handle.query(VectorStoreIngest.progress)).phase_done >= 10:
+            break
+        await asyncio.sleep(0.025)
+    worker_process[0].kill()
+    worker_process[0].wait()
+    worker_process.append(spawn_worker(settings, temporal_address))
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert [f.status for f in result.files] == ["completed"] * 30
+    assert result.file_counts["completed"] == 30
+    assert uploads_of(counters, paths) == [1] * 30

@@ -99,6 +99,13 @@ class IngestRequest(Contract):
     max_file_attempts: int = Field(3, ge=1, le=10, description="indexing attempts per file")
     batch_size: int = Field(500, ge=1, le=500, description="files per batch (API limit 500)")
     upload_concurrency: int = Field(8, ge=1, le=64)
+    files_per_child: int = Field(
+        1000,
+        ge=1,
+        le=MAX_FILES,
+        description="more files are ingested by child workflows of at most this many, one "
+        "after another, so no execution's history or memory grows with the whole ingest",
+    )
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
     def summary(self) -> str:

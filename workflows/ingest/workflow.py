@@ -2,11 +2,17 @@
 use it. Files that fail indexing for a transient reason are added again, up to a limit.
 
     checking -> uploading -> indexing (batches, waits) -> retrying failed files -> done
+
+An ingest of more than `files_per_child` files ensures the store, then hands the files to
+child `VectorStoreIngest`s of at most that many, one after another, and gathers their
+outcomes: each execution's history (events, activity payloads) and the worker's memory for
+its activities stay bounded by the part, not the whole ingest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from typing import TypeVar
 
@@ -21,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         IngestProgress,
         IngestRequest,
         IngestResult,
+        VectorStoreSpec,
     )
     from workflows.ingest.steps import (
         ADD_FILES,
@@ -47,6 +54,12 @@ PERMANENT_FAILURES = frozenset({"unsupported_file", "invalid_file"})
 UPLOADS_PER_ACTIVITY = 32
 ALREADY_IN_STORE = "ingest-already-in-store"
 """`workflow.patched` id: executions begun since say which files were in the store already."""
+BOUNDED = "ingest-bounded"
+"""`workflow.patched` id: executions begun since split a large ingest among child workflows
+and keep at most UPLOAD_ACTIVITIES_AT_ONCE upload activities of FILES_PER_UPLOAD in flight
+(each lists the uploaded files once: fewer, larger ones list less)."""
+FILES_PER_UPLOAD = 100
+UPLOAD_ACTIVITIES_AT_ONCE = 4
 
 
 @workflow.defn(name="VectorStoreIngest", failure_exception_types=[ValidationError])
@@ -62,9 +75,13 @@ class VectorStoreIngest:
         self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
         self.state = {index: "pending" for index in range(len(request.files))}
         self.bytes_uploaded = 0
+        self.bounded = False
 
     @workflow.run
     async def run(self, request: IngestRequest) -> IngestResult:
+        self.bounded = workflow.patched(BOUNDED)
+        if self.bounded and len(request.files) > request.files_per_child:
+            return await self._in_children(request)
         accepted = await self._check()
         self._enter("uploading", len(accepted), f"{len(accepted)} files")
         ensure = EnsureVectorStore(spec=request.vector_store)
@@ -80,6 +97,9 @@ class VectorStoreIngest:
             ids = [self.outcomes[i].file_id or "" for i in pending]
             remove = RemoveFiles(vector_store_id=store, file_ids=ids)
             await self._call(REMOVE_FILES, remove, f"remove {len(ids)} files to add them again")
+        return await self._done(store)
+
+    async def _done(self, store: str) -> IngestResult:
         counts = await self._call(FILE_COUNTS, store, "count the store's files")
         self._enter("done", len(self.outcomes), f"{counts}")
         self.phase_done = len(self.outcomes)
@@ -89,6 +109,28 @@ class VectorStoreIngest:
             file_counts=counts,
             skipped=[o for o in self.outcomes if o.status == "skipped"],
         )
+
+    async def _in_children(self, request: IngestRequest) -> IngestResult:
+        """Ingest the files by child workflows of `files_per_child`, in order."""
+        per = request.files_per_child
+        self._enter("ingesting", len(request.files), f"parts of {per} files")
+        ensure = EnsureVectorStore(spec=request.vector_store)
+        store = await self._call(ENSURE_VECTOR_STORE, ensure, "ensure the vector store")
+        for start in range(0, len(request.files), per):
+            files = request.files[start : start + per]
+            update = {"vector_store": VectorStoreSpec(id=store), "files": files}
+            part = await workflow.execute_child_workflow(
+                VectorStoreIngest.run,
+                request.model_copy(update=update),
+                id=f"{workflow.info().workflow_id}/files-{start}",
+                static_summary=f"files {start + 1}-{start + len(files)}",
+            )
+            self.outcomes[start : start + len(files)] = part.files
+            for index, outcome in enumerate(part.files, start):
+                self.state[index] = outcome.status
+                self.bytes_uploaded += outcome.bytes if outcome.file_id else 0
+            self.phase_done += len(files)
+        return await self._done(store)
 
     @workflow.query
     def progress(self) -> IngestProgress:
@@ -125,13 +167,21 @@ class VectorStoreIngest:
                 self.outcomes[index].file_id = file.file_id
                 self.phase_done += 1
         to_upload = [i for i in indexes if self.request.files[i].file_id is None]
-        chunks = _chunks(to_upload, UPLOADS_PER_ACTIVITY)
-        await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
+        if not self.bounded:
+            chunks = _chunks(to_upload, UPLOADS_PER_ACTIVITY)
+            await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
+            return
+        in_flight = asyncio.Semaphore(UPLOAD_ACTIVITIES_AT_ONCE)
+        chunks = _chunks(to_upload, FILES_PER_UPLOAD)
+        await asyncio.gather(*(self._upload_chunk(chunk, in_flight) for chunk in chunks))
 
-    async def _upload_chunk(self, indexes: list[int]) -> None:
+    async def _upload_chunk(
+        self, indexes: list[int], in_flight: asyncio.Semaphore | None = None
+    ) -> None:
         files: list[IngestFile] = [self.request.files[i] for i in indexes]
         request = UploadFiles(files=files, concurrency=self.request.upload_concurrency)
-        uploaded = await self._call(UPLOAD_FILES, request, f"upload {len(files)} files")
+        async with in_flight or contextlib.nullcontext():
+            uploaded = await self._call(UPLOAD_FILES, request, f"upload {len(files)} files")
         for index, result in zip(indexes, uploaded, strict=True):
             self.outcomes[index].file_id = result.file_id
             self.bytes_uploaded += result.bytes
