@@ -95,8 +95,9 @@ class CleanupCandidates:
         page = await self.openai.vector_stores.list(
             limit=PAGE, order="asc", after=cursor or openai.omit
         )
+        listed = [o.id for o in page.data]
         found = Candidates(
-            delete=[], keep=[], next_cursor=_next([o.id for o in page.data], page.has_more)
+            delete=[], keep=[], next_cursor=_next(listed, page.has_more), page_ids=listed
         )
         for store in page.data:
             metadata = store.metadata or {}
@@ -118,8 +119,9 @@ class CleanupCandidates:
         page = await self.openai.files.list(
             purpose="assistants", limit=PAGE, order="asc", after=cursor or openai.omit
         )
+        listed = [o.id for o in page.data]
         found = Candidates(
-            delete=[], keep=[], next_cursor=_next([o.id for o in page.data], page.has_more)
+            delete=[], keep=[], next_cursor=_next(listed, page.has_more), page_ids=listed
         )
         for file in page.data:
             if file.created_at >= cutoff:

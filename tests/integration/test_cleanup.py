@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import httpx2 as httpx
@@ -271,6 +273,42 @@ async def test_a_large_sweep_is_paged_and_continues_as_new(
     executions = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
     statuses = [e.status for e in executions]
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2
+
+
+async def test_a_sweep_that_continues_as_new_deletes_each_of_ours_once_and_no_other(
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+    own_api: BackgroundEmulator,
+) -> None:
+    ours: list[str] = []
+    foreign: list[str] = []
+    for n in range(160):  # interleaved, so every page holds some of each
+        ours.append(await our_file(own_openai, f"ours{n}.txt"))
+        if n % 3 == 0:
+            theirs = await own_openai.files.create(file=(f"t{n}.txt", b"x"), purpose="assistants")
+            foreign.append(theirs.id)
+    since = time.time()
+    policy = CleanupPolicy(file_max_age_seconds=0, pages_per_execution=1, timeouts=QUICK)
+    workflow_id = f"sweep-{uuid.uuid4()}"
+    async with build_worker(client, cleanup_settings):
+        report = await client.execute_workflow(
+            Cleanup.run, policy, id=workflow_id, task_queue=task_queue
+        )
+    logged = httpx.get(f"{own_api.admin_url}/requests", params={"since": since}).json()["data"]
+    deletes = Counter(r["path"].rsplit("/", 1)[1] for r in logged if r["method"] == "DELETE")
+    assert [deletes[file_id] for file_id in ours] == [1] * len(ours)
+    assert not set(deletes) & set(foreign)
+    assert [i.id for i in report.deleted].count(ours[0]) == 1
+    assert set(ours) <= ids(report, "files")
+    assert report.deleted_count == len(report.deleted) == sum(deletes.values())
+    skipped = Counter(i.id for i in report.skipped if i.reason == FOREIGN)
+    assert [skipped[file_id] for file_id in foreign] == [1] * len(foreign)  # reported once
+    for file_id in foreign:
+        assert await exists(own_openai.files.retrieve(file_id))
+    executions = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    assert len(executions) >= 3
 
 
 async def _scheduled_result(client: Client, schedule_id: str) -> CleanupReport:

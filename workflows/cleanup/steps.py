@@ -26,6 +26,11 @@ class Candidates(Record):
     delete: list[CleanupItem]
     keep: list[CleanupItem]
     next_cursor: str | None = Field(None, description="None: that was the last page")
+    page_ids: list[str] = Field(
+        default_factory=list,
+        description="the ids the page listed, in order (files and vector stores): the next "
+        "page begins after the last one that is still there",
+    )
 
 
 class DeleteResources(Record):

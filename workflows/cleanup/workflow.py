@@ -60,8 +60,8 @@ class Cleanup:
             workflow.set_current_details(f"{policy.summary()}\n\n**{kind}**: {self._progress()}")
             find = FindCandidates(policy=_uncarried(policy), now=self.now, kind=kind, cursor=cursor)
             page = await call_api(FIND_CANDIDATES, find, policy.timeouts, f"find old {kind}")
-            await self._apply(policy, page)
-            cursor, pages = page.next_cursor, pages + 1
+            deleted = await self._apply(policy, page)
+            cursor, pages = _after(page, cursor, deleted), pages + 1
             if cursor is None or self._deletions_left(policy) == 0:
                 return
             if (
@@ -71,21 +71,24 @@ class Cleanup:
                 carry = CleanupCarry(now=self.now, kind=kind, cursor=cursor, report=self.report)
                 workflow.continue_as_new(policy.model_copy(update={"carried": carry}))
 
-    async def _apply(self, policy: CleanupPolicy, page: Candidates) -> None:
+    async def _apply(self, policy: CleanupPolicy, page: Candidates) -> set[str]:
+        """Delete what the page names, within max_deletions; the ids deleted."""
         room = self._deletions_left(policy)
         chosen, over = page.delete[:room], page.delete[room:]
         capped = [i.model_copy(update={"reason": "max_deletions reached"}) for i in over]
         self.report.add("skipped", [*page.keep, *capped])
         if policy.dry_run or not chosen:
             self.report.add("deleted", chosen)
-            return
+            return set()
         summary = f"delete {len(chosen)} ({self._progress()})"
         delete = DeleteResources(items=chosen)
         deletion = await call_api(DELETE_RESOURCES, delete, policy.timeouts, summary)
         not_deleted = {item.id for item in [*deletion.refused, *deletion.kept]}
-        self.report.add("deleted", [i for i in chosen if i.id not in not_deleted])
+        deleted = [i for i in chosen if i.id not in not_deleted]
+        self.report.add("deleted", deleted)
         self.report.add("skipped", deletion.kept)
         self.report.add("failed", deletion.refused)
+        return {item.id for item in deleted}
 
     def _deletions_left(self, policy: CleanupPolicy) -> int:
         return max(0, policy.max_deletions - self.report.deleted_count)
@@ -93,6 +96,16 @@ class Cleanup:
     def _progress(self) -> str:
         report = self.report
         return f"{report.deleted_count} deleted, {report.skipped_count} kept"
+
+
+def _after(page: Candidates, cursor: str | None, deleted: set[str]) -> str | None:
+    """Where the next page begins: after the page's last object still there (a deleted one
+    is no place to list from: the API may start over), or where this page began ("": the
+    start) when none is; None after the last page."""
+    if page.next_cursor is None or not page.page_ids:
+        return page.next_cursor
+    left = [object_id for object_id in page.page_ids if object_id not in deleted]
+    return left[-1] if left else cursor or ""
 
 
 def _uncarried(policy: CleanupPolicy) -> CleanupPolicy:
