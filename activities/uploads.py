@@ -11,6 +11,9 @@ from openai import AsyncOpenAI
 from activities.ownership import owned_file_digest, owned_file_name
 
 PURPOSE: Final = "assistants"
+LIST_PAGE: Final = 1000
+"""Files listed per request: one page of file objects in memory at a time (the API's default,
+10,000, is about 28 MB of them in a worker, per upload activity in flight)."""
 
 
 class Uploads:
@@ -22,7 +25,7 @@ class Uploads:
     async def existing(self) -> dict[str, str]:
         """Content digest -> file id, for every file this system uploaded."""
         found: dict[str, str] = {}
-        async for file in self.client.files.list(purpose=PURPOSE):
+        async for file in self.client.files.list(purpose=PURPOSE, limit=LIST_PAGE):
             digest = owned_file_digest(file.filename)
             if digest is not None:
                 found.setdefault(digest, file.id)
