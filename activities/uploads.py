@@ -3,17 +3,18 @@ the same content is found instead of being sent again, from a worker or from a c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Final
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, Omit, omit
 
 from activities.ownership import owned_file_digest, owned_file_name
 
 PURPOSE: Final = "assistants"
 LIST_PAGE: Final = 1000
-"""Files listed per request: one page of file objects in memory at a time (the API's default,
-10,000, is about 28 MB of them in a worker, per upload activity in flight)."""
+"""Files listed per request: one page in memory at a time (the API's default, 10,000, is about
+28 MB of file objects in a worker, per upload activity in flight)."""
 
 
 class Uploads:
@@ -23,13 +24,23 @@ class Uploads:
         self.client = client
 
     async def existing(self) -> dict[str, str]:
-        """Content digest -> file id, for every file this system uploaded."""
+        """Content digest -> file id, for every file this system uploaded. Every upload
+        activity lists them all, so the pages are read as plain JSON: building the SDK's
+        file objects was most of a 10,000-file ingest's worker CPU."""
         found: dict[str, str] = {}
-        async for file in self.client.files.list(purpose=PURPOSE, limit=LIST_PAGE):
-            digest = owned_file_digest(file.filename)
-            if digest is not None:
-                found.setdefault(digest, file.id)
-        return found
+        after: str | Omit = omit
+        while True:
+            listed = await self.client.files.with_raw_response.list(
+                purpose=PURPOSE, limit=LIST_PAGE, after=after
+            )
+            page = json.loads(listed.content)
+            for file in page["data"]:
+                digest = owned_file_digest(file["filename"])
+                if digest is not None:
+                    found.setdefault(digest, file["id"])
+            if not page.get("has_more") or not page["data"]:
+                return found
+            after = page["data"][-1]["id"]
 
     async def upload(self, name: str, content: Path | bytes, digest: str) -> str:
         """Upload `content` (streamed from disk when a path) as `name`; its file id."""
