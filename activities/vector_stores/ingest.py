@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +106,7 @@ class VectorStoreActivities:
         found_first: list[str] | None = list(retried[0]) if retried else None
         async with heartbeating(lambda: () if found_first is None else (found_first,)):
             with api_errors(f"adding files to {store}"):
-                listed = self.client.vector_stores.files.list(store, limit=100)
-                present = {f.id async for f in listed}
+                present = {f["id"] async for f in self._store_files(store)}
                 if found_first is None:
                     found_first = sorted(present & {f.file_id for f in request.files})
                     activity.heartbeat(found_first)
@@ -120,18 +121,21 @@ class VectorStoreActivities:
     @activity.defn(name=WAIT_FOR_FILES.name)
     async def wait_for_files(self, request: WaitForFiles) -> list[IndexedFile]:
         """Wait, with backoff, until none of these files is in progress; their outcomes."""
-        files = self.client.vector_stores.files
         store = request.vector_store_id
         wanted = set(request.file_ids)
         async with heartbeating():
             with api_errors(f"waiting for the files of {store}"):
                 delay = self.poll_interval
-                while {
-                    f.id async for f in files.list(store, filter="in_progress", limit=100)
-                } & wanted:
+                while {f["id"] async for f in self._store_files(store, "in_progress")} & wanted:
                     await asyncio.sleep(delay)
                     delay = min(delay * 1.5, self.max_poll)
-                return [_indexed(f) async for f in files.list(store, limit=100) if f.id in wanted]
+                found: list[IndexedFile] = []
+                async for file in self._store_files(store, order="desc"):  # newest first
+                    if file["id"] in wanted:
+                        found.append(_indexed(file))
+                        if len(found) == len(wanted):
+                            break
+                return found
 
     @activity.defn(name=REMOVE_FILES.name)
     async def remove_files(self, request: RemoveFiles) -> None:
@@ -153,6 +157,24 @@ class VectorStoreActivities:
         with api_errors(f"reading {vector_store_id}"):
             store = await self.client.vector_stores.retrieve(vector_store_id)
         return store.file_counts.model_dump()
+
+    async def _store_files(
+        self, store: str, status: str | None = None, order: str = "asc"
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A store's files (with `status` only), as plain JSON: an ingest lists its store
+        once or twice per batch, and building the SDK's objects cost more than the request."""
+        after: str | None = None
+        while True:
+            query: dict[str, Any] = {"limit": 100, "order": order}
+            query.update({"filter": status} if status else {})
+            query.update({"after": after} if after else {})
+            listed = await self.client.vector_stores.files.with_raw_response.list(store, **query)
+            page = json.loads(listed.content)
+            for file in page["data"]:
+                yield file
+            if not page.get("has_more") or not page["data"]:
+                return
+            after = page["data"][-1]["id"]
 
     async def _owned_stores(self, name: str | None) -> list[VectorStore]:
         return [
@@ -181,10 +203,10 @@ def _store_params(spec: VectorStoreSpec) -> dict[str, Any]:
     return params
 
 
-def _indexed(file: Any) -> IndexedFile:
-    error = file.last_error
+def _indexed(file: dict[str, Any]) -> IndexedFile:
+    error = file.get("last_error")
     return IndexedFile(
-        file_id=file.id,
-        status=file.status,
-        last_error=RunError(code=error.code, message=error.message) if error else None,
+        file_id=file["id"],
+        status=file["status"],
+        last_error=RunError(code=error["code"], message=error["message"]) if error else None,
     )
