@@ -42,6 +42,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.progress_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.limits_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.conversation_bench
+	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.scale_bench
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run
