@@ -32,6 +32,8 @@ from workers.temporal_server import local_test_environment
 from workers.worker import build_worker, project_tools
 from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CancelRequest, CleanupPolicy, RunPhase, RunRequest, ThreadConfig
+from workflows.ingest.contracts import IngestRequest
+from workflows.ingest.workflow import VectorStoreIngest
 from workflows.run.workflow import AssistantRun
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -196,11 +198,31 @@ async def cleanup_pages(stack: Stack) -> str:
     return workflow_id
 
 
+async def ingest_in_parts(stack: Stack) -> str:
+    """An ingest of 25 inline files in child workflows of 10 (the parent's history)."""
+    files = [{"text": f"Note {n} {uuid.uuid4()}", "filename": f"note-{n}.txt"} for n in range(25)]
+    request = IngestRequest.model_validate(
+        {"vector_store": {"name": "replay-parts"}, "files": files, "files_per_child": 10}
+    )
+    workflow_id = f"replay-ingest-{uuid.uuid4().hex[:8]}"
+    await stack.client.execute_workflow(
+        VectorStoreIngest.run, request, id=workflow_id, task_queue=QUEUE
+    )
+    return workflow_id
+
+
+async def ingest_part(stack: Stack) -> str:
+    """The first child of `ingest_in_parts`."""
+    return f"{await ingest_in_parts(stack)}/files-0"
+
+
 SCENARIOS: dict[str, Scenario] = {
     **{name: run_scenario(name, fields) for name, fields in RUNS.items()},
     "thread_continued_then_idle": thread_continued_then_idle,
     "thread_token_budget_used_up": thread_token_budget_used_up,
     "cleanup_pages": cleanup_pages,
+    "ingest_in_parts": ingest_in_parts,
+    "ingest_part": ingest_part,
 }
 
 
