@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -264,6 +265,10 @@ async def test_an_ingest_in_child_workflows_reports_every_file_once_in_order(
     assert {e.status for e in children} == {WorkflowExecutionStatus.COMPLETED}
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     assert len(history.events) <= 5 * 12 + 10  # about a dozen per part, none per file
+    part = await client.get_workflow_handle(f"{workflow_id}/files-0").fetch_history()
+    started = part.events[0].workflow_execution_started_event_attributes
+    part_input = json.loads(started.input.payloads[0].data)
+    assert "files_per_child" not in part_input, "a worker older than the field runs parts too"
 
 
 async def test_a_worker_killed_between_parts_finishes_without_double_uploads(

@@ -120,10 +120,11 @@ class VectorStoreIngest:
             files = request.files[start : start + per]
             update = {"vector_store": VectorStoreSpec(id=store), "files": files}
             part = await workflow.execute_child_workflow(
-                VectorStoreIngest.run,
-                request.model_copy(update=update),
+                "VectorStoreIngest",
+                _part_request(request.model_copy(update=update)),
                 id=f"{workflow.info().workflow_id}/files-{start}",
                 static_summary=f"files {start + 1}-{start + len(files)}",
+                result_type=IngestResult,
             )
             self.outcomes[start : start + len(files)] = part.files
             for index, outcome in enumerate(part.files, start):
@@ -240,3 +241,11 @@ class VectorStoreIngest:
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _part_request(part: IngestRequest) -> dict[str, object]:
+    """A part's input: without `files_per_child` unless a part holds more files than its
+    default, so a worker that predates the field (a rolling deploy) can still run the part."""
+    default = IngestRequest.model_fields["files_per_child"].default
+    within_default = part.files_per_child <= default
+    return part.model_dump(mode="json", exclude={"files_per_child"} if within_default else None)
