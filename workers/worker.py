@@ -21,6 +21,7 @@ from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
 from activities.pacing import TokenPacer
 from activities.run.assistants import AssistantsBackend
+from activities.run.downloads import GeneratedFiles
 from activities.run.responses import ResponsesBackend
 from activities.run.steps import DefaultBackend, RunSteps
 from activities.thread.previous import PreviousExecutions
@@ -68,6 +69,7 @@ def project_activities(
     candidates = CleanupCandidates(openai, client)
     deletion = CleanupDeletion(openai, client, steps)
     previous = PreviousExecutions(client, steps)
+    generated = GeneratedFiles(openai)
     return [
         *served,
         steps.ensure_assistant,
@@ -77,6 +79,7 @@ def project_activities(
         steps.submit_tool_outputs,
         steps.cancel_run,
         steps.delete_thread,
+        generated.download_file,
         readiness.wait_for_vector_stores,
         previous.find_previous,
         stores.check_files,

@@ -31,9 +31,11 @@ from activities.run.assistants_messages import (
     required_call_ids,
     snapshot,
 )
+from activities.run.generated import assistants_call, files_of
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase, Usage
+from workflows.run.contracts import CodeInterpreterCall
 from workflows.run.steps import (
     CancelRun,
     CreateThread,
@@ -322,4 +324,23 @@ class AssistantsBackend:
         listed = self.client.beta.threads.messages.list(
             run.thread_id, run_id=run.id, order="asc", limit=100
         )
-        return snapshot(run, [m async for m in listed])
+        ended = snapshot(run, [m async for m in listed])
+        if any(tool.type == "code_interpreter" for tool in run.tools):
+            ended.code_interpreter_calls = await self._code_interpreter_calls(run)
+            ended.files = files_of(ended.messages, ended.code_interpreter_calls)
+        return ended
+
+    async def _code_interpreter_calls(self, run: Run) -> list[CodeInterpreterCall]:
+        """The code the run ran, from its tool-call steps."""
+        calls = []
+        listed = self.client.beta.threads.runs.steps.list(
+            run.id, thread_id=run.thread_id, order="asc", limit=100
+        )
+        async for step in listed:
+            if step.step_details.type == "tool_calls":
+                calls += [
+                    assistants_call(call)
+                    for call in step.step_details.tool_calls
+                    if call.type == "code_interpreter"
+                ]
+        return calls

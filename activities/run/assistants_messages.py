@@ -6,6 +6,7 @@ from typing import Any
 
 from openai.types.beta.threads import Message, Run
 
+from activities.run.generated import files_of
 from workflows.common import RunError, RunPhase, ToolCall, Usage
 from workflows.run.contracts import InputMessage, RunMessage
 from workflows.run.steps import RunSnapshot
@@ -31,6 +32,7 @@ def snapshot(run: Run, messages: list[Message]) -> RunSnapshot:
         created_at=run.created_at,
         completed_at=run.completed_at or run.failed_at or run.cancelled_at,
         messages=[run_message(m) for m in messages],
+        files=files_of([run_message(m) for m in messages], []),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from openai.types.responses import Response
 
+from activities.run.generated import files_of, responses_call
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunError, RunPhase, ToolCall, Usage
@@ -47,7 +48,24 @@ def response_params(request: StartRun, tools: ToolRegistry) -> dict[str, Any]:
     if request.thread_id:
         params["previous_response_id"] = request.thread_id
     params["input"] = [input_item(m) for m in request.messages]
+    _put_files_in_container(params, request.messages)
     return {key: value for key, value in params.items() if value is not None}
+
+
+def _put_files_in_container(params: dict[str, Any], messages: list[InputMessage]) -> None:
+    """Files attached for code_interpreter go into its (auto) container, where the code reads
+    them; the tool is added if the run does not name it."""
+    file_ids = [a.file_id for m in messages for a in m.attachments if "code_interpreter" in a.tools]
+    if not file_ids:
+        return
+    tools = params.setdefault("tools", [])
+    interpreter = next((t for t in tools if t.get("type") == "code_interpreter"), None)
+    if interpreter is None:
+        interpreter = {"type": "code_interpreter", "container": {"type": "auto"}}
+        tools.append(interpreter)
+    container = interpreter.get("container")
+    if isinstance(container, dict) and container.get("type") == "auto":
+        container["file_ids"] = list(dict.fromkeys([*container.get("file_ids", []), *file_ids]))
 
 
 def _text_format(response_format: str | dict[str, Any]) -> dict[str, Any]:
@@ -60,8 +78,13 @@ def _text_format(response_format: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def input_item(message: InputMessage) -> dict[str, Any]:
-    """A message as an input item; attached files as `input_file` parts."""
-    files = [{"type": "input_file", "file_id": a.file_id} for a in message.attachments]
+    """A message as an input item; files attached for file_search as `input_file` parts
+    (those for code_interpreter go to its container)."""
+    files = [
+        {"type": "input_file", "file_id": a.file_id}
+        for a in message.attachments
+        if a.tools != ["code_interpreter"]
+    ]
     content: str | list[dict[str, Any]] = message.content
     if files:
         content = [{"type": "input_text", "text": message.content}, *files]
@@ -82,6 +105,8 @@ def snapshot(response: Response) -> RunSnapshot:
         status = RunPhase.requires_action
     error = response.error
     usage = response.usage
+    messages = [_message(item) for item in response.output if item.type == "message"]
+    code = [responses_call(i) for i in response.output if i.type == "code_interpreter_call"]
     return RunSnapshot(
         thread_id=response.id,
         run_id=response.id,
@@ -101,7 +126,9 @@ def snapshot(response: Response) -> RunSnapshot:
         else None,
         created_at=int(response.created_at),
         completed_at=int(response.completed_at) if response.completed_at else None,
-        messages=[_message(item) for item in response.output if item.type == "message"],
+        messages=messages,
+        code_interpreter_calls=code,
+        files=files_of(messages, code),
     )
 
 

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from activities.pacing import TokenPacer
 from activities.prices import PriceTable, load_prices
 from activities.run.assistants import AssistantsBackend
+from activities.run.generated import FileDetails
 from activities.run.responses import ResponsesBackend
 from workflows.common import TERMINAL_PHASES, Backend
 from workflows.run.steps import (
@@ -71,6 +72,7 @@ class RunSteps:
     ) -> None:
         self.assistants = assistants
         self.tools = responses.tools
+        self.file_details = FileDetails(assistants.client)
         self.prices = prices or load_prices()
         self.pacer = pacer
         self.backends: dict[Backend, RunBackend] = {
@@ -103,17 +105,19 @@ class RunSteps:
             raise _model_not_found(err) or err from err.__cause__
         if request.with_tool_catalog and started.tool_calls:
             started.tool_catalog = self.tools.catalog()
-        return await self._turn_done(request.backend, self._priced(started))
+        return await self._turn_done(request.backend, self._priced(await self._described(started)))
 
     @activity.defn(name=WAIT_FOR_RUN.name)
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
-        waited = self._priced(await self.backends[request.backend].wait_for_run(request))
+        waited = await self._described(await self.backends[request.backend].wait_for_run(request))
+        waited = self._priced(waited)
         return await self._turn_done(request.backend, waited, created_here=False)
 
     @activity.defn(name=SUBMIT_TOOL_OUTPUTS.name)
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         submitted = await self.backends[request.backend].submit_tool_outputs(request)
-        return await self._turn_done(request.backend, self._priced(submitted))
+        submitted = self._priced(await self._described(submitted))
+        return await self._turn_done(request.backend, submitted)
 
     async def _turn_done(
         self, backend: Backend, snapshot: RunSnapshot, created_here: bool = True
@@ -130,6 +134,12 @@ class RunSteps:
     @activity.defn(name=CANCEL_RUN.name)
     async def cancel_run(self, request: CancelRun) -> RunSnapshot:
         return self._priced(await self.backends[request.backend].cancel_run(request))
+
+    async def _described(self, snapshot: RunSnapshot) -> RunSnapshot:
+        """The snapshot with the names, sizes and types of the files the model generated."""
+        if snapshot.files:
+            snapshot.files = await self.file_details.described(snapshot.files)
+        return snapshot
 
     def _priced(self, snapshot: RunSnapshot) -> RunSnapshot:
         """The snapshot with the estimated cost of its usage (None: the model has no price)."""

@@ -134,6 +134,14 @@ class RunRequest(Contract):
         description="first wait up to this long for the assistant's and thread's vector "
         "stores to finish indexing; still indexing after it: the run fails",
     )
+    download_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        pattern=r"^/",
+        description="an absolute directory on the workers (one they share) to download the "
+        "files the model generated into, once each; their paths are in `RunResult.files`",
+    )
     on_active_run: Literal["wait", "cancel", "fail"] = "wait"
     max_run_attempts: int = Field(1, ge=1, le=10)
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
@@ -217,6 +225,7 @@ WORKFLOW_OPTIONS = frozenset(
         "max_total_tokens",
         "max_tool_rounds",
         "fallback_models",
+        "download_to",
     }
 )
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
@@ -253,6 +262,31 @@ class RunMessage(Record):
     file_ids: list[str] = Field(default_factory=list, description="images and files produced")
 
 
+class CodeInterpreterCall(Record):
+    """Python the model ran in OpenAI's sandbox: its code, its logs, the images it made."""
+
+    id: str
+    code: str = ""
+    logs: str = ""
+    image_file_ids: list[str] = Field(default_factory=list)
+    container_id: str | None = Field(None, description="responses backend: its container")
+
+
+class GeneratedFile(Record):
+    """A file the model generated (a chart, a CSV): in the Files API, or in a container on
+    the responses backend."""
+
+    file_id: str
+    name: str
+    bytes: int | None = None
+    mime_type: str | None = None
+    container_id: str | None = Field(None, description="responses backend: where it lives")
+    path: str | None = Field(None, description="where it was downloaded (`download_to`)")
+    download_error: str | None = Field(
+        None, description="why it could not be downloaded (it is still in the API)"
+    )
+
+
 class RunResult(Record):
     """Output of `AssistantRun`."""
 
@@ -284,6 +318,10 @@ class RunResult(Record):
         "table; None: a model used has no price there",
     )
     tool_rounds: int = Field(0, description="rounds of tool calls answered in the last attempt")
+    code_interpreter_calls: list[CodeInterpreterCall] = Field(default_factory=list)
+    files: list[GeneratedFile] = Field(
+        default_factory=list, description="files the model generated, downloaded if asked"
+    )
 
 
 class RunState(Record):

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workflows.common import TERMINAL_PHASES, RunPhase, ToolCallResult, Usage
-from workflows.run.contracts import RunMessage, RunResult, RunState
+from workflows.run.contracts import (
+    CodeInterpreterCall,
+    GeneratedFile,
+    RunMessage,
+    RunResult,
+    RunState,
+)
 from workflows.run.steps import RunSnapshot
 from workflows.run.tool_calls import bounded
 
@@ -26,6 +32,8 @@ class RunRecord:
     earlier_cost: float | None = 0.0  # of the runs in `earlier_usage`; None: a price unknown
     models_tried: list[str] = field(default_factory=list)
     tool_rounds: int = 0  # answered in the current attempt
+    code_interpreter_calls: list[CodeInterpreterCall] = field(default_factory=list)
+    files: list[GeneratedFile] = field(default_factory=list)
 
     @property
     def run_id(self) -> str | None:
@@ -42,6 +50,12 @@ class RunRecord:
         self.thread_id = snapshot.thread_id or self.thread_id
         known = {message.id for message in self.messages}
         self.messages += [m for m in snapshot.messages if m.id not in known]
+        calls = {call.id for call in self.code_interpreter_calls}
+        self.code_interpreter_calls += [
+            c for c in snapshot.code_interpreter_calls if c.id not in calls
+        ]
+        files = {file.file_id for file in self.files}
+        self.files += [f for f in snapshot.files if f.file_id not in files]
 
     def close_attempt(self, snapshot: RunSnapshot) -> None:
         """The attempt's run failed and will be started again: it is no longer the run."""
@@ -51,6 +65,8 @@ class RunRecord:
         self.latest = None
         self.messages = []
         self.tool_rounds = 0
+        self.code_interpreter_calls = []
+        self.files = []
 
     def tried(self, model: str | None) -> None:
         if model is not None and model not in self.models_tried:
@@ -124,6 +140,8 @@ class RunRecord:
             models_tried=self.models_tried,
             cost_usd=self.cost(),
             tool_rounds=self.tool_rounds,
+            code_interpreter_calls=self.code_interpreter_calls,
+            files=self.files,
         )
 
 

@@ -25,6 +25,8 @@ from workflows.common import (
 )
 from workflows.run.contracts import (
     AssistantSpec,
+    CodeInterpreterCall,
+    GeneratedFile,
     InputMessage,
     PromptReference,
     RunMessage,
@@ -153,6 +155,10 @@ class RunSnapshot(Record):
     created_at: int | None = None
     completed_at: int | None = None
     messages: list[RunMessage] = Field(default_factory=list, description="when terminal")
+    code_interpreter_calls: list[CodeInterpreterCall] = Field(
+        default_factory=list, description="when terminal"
+    )
+    files: list[GeneratedFile] = Field(default_factory=list, description="when terminal")
     tool_catalog: ToolCatalog | None = Field(
         None, description="the tools that run the calls (`StartRun.with_tool_catalog`)"
     )
@@ -195,6 +201,15 @@ def model_queue(task_queue: str) -> str:
     return task_queue + MODEL_QUEUE_SUFFIX
 
 
+class DownloadFile(Record):
+    """Download a generated file into `directory` (once: a file already there is kept)."""
+
+    file: GeneratedFile
+    directory: str
+
+
+DOWNLOAD_FILE = Step("run.download_file", DownloadFile, str, heartbeats=False)
+"""Returns the downloaded file's path."""
 DELETE_THREAD = Step("run.delete_thread", str, bool, heartbeats=False)
 """Delete the API thread; False if it was already gone."""
 WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])

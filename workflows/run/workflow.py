@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitToolOutputsRequest,
         refused_by,
     )
+    from workflows.run.downloads import download_files
     from workflows.run.failures import (
         active_run_of,
         active_run_refused,
@@ -229,7 +230,15 @@ class AssistantRun:
                 snapshot = await self._answer_tool_calls(snapshot)
                 self.record.tool_rounds += 1
             if self.record.latest is not None:  # ended for good; a transient failure leaves none
-                return
+                return await self._download_files()
+
+    async def _download_files(self) -> None:
+        """Fetch the files the model generated into `download_to`, if the run asks."""
+        directory, files = self.request.download_to, self.record.files
+        if directory is None or not files:
+            return
+        self._describe(f"downloading {len(files)} generated files to {directory}")
+        self.record.files = await download_files(files, directory, self._call)
 
     async def _start(self, attempt: int) -> RunSnapshot:
         """Create the run with the new messages and follow it. On a retried attempt the

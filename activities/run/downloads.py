@@ -1,0 +1,70 @@
+"""Downloading the files a run's model generated, each once.
+
+A file is written beside its final name and renamed into place when whole, so a worker
+killed mid-download leaves no half file under the final name, and a retry (or a second run
+of the same step) that finds the final name there keeps it instead of fetching it again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+from openai import AsyncOpenAI
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.openai_errors import api_errors
+from workflows.run.contracts import GeneratedFile
+from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
+
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+CHUNK_BYTES = 1 << 20
+
+
+def local_name(file: GeneratedFile) -> str:
+    """`<file id>-<name>`: unique per file, the name made safe for any file system."""
+    name = UNSAFE.sub("_", Path(file.name).name).strip("._") or "file"
+    return f"{file.file_id}-{name}"[:255]
+
+
+class GeneratedFiles:
+    """The `run.download_file` activity: the Files API's content, or a container file's."""
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self.client = client
+
+    @activity.defn(name=DOWNLOAD_FILE.name)
+    async def download_file(self, request: DownloadFile) -> str:
+        directory = Path(request.directory)
+        if not directory.is_dir():  # another worker may have it: the step is retried
+            raise ApplicationError(
+                f"download_to: {directory} is not a directory on {socket.gethostname()}",
+                type="InvalidDownloadDirectory",
+            )
+        final = directory / local_name(request.file)
+        if final.exists():
+            return str(final)
+        partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+        try:
+            await self._fetch(request.file, partial)
+            partial.replace(final)
+        finally:
+            partial.unlink(missing_ok=True)
+        return str(final)
+
+    async def _fetch(self, file: GeneratedFile, into: Path) -> None:
+        with api_errors(f"downloading {file.file_id} ({file.name})"):
+            if file.container_id is not None:
+                content = self.client.containers.files.content.with_streaming_response.retrieve(
+                    file.file_id, container_id=file.container_id
+                )
+            else:
+                content = self.client.files.with_streaming_response.content(file.file_id)
+            async with content as response:
+                with into.open("wb") as out:
+                    async for chunk in response.iter_bytes(CHUNK_BYTES):
+                        out.write(chunk)
+                        activity.heartbeat()

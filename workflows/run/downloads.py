@@ -1,0 +1,32 @@
+"""Downloading what the model generated, once the run has ended: each file by an activity of
+its own (retried; a file already downloaded is kept), in parallel. A file that cannot be
+downloaded says why in its `download_error`; it is still in the API and the run's status
+stands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from temporalio.exceptions import ActivityError
+
+from workflows.common import Step
+from workflows.run.contracts import GeneratedFile
+from workflows.run.failures import failure_text
+from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
+
+Call = Callable[[Step[DownloadFile, str], DownloadFile, str], Awaitable[str]]
+
+
+async def download_files(
+    files: list[GeneratedFile], directory: str, call: Call
+) -> list[GeneratedFile]:
+    async def download(file: GeneratedFile) -> GeneratedFile:
+        step = DownloadFile(file=file, directory=directory)
+        try:
+            path = await call(DOWNLOAD_FILE, step, f"download {file.name}"[:200])
+        except ActivityError as err:
+            return file.model_copy(update={"download_error": failure_text(err)})
+        return file.model_copy(update={"path": path})
+
+    return list(await asyncio.gather(*(download(file) for file in files)))
