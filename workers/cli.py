@@ -80,6 +80,14 @@ def run_(
     file: Annotated[
         list[Path] | None, typer.Option(help="upload and attach for file_search")
     ] = None,
+    code_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="upload and attach for code_interpreter (a CSV to analyse or chart)"),
+    ] = None,
+    download: Annotated[
+        Path | None,
+        typer.Option(help="download the files the model generates into this directory"),
+    ] = None,
     deadline: Annotated[float | None, typer.Option(help="seconds until the run expires")] = None,
     workflow_id: Annotated[str | None, typer.Option(help="default: run-<uuid>")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the RunResult")] = False,
@@ -100,6 +108,8 @@ def run_(
         assistant_file=assistant_file,
         thread_id=thread_id,
         files=file or [],
+        code_files=code_file or [],
+        download_to=download,
         deadline=deadline,
         workflow_id=workflow_id,
         as_json=json_output,

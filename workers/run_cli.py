@@ -33,6 +33,8 @@ class RunOptions:
     assistant_file: Path | None = None
     thread_id: str | None = None
     files: list[Path] = field(default_factory=list)
+    code_files: list[Path] = field(default_factory=list)
+    download_to: Path | None = None
     deadline: float | None = None
     workflow_id: str | None = None
     as_json: bool = False
@@ -52,8 +54,11 @@ def load_assistant(path: Path) -> AssistantSpec:
         raise SettingsError(f"--assistant-file: {path}: {_first_line(err)}") from None
 
 
-def build_request(options: RunOptions, file_ids: list[str]) -> RunRequest:
-    attachments = [{"file_id": file_id} for file_id in file_ids]
+def build_request(
+    options: RunOptions, file_ids: list[str], code_file_ids: list[str] | None = None
+) -> RunRequest:
+    attachments: list[dict[str, Any]] = [{"file_id": file_id} for file_id in file_ids]
+    attachments += [{"file_id": i, "tools": ["code_interpreter"]} for i in code_file_ids or []]
     messages = [
         {"content": text, "attachments": attachments if i == 0 else []}
         for i, text in enumerate(options.messages)
@@ -63,6 +68,7 @@ def build_request(options: RunOptions, file_ids: list[str]) -> RunRequest:
         "thread_id": options.thread_id,
         "deadline_seconds": options.deadline,
         "backend": options.backend,
+        "download_to": str(options.download_to.resolve()) if options.download_to else None,
     }
     if options.assistant_file is not None:
         fields["assistant"] = load_assistant(options.assistant_file)
@@ -76,12 +82,16 @@ def build_request(options: RunOptions, file_ids: list[str]) -> RunRequest:
 
 async def run_command(settings: Settings, options: RunOptions, console: Console) -> int:
     """Start a run (uploading `--file`s first); print its answer unless `--no-wait`."""
-    missing = [path for path in options.files if not path.is_file()]
-    if missing:
-        raise SettingsError(f"--file: {missing[0]} is not a readable file")
+    for flag, paths in (("--file", options.files), ("--code-file", options.code_files)):
+        if missing := [path for path in paths if not path.is_file()]:
+            raise SettingsError(f"{flag}: {missing[0]} is not a readable file")
+    if options.download_to is not None and not options.download_to.is_dir():
+        raise SettingsError(f"--download: {options.download_to} is not a directory")
     build_request(options, [])  # bad arguments fail before anything is uploaded or started
     client = await connect(settings)
-    request = build_request(options, await _upload(settings, options.files))
+    uploaded = await _upload(settings, [*options.files, *options.code_files])
+    split = len(options.files)
+    request = build_request(options, uploaded[:split], uploaded[split:])
     task_queue = settings.temporal_task_queue
     handle = await runs.start_run(client, task_queue, request, options.workflow_id)
     link = settings.workflow_ui_url(handle.id)
@@ -155,6 +165,15 @@ def print_result(result: RunResult, as_json: bool, console: Console) -> None:
     for call in result.tool_calls:
         line = f"tool {call.name}({call.arguments}) -> {call.output}"
         console.print(line, style="dim", markup=False, soft_wrap=True)
+    for code in result.code_interpreter_calls:
+        ran = f"code interpreter ran:\n{code.code}\nlogs:\n{code.logs}"
+        console.print(ran, style="dim", markup=False, soft_wrap=True)
+    for file in result.files:
+        failed = f"not downloaded: {file.download_error}" if file.download_error else ""
+        where = file.path or failed
+        size = f"{file.bytes} bytes" if file.bytes is not None else "size unknown"
+        line = f"file {file.name} ({file.mime_type or 'type unknown'}, {size}) {file.file_id}"
+        console.print(f"{line} -> {where}" if where else line, markup=False, soft_wrap=True)
     if result.status != "completed":
         error = f": {result.last_error.message}" if result.last_error else ""
         console.print(f"{result.status}{error}", style="bold", markup=False, soft_wrap=True)
