@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import httpx2 as httpx
 import structlog
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+from openai._constants import DEFAULT_CONNECTION_LIMITS
 from temporalio.activity import _Definition
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -32,7 +34,12 @@ from workers.fleet import FleetBackoff, ModelGate
 from workers.health import WorkerReadiness, health_endpoints
 from workers.metrics import ApiMetrics, count_open_conversations
 from workers.settings import Settings, SettingsError
-from workers.telemetry import Tracing, temporal_runtime
+from workers.telemetry import (
+    OPENAI_TIMEOUT,
+    Tracing,
+    openai_connection_limits,
+    temporal_runtime,
+)
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
 from workflows.pacing import TokenWindow
@@ -112,14 +119,22 @@ def openai_api_key(settings: Settings) -> str:
 
 
 def openai_client(settings: Settings, tracing: Tracing | None = None) -> AsyncOpenAI:
-    """The worker's one client. Its own retries are off: Temporal retries activities."""
+    """The worker's one client. Its own retries are off: Temporal retries activities. It holds
+    up to OPENAI_MAX_CONNECTIONS connections (a run it follows holds one while streaming)."""
+    connections = settings.openai_max_connections
+    http_client: httpx.AsyncClient | None = None
+    if tracing:
+        http_client = tracing.http_client(connections)
+    elif connections != DEFAULT_CONNECTION_LIMITS.max_connections:
+        limits = openai_connection_limits(connections)
+        http_client = DefaultAsyncHttpxClient(limits=limits, timeout=OPENAI_TIMEOUT)
     return AsyncOpenAI(
         api_key=openai_api_key(settings),
         base_url=settings.openai_base_url,
         organization=settings.openai_org_id,
         project=settings.openai_project_id,
         max_retries=0,
-        http_client=tracing.http_client() if tracing else None,
+        http_client=http_client,
     )
 
 
