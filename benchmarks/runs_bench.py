@@ -8,6 +8,7 @@
 and, on the Responses API, A' B' C' (see benchmarks.responses_contenders).
 
     python -m benchmarks.runs_bench [--queued 0.1] [--in-progress 1.5] [--repeat 5] [--quick]
+        [--only scale|footprint] [--concurrency 1 16 128] [--in-flight 1000 5000]
 
 The emulator (its own process) plays the model with the given timings. Results go to
 benchmarks/results/runs.{json,md} and runs_latency.png; ratios (C/A, C/B, C/D, C'/B')
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
@@ -35,7 +35,6 @@ from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.tools import CallContext, execute, registry
@@ -43,6 +42,9 @@ from benchmarks.emulator_bench import RESULTS, free_port, rss_mib, start_emulato
 from benchmarks.floor import TemporalFloor, nothing
 from benchmarks.responses_contenders import ResponsesBench
 from benchmarks.responses_contenders import markdown as responses_markdown
+from benchmarks.runs_scale import TEXT as SCALE_TEXT
+from benchmarks.runs_scale import child_named, cpu_seconds, scale
+from benchmarks.runs_scale import markdown as scale_markdown
 from workers.settings import EXAMPLE_TOOLS, Settings, load_settings
 from workers.temporal_server import local_test_environment
 from workers.worker import build_worker, project_tools
@@ -259,37 +261,6 @@ async def history_costs(
     return costs
 
 
-async def throughput(bench: Bench, levels: list[int], runs_per_level: int) -> dict[str, Any]:
-    """Runs per second for C and D (same activity count) at each concurrency."""
-    text = "Say hello [[emulator queued=0.05 in_progress=0.2]]"
-    results: dict[str, Any] = {}
-    for level in levels:
-        row: dict[str, Any] = {}
-        for name, contender in (
-            ("C", lambda: bench.durable(text)),
-            ("D", lambda: bench.floor(SCENARIOS["no tools"][1])),
-        ):
-            count = max(runs_per_level, level)
-            wall = await at_concurrency(contender, count, level)
-            row[name] = {"runs": count, "runs_per_second": count / wall}
-        row["C/D"] = row["C"]["runs_per_second"] / row["D"]["runs_per_second"]
-        results[str(level)] = row
-    return results
-
-
-async def at_concurrency(make: Callable[[], Awaitable[None]], count: int, level: int) -> float:
-    """Seconds to run `count` calls of `make`, at most `level` at a time."""
-    limit = asyncio.Semaphore(level)
-
-    async def one() -> None:
-        async with limit:
-            await make()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(count)))
-    return time.perf_counter() - started
-
-
 async def responses_side(
     bench: Bench, responses: ResponsesBench, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -307,63 +278,73 @@ def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 async def worker_footprint(
-    client: Client, env: dict[str, str], assistant_id: str, admin: str, in_flight: int
+    client: Client,
+    env: dict[str, str],
+    assistant_id: str,
+    admin: str,
+    emulator_pid: int,
+    levels: list[int],
+    ramp_limit: float,
 ) -> dict[str, Any]:
-    """RSS and CPU of a worker process (`durable-assistants worker`) holding `in_flight`
-    long runs, against the same worker idle."""
+    """RSS and CPU of a worker process (`durable-assistants worker`) idle, then holding each
+    of `levels` long runs in flight (runs added to reach the next level), with the dev
+    server's and the emulator's CPU over the same seconds. A level not reached within
+    `ramp_limit` seconds is measured with what is in flight by then."""
+    most = max(levels)
+    env = {**env, "MAX_CONCURRENT_ACTIVITIES": str(most + 100)}
+    env["OPENAI_MAX_CONNECTIONS"] = str(most + 100)
     worker = spawn_worker(env)
+    pids = {"worker": worker.pid, "emulator": emulator_pid}
+    if (server := child_named("temporal")) is not None:
+        pids["dev server"] = server
     try:
         await asyncio.sleep(3)
-        idle = rss_mib(worker.pid)
+        rows = [{"in_flight": 0, "ramp_seconds": 0.0, **await _held(pids, worker.pid)}]
         already = _runs_created(admin)
-        text = "Say hello [[emulator queued=0.05 in_progress=120]]"
-        request = assistants_request(assistant_id, text)
-        started = time.perf_counter()
-        handles = await asyncio.gather(
-            *(
-                client.start_workflow(
+        request = assistants_request(assistant_id, "Say hello [[emulator in_progress=600]]")
+        limit = asyncio.Semaphore(64)
+
+        async def start() -> None:
+            async with limit:
+                await client.start_workflow(
                     AssistantRun.run,
                     request,
                     id=f"rss-{uuid.uuid4()}",
                     task_queue=env["TEMPORAL_TASK_QUEUE"],
                 )
-                for _ in range(in_flight)
-            )
-        )
-        for _ in range(300):
-            if _runs_created(admin) - already >= in_flight:
-                break
-            await asyncio.sleep(1)
-        ramp = time.perf_counter() - started
-        cpu_before, wall_before = _cpu_seconds(worker.pid), time.perf_counter()
-        peak = 0.0
-        for _ in range(10):
-            peak = max(peak, rss_mib(worker.pid))
-            await asyncio.sleep(1)
-        cpu = (_cpu_seconds(worker.pid) - cpu_before) / (time.perf_counter() - wall_before)
-        in_flight_now = _runs_created(admin) - already
-        for handle in handles:
-            with contextlib.suppress(RPCError):  # one that already ended
-                await handle.terminate("benchmark done")
-        return {
-            "in_flight": in_flight_now,
-            "ramp_seconds": ramp,
-            "idle_rss_mib": idle,
-            "rss_mib": peak,
-            "cpu_cores_while_waiting": cpu,
-        }
+
+        started = 0
+        for level in levels:
+            began = time.perf_counter()
+            await asyncio.gather(*(start() for _ in range(level - started)))
+            started = level
+            while time.perf_counter() - began < ramp_limit:
+                if _runs_created(admin) - already >= level:
+                    break
+                await asyncio.sleep(1)
+            ramp = time.perf_counter() - began
+            held = await _held(pids, worker.pid)
+            rows.append({"in_flight": _runs_created(admin) - already, "ramp_seconds": ramp, **held})
+        return {"levels": rows}
     finally:
         worker.kill()
         worker.wait()
 
 
+async def _held(pids: dict[str, int], worker: int, seconds: int = 10) -> dict[str, Any]:
+    """The worker's peak RSS and the CPU cores of each of `pids` over `seconds`."""
+    before, wall = {k: cpu_seconds(p) for k, p in pids.items()}, time.perf_counter()
+    peak = 0.0
+    for _ in range(seconds):
+        peak = max(peak, rss_mib(worker))
+        await asyncio.sleep(1)
+    took = time.perf_counter() - wall
+    cores = {k: (cpu_seconds(p) - before[k]) / took for k, p in pids.items()}
+    return {"rss_mib": peak, "cpu_cores": cores}
+
+
 def _runs_created(admin: str) -> int:
     return counts(admin)["runs"]
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_settings(base_url: str, address: str, queue: str) -> Settings:
@@ -395,8 +376,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
             async with build_worker(env.client, settings), floor:
                 results: dict[str, Any]
-                if args.footprint_only:
-                    results = json.loads((RESULTS / "runs.json").read_text())
+                if args.only:
+                    earlier = RESULTS / f"runs{args.suffix}.json"
+                    earlier = earlier if earlier.exists() else RESULTS / "runs.json"
+                    results = json.loads(earlier.read_text())
                 else:
                     results = {
                         "timings": {"queued": args.queued, "in_progress": args.in_progress},
@@ -404,7 +387,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         "by_duration": await by_duration(bench, args.durations, bench.contenders()),
                         "history": await history_costs(env.client, bench.request, "bench-c"),
                         "responses": await responses_side(bench, responses, args),
-                        "throughput": await throughput(bench, args.concurrency, args.runs),
                     }
         worker_env = {
             "PATH": os.environ["PATH"],
@@ -413,9 +395,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "OPENAI_BASE_URL": base,
             "OPENAI_API_KEY": KEY,
             "LOG_LEVEL": "WARNING",
+            "TOOLS_MODULES": EXAMPLE_TOOLS,
         }
+        if args.only != "footprint":
+            requests = {"C": bench.request(SCALE_TEXT), "C'": responses.request(SCALE_TEXT)}
+            scaled = await scale(env.client, worker_env, requests, emulator.pid, args)
+            results.update(scaled)
         results["footprint"] = await worker_footprint(
-            env.client, worker_env, assistant.id, admin, args.in_flight
+            env.client,
+            worker_env,
+            assistant.id,
+            admin,
+            emulator.pid,
+            args.in_flight,
+            args.ramp_limit,
         )
         return results
     finally:
@@ -451,19 +444,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "| C per run | history events | billable actions |", "|---|---|---|"]
     for scenario, cost in results["history"].items():
         lines.append(f"| {scenario} | {cost['events']} | {cost['actions']} |")
-    lines += ["", "| concurrency | C runs/s | D runs/s | C/D |", "|---|---|---|---|"]
-    for level, row in results["throughput"].items():
-        lines.append(
-            f"| {level} | {row['C']['runs_per_second']:.1f} | "
-            f"{row['D']['runs_per_second']:.1f} | {row['C/D']:.2f} |"
-        )
-    fp = results["footprint"]
-    lines += [
-        "",
-        f"Worker with {fp['in_flight']} runs in flight: RSS {fp['rss_mib']:.0f} MiB "
-        f"(idle {fp['idle_rss_mib']:.0f} MiB), {fp['cpu_cores_while_waiting']:.2f} cores "
-        f"while the runs wait on the model.",
-    ]
+    lines += ["", *scale_markdown(results)]
     if "responses" in results:
         lines += ["", *responses_markdown(results["responses"])]
     return "\n".join(lines) + "\n"
@@ -499,19 +480,41 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queued", type=float, default=0.1)
     parser.add_argument("--in-progress", type=float, default=1.5)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--durations", type=float, nargs="+", default=[0.5, 1.5, 4.0, 8.0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--durations", type=float, nargs="+", default=[0.5, 1.5, 4.0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 128])
     parser.add_argument("--runs", type=int, default=32, help="runs per throughput level")
-    parser.add_argument("--in-flight", type=int, default=1000)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="turns of C, C' and D at the highest concurrency"
+    )
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="sample the worker with py-spy at the highest concurrency",
+    )
+    parser.add_argument(
+        "--compare-sandbox",
+        action="store_true",
+        help="also run C on a worker with the SDK's default sandbox, side by side",
+    )
+    parser.add_argument("--in-flight", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument(
+        "--ramp-limit", type=float, default=120, help="seconds to reach each in-flight level"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run with small numbers")
     parser.add_argument(
-        "--footprint-only", action="store_true", help="re-measure only the worker footprint"
+        "--only",
+        choices=["scale", "footprint"],
+        help="re-measure only throughput, profile and footprint (scale) or the footprint, "
+        "keeping the rest of runs.json",
     )
+    parser.add_argument("--suffix", default="", help="results go to runs{suffix}.*")
     args = parser.parse_args()
     if args.quick:
         args.in_progress, args.repeat, args.durations = 0.3, 2, [0.2, 0.6]
-        args.concurrency, args.runs, args.in_flight = [1, 8], 8, 50
+        args.concurrency, args.runs, args.in_flight = [1, 8], 8, [20, 50]
+        args.rounds, args.suffix = 1, args.suffix or "-quick"
     return args
 
 
@@ -519,7 +522,7 @@ if __name__ == "__main__":
     arguments = parse()
     outcome = asyncio.run(main(arguments))
     RESULTS.mkdir(exist_ok=True)
-    suffix = "-quick" if arguments.quick else ""
+    suffix = arguments.suffix
     (RESULTS / f"runs{suffix}.json").write_text(json.dumps(outcome, indent=2))
     (RESULTS / f"runs{suffix}.md").write_text(markdown(outcome))
     chart(outcome, RESULTS / f"runs_latency{suffix}.png")

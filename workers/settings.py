@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     openai_org_id: str | None = None
     openai_project_id: str | None = None
     openai_backend: Literal["assistants", "responses"] = "responses"
+    openai_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="HTTP connections the worker's OpenAI client may hold: a run it follows "
+        "holds one while it streams, and one beyond this waits for a free connection",
+    )
 
     log_format: Literal["auto", "pretty", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

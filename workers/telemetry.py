@@ -35,9 +35,14 @@ from workflows.run.metrics import (
 )
 
 CORE_LOGGER = "temporalio.core"
-OPENAI_CONNECTION_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-"""The openai SDK's own defaults, which a client given its own transport would lose: a worker
-keeps a connection open per run it follows."""
+OPENAI_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+"""The openai SDK's default, which a client of our own would otherwise lose."""
+
+
+def openai_connection_limits(max_connections: int) -> httpx.Limits:
+    """The openai SDK's own limits (1,000 connections, 100 kept alive) with `max_connections`
+    (OPENAI_MAX_CONNECTIONS): a worker keeps a connection open per run it follows."""
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=100)
 
 
 @functools.cache
@@ -96,12 +101,12 @@ class Tracing:
         # Workflows started by other services or schedules have no client span to hang off.
         return TracingInterceptor(self.tracer, always_create_workflow_spans=True)
 
-    def http_client(self) -> httpx.AsyncClient:
+    def http_client(self, max_connections: int = 1000) -> httpx.AsyncClient:
         """An HTTP client for `AsyncOpenAI` whose every request is a span."""
-        inner = httpx.AsyncHTTPTransport(limits=OPENAI_CONNECTION_LIMITS)
+        inner = httpx.AsyncHTTPTransport(limits=openai_connection_limits(max_connections))
         return httpx.AsyncClient(
             transport=TracedTransport(inner, self.tracer),
-            timeout=httpx.Timeout(600.0, connect=5.0),  # the openai SDK's default
+            timeout=OPENAI_TIMEOUT,
             follow_redirects=True,
         )
 
