@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import (
     assistants,
+    containers,
     conversations,
     files,
     prompts,
@@ -185,6 +186,7 @@ def create_app(
         *vector_stores.routes(),
         *responses.routes(),
         *conversations.routes(),
+        *containers.routes(),
     ]
 
     @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import directives, model, sse, vector_stores
+from emulator import code_steps, directives, model, sse, vector_stores
 from emulator.assistants import assistants
 from emulator.config import Timings
 from emulator.errors import invalid
@@ -66,6 +66,8 @@ class RunPlan:
     step_tokens: tuple[int, int] = (0, 0)
     """(prompt, completion) tokens already reported in the usage of closed steps"""
     events: list[tuple[str, bytes]] = field(default_factory=list)
+    code_file_id: str | None = None
+    """the file the run's code interpreter call analyses, if it makes one"""
 
 
 def create_run(
@@ -94,6 +96,12 @@ def create_run(
         search_store_ids=_search_store_ids(store, thread_id, assistant, tools),
         phase_since=now,
         prompt_tokens=_prompt_tokens(store, thread_id, assistant, request),
+    )
+    plan.code_file_id = code_steps.file_to_analyse(
+        store,
+        tools,
+        user_text,
+        [_last_user_message(store, thread_id), threads(store).get(thread_id).public, assistant],
     )
     run = _run_object(store, thread_id, assistant, request, tools, plan)
     entry = runs(store).add(run["id"], run, plan, parent=thread_id)
@@ -250,15 +258,20 @@ def _require_action(store: Store, entry: Entry, at: float) -> None:
 
 def _answer(store: Store, entry: Entry, at: float) -> None:
     run, plan = entry.public, entry.private
-    hits = (
-        vector_stores.search(store, plan.search_store_ids, plan.user_text, 5)
-        if plan.search_store_ids and not plan.tool_results
-        else []
-    )
-    if hits:
-        _file_search_step(store, entry, hits, at)
-    answer = model.answer(plan.user_text, plan.tool_results, hits)
-    text, annotations = _cite(answer)
+    images: list[str] = []
+    if plan.code_file_id is not None:
+        made = _code_interpreter_step(store, entry, at)
+        text, annotations = code_steps.answer(made)
+        images = [made.image_file_id] if made.image_file_id else []
+    else:
+        hits = (
+            vector_stores.search(store, plan.search_store_ids, plan.user_text, 5)
+            if plan.search_store_ids and not plan.tool_results
+            else []
+        )
+        if hits:
+            _file_search_step(store, entry, hits, at)
+        text, annotations = _cite(model.answer(plan.user_text, plan.tool_results, hits))
     status = "completed"
     limit = run["max_completion_tokens"]
     if limit is not None and plan.completion_tokens + model.count_tokens(text) > limit:
@@ -266,14 +279,39 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
         annotations = [a for a in annotations if a["end_index"] <= len(text)]
         status = "incomplete"
         run["incomplete_details"] = {"reason": "max_completion_tokens"}
-    _write_message(store, entry, text, annotations, status, at)
+    _write_message(store, entry, text, annotations, status, at, images)
     _finish(store, entry, status, at)
 
 
+def _code_interpreter_step(store: Store, entry: Entry, at: float) -> code_steps.CodeCall:
+    """The run's code interpreter call, as a tool_calls step whose code streams in pieces."""
+    run, plan = entry.public, entry.private
+    made = code_steps.call(store, plan.code_file_id, plan.user_text)
+    plan.completion_tokens += model.count_tokens(made.code)
+    opened = {"type": "tool_calls", "tool_calls": []}
+    step = _new_step(store, run, "tool_calls", opened, at)
+    _emit(plan, "thread.run.step.created", step)
+    _emit(plan, "thread.run.step.in_progress", step)
+    for details in code_steps.step_deltas(made):
+        delta = {"id": step["id"], "object": "thread.run.step.delta"}
+        _emit(plan, "thread.run.step.delta", {**delta, "delta": {"step_details": details}})
+    step["step_details"] = {"type": "tool_calls", "tool_calls": [code_steps.tool_call(made)]}
+    _close_step(step, "completed", at, plan)
+    _emit(plan, "thread.run.step.completed", step)
+    return made
+
+
 def _write_message(
-    store: Store, entry: Entry, text: str, annotations: list[JSON], status: str, at: float
+    store: Store,
+    entry: Entry,
+    text: str,
+    annotations: list[JSON],
+    status: str,
+    at: float,
+    images: list[str] | None = None,
 ) -> None:
-    """An assistant message of the run, as its own message_creation step."""
+    """An assistant message of the run, as its own message_creation step; `images` (file ids)
+    come before its text, as the code interpreter's charts do."""
     run, plan = entry.public, entry.private
     plan.completion_tokens += model.count_tokens(text)
     message = add_assistant_message(
@@ -285,6 +323,7 @@ def _write_message(
         run_id=run["id"],
         status=status,
         created_at=int(at),
+        images=images or [],
     )
     step = _new_step(
         store,
@@ -295,7 +334,7 @@ def _write_message(
     )
     _emit(plan, "thread.run.step.created", step)
     _emit(plan, "thread.run.step.in_progress", step)
-    _emit_message(plan, message, text)
+    _emit_message(plan, message)
     _close_step(step, "completed", at, plan)
     _emit(plan, "thread.run.step.completed", step)
 
@@ -330,24 +369,30 @@ def _file_search_step(store: Store, entry: Entry, hits: list[SearchHit], at: flo
     _emit(plan, "thread.run.step.completed", step)
 
 
-def _emit_message(plan: RunPlan, message: JSON, text: str) -> None:
+def _emit_message(plan: RunPlan, message: JSON) -> None:
+    """The message's events: created, a delta per image part, its text in pieces of a few
+    words, its annotations in a last delta, then its final status."""
     in_progress = {**message, "status": "in_progress", "completed_at": None, "content": []}
     _emit(plan, "thread.message.created", in_progress)
     _emit(plan, "thread.message.in_progress", in_progress)
-    words = text.split(" ")
-    for start in range(0, len(words), _DELTA_WORDS):
-        chunk = " ".join(words[start : start + _DELTA_WORDS])
-        value = chunk if start == 0 else " " + chunk
-        delta = {
-            "id": message["id"],
-            "object": "thread.message.delta",
-            "delta": {
-                "content": [
-                    {"index": 0, "type": "text", "text": {"value": value, "annotations": []}}
-                ]
-            },
-        }
-        _emit(plan, "thread.message.delta", delta)
+
+    def delta(part: JSON) -> None:
+        content = {"content": [part]}
+        body = {"id": message["id"], "object": "thread.message.delta", "delta": content}
+        _emit(plan, "thread.message.delta", body)
+
+    for index, part in enumerate(message["content"]):
+        if part["type"] != "text":
+            delta({"index": index, **part})
+            continue
+        words = part["text"]["value"].split(" ")
+        for start in range(0, len(words), _DELTA_WORDS):
+            chunk = " ".join(words[start : start + _DELTA_WORDS])
+            value = chunk if start == 0 else " " + chunk
+            delta({"index": index, "type": "text", "text": {"value": value, "annotations": []}})
+        annotations = [{"index": i, **a} for i, a in enumerate(part["text"]["annotations"])]
+        if annotations:
+            delta({"index": index, "type": "text", "text": {"annotations": annotations}})
     _emit(plan, f"thread.message.{message['status']}", message)
 
 
@@ -450,6 +495,13 @@ def _usage(prompt: int, completion: int) -> JSON:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+
+
+def _last_user_message(store: Store, thread_id: str) -> JSON:
+    for message in reversed(messages(store).of(thread_id)):
+        if message.public["role"] == "user":
+            return message.public
+    return {}
 
 
 def _last_user_text(store: Store, thread_id: str) -> str:

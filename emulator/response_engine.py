@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emulator import model, prompts, sse, vector_stores
+from emulator import model, prompts, response_code, sse, vector_stores
 from emulator.config import Timings
 from emulator.conversations import append_items, find_conversation, items_of
 from emulator.engine import FAILURE_MESSAGES
@@ -216,6 +216,30 @@ def _call_tool(entry: Entry, call: ToolCall) -> None:
 
 def _answer(store: Store, entry: Entry, at: float) -> None:
     response, plan = entry.public, entry.private
+    if plan.code is not None:
+        text, annotations = _code_interpreter_call(store, entry)
+    else:
+        text, annotations = _answer_text(store, entry)
+    status = "completed"
+    limit = response["max_output_tokens"]
+    if limit is not None and model.count_tokens(text) > limit:
+        text = model.truncate_tokens(text, limit)
+        annotations = [a for a in annotations if _end(a) <= len(text)]
+        status = "incomplete"
+        response["incomplete_details"] = {"reason": "max_output_tokens"}
+    _emit_message(entry, output_message([output_text(text, annotations)], status))
+    _finish(store, entry, status, at)
+
+
+def _end(annotation: JSON) -> int:
+    """Where an annotation ends: a citation at an index, or one of a span of the text."""
+    end: int = annotation["end_index"] if "end_index" in annotation else annotation["index"]
+    return end
+
+
+def _answer_text(store: Store, entry: Entry) -> tuple[str, list[JSON]]:
+    """What the model says, quoting tool outputs, the best file search hit, or the message."""
+    plan = entry.private
     hits = (
         vector_stores.search(store, plan.search_store_ids, plan.user_text, plan.search_max_results)
         if plan.search_store_ids and not plan.tool_results
@@ -224,25 +248,33 @@ def _answer(store: Store, entry: Entry, at: float) -> None:
     if hits:
         _file_search_call(entry, hits)
     answer = model.answer(plan.user_text, plan.tool_results, hits)
-    text = answer.text
     annotations: list[JSON] = [
         {
             "type": "file_citation",
             "file_id": hit.file_id,
             "filename": hit.filename,
-            "index": len(text),
+            "index": len(answer.text),
         }
         for hit in answer.citations
     ]
-    status = "completed"
-    limit = response["max_output_tokens"]
-    if limit is not None and model.count_tokens(text) > limit:
-        text = model.truncate_tokens(text, limit)
-        annotations = [a for a in annotations if a["index"] <= len(text)]
-        status = "incomplete"
-        response["incomplete_details"] = {"reason": "max_output_tokens"}
-    _emit_message(entry, output_message([output_text(text, annotations)], status))
-    _finish(store, entry, status, at)
+    return answer.text, annotations
+
+
+def _code_interpreter_call(store: Store, entry: Entry) -> tuple[str, list[JSON]]:
+    """The response's code interpreter call as an output item and its events; the answer that
+    cites the files it wrote."""
+    plan = entry.private
+    result = response_code.run(store, plan.code, plan.user_text)
+    item = result.item
+    where = {"item_id": item["id"], "output_index": len(entry.public["output"])}
+    started = {**item, "status": "in_progress", "code": "", "outputs": None}
+    _emit(
+        plan, "response.output_item.added", {"output_index": where["output_index"], "item": started}
+    )
+    for name, payload in response_code.code_events(item):
+        _emit(plan, name, {**where, **payload})
+    _add_output(entry, item)
+    return result.answer, result.annotations
 
 
 def _file_search_call(entry: Entry, hits: list[SearchHit]) -> None:

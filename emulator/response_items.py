@@ -91,6 +91,8 @@ def item_text(item: JSON) -> str:
         return _parts_text(item["content"])
     if item["type"] == "function_call":
         return f"{item['name']}({item['arguments']})"
+    if item["type"] == "code_interpreter_call":
+        return str(item.get("code") or "")
     if item["type"] == "function_call_output":
         output: Any = item["output"]
         return output if isinstance(output, str) else _parts_text(output)

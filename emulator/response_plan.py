@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import directives, model
+from emulator import directives, model, response_code
 from emulator.config import Timings
 from emulator.errors import APIError, invalid
 from emulator.model import FunctionTool, ToolCall
@@ -41,6 +41,8 @@ class ResponsePlan:
     include_search_results: bool = False
     stored: bool = True
     events: list[tuple[str, bytes]] = field(default_factory=list)
+    code: response_code.CodePlan | None = None
+    """where the response's code interpreter call runs, if it makes one"""
 
 
 def new_plan(
@@ -70,6 +72,7 @@ def new_plan(
         stored=request.get("store") is not False,
     )
     _plan_search(plan, request)
+    plan.code = response_code.plan(store, request, user_text, answering=not plan.calls)
     return plan
 
 

@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PATHS = re.compile(r"^/(assistants|threads|files|vector_stores|responses|conversations)(/|$)")
+PATHS = re.compile(
+    r"^/(assistants|threads|files|vector_stores|responses|conversations|containers)(/|$)"
+)
 EXCLUDED = ("?beta", "/compact", "/input_tokens")
 ROOT_SCHEMAS = ("AssistantStreamEvent", "ResponseStreamEvent", "Error", "ErrorResponse")
 OUTPUT = Path(__file__).with_name("openapi.json")

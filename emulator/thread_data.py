@@ -94,12 +94,18 @@ def add_assistant_message(
     run_id: str,
     status: str = "completed",
     created_at: int | None = None,
+    images: list[str] | None = None,
 ) -> JSON:
+    """An assistant message: its images (file ids) first, then its text."""
+    pictures = [
+        {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
+        for file_id in images or []
+    ]
     return _message(
         store,
         thread_id,
         role="assistant",
-        content=[_text_part(text, annotations)],
+        content=[*pictures, _text_part(text, annotations)],
         assistant_id=assistant_id,
         run_id=run_id,
         status=status,
