@@ -30,7 +30,7 @@ from activities.heartbeats import despite_cancel, heartbeating
 from activities.openai_errors import api_errors, checked, stream_error
 from activities.ownership import is_owned, owned_metadata
 from activities.progress import BATCH_SECONDS, TextPublisher
-from activities.run.responses_items import response_params, snapshot
+from activities.run.responses_items import response_params, snapshot, with_interpreter_outputs
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase
 from workflows.run.steps import CancelRun, RunSnapshot, StartRun, SubmitToolOutputs, WaitForRun
@@ -147,7 +147,7 @@ class ResponsesBackend:
             ],
         }
         doing = f"submitting tool outputs to {previous_id}"
-        return await self._respond(params, doing, request.stream)
+        return await self._respond(with_interpreter_outputs(params), doing, request.stream)
 
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot:
         async with heartbeating():

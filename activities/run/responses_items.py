@@ -16,6 +16,7 @@ from workflows.run.steps import RunSnapshot, StartRun
 
 PRODUCED = ("file_path", "container_file_citation")
 """Annotations that point at files the model produced (a file_citation points at a source)."""
+INTERPRETER_LOGS = "code_interpreter_call.outputs"
 PASSED_THROUGH = ("model", "temperature", "top_p", "tool_choice", "parallel_tool_calls")
 
 
@@ -49,7 +50,15 @@ def response_params(request: StartRun, tools: ToolRegistry) -> dict[str, Any]:
         params["previous_response_id"] = request.thread_id
     params["input"] = [input_item(m) for m in request.messages]
     _put_files_in_container(params, request.messages)
+    with_interpreter_outputs(params)
     return {key: value for key, value in params.items() if value is not None}
+
+
+def with_interpreter_outputs(params: dict[str, Any]) -> dict[str, Any]:
+    """Ask for the code interpreter's logs (left out of its calls unless included)."""
+    if any(tool.get("type") == "code_interpreter" for tool in params.get("tools") or []):
+        params["include"] = list(dict.fromkeys([*params.get("include", []), INTERPRETER_LOGS]))
+    return params
 
 
 def _put_files_in_container(params: dict[str, Any], messages: list[InputMessage]) -> None:
