@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,14 @@ async def test_every_marked_readme_command_runs_as_written(
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "TEMPORAL_ADDRESS": temporal_address,
     }
-    async with build_worker(client, settings):  # on the README's task queue
-        for command in readme_commands():
-            await run_as_written(command, env)
+    charts = REPO_ROOT / "charts"  # where the code interpreter example downloads to
+    try:
+        async with build_worker(client, settings):  # on the README's task queue
+            for command in readme_commands():
+                await run_as_written(command, env)
+        assert sorted(p.suffix for p in charts.iterdir()) == [".csv", ".png"]
+    finally:
+        shutil.rmtree(charts, ignore_errors=True)
 
 
 async def run_as_written(command: str, env: dict[str, str]) -> None:
