@@ -29,6 +29,7 @@ from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.assistants_messages import (
     message_param,
     required_call_ids,
+    run_message,
     snapshot,
 )
 from activities.run.generated import assistants_call, files_of
@@ -217,13 +218,25 @@ class AssistantsBackend:
         return True
 
     async def delete_thread(self, thread_id: str) -> bool:
-        """Delete a thread; False if it was already gone."""
+        """Delete a thread and the files the model generated in it; False if it was already
+        gone."""
         with api_errors(f"deleting {thread_id}"):
             try:
+                await self._delete_generated_files(thread_id)
                 await self.client.beta.threads.delete(thread_id)
             except openai.NotFoundError:
                 return False
         return True
+
+    async def _delete_generated_files(self, thread_id: str) -> None:
+        """The files the code interpreter generated in a thread (`assistants_output`: made for
+        the thread's runs, never a file someone uploaded)."""
+        listed = self.client.beta.threads.messages.list(thread_id, limit=100)
+        file_ids = {f for m in [m async for m in listed] for f in run_message(m).file_ids}
+        for file_id in file_ids:
+            with contextlib.suppress(openai.NotFoundError):
+                if (await self.client.files.retrieve(file_id)).purpose == "assistants_output":
+                    await self.client.files.delete(file_id)
 
     def _run_params(self, request: StartRun) -> dict[str, Any]:
         params = {k: v for k, v in request.overrides.items() if v is not None}

@@ -176,10 +176,28 @@ class ResponsesBackend:
                     return not first
                 if not is_owned(response.metadata):
                     return True
+                await self._delete_auto_containers(response)
                 with contextlib.suppress(openai.NotFoundError):
                     await self.client.responses.delete(response_id)
                 response_id, first = response.previous_response_id, False
         return True
+
+    async def _delete_auto_containers(self, response: Response) -> None:
+        """The containers made for a response of ours (an `auto` container) go with it, and
+        the files the model generated in them; a container named by id is the caller's."""
+        named = [
+            tool.container
+            for tool in response.tools
+            if tool.type == "code_interpreter" and isinstance(tool.container, str)
+        ]
+        made = {
+            item.container_id
+            for item in response.output
+            if item.type == "code_interpreter_call" and item.container_id not in named
+        }
+        for container_id in made:
+            with contextlib.suppress(openai.NotFoundError):
+                await self.client.containers.delete(container_id)
 
     async def thread_exists(self, thread_id: str) -> bool:
         with api_errors(f"looking up {thread_id}"):

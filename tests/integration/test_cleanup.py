@@ -38,6 +38,7 @@ from tests.integration.conftest import (
     spawn_worker,
     until_counted,
 )
+from tests.integration.test_code_interpreter import SALES, chart_request
 from tests.integration.test_thread import config
 from workers.cleanup_cli import run_once, schedule_command
 from workers.client import send_message
@@ -50,6 +51,7 @@ from workflows.contracts import (
     CleanupPolicy,
     CleanupReport,
     CloseThread,
+    RunRequest,
     RunTimeouts,
     ThreadConfig,
 )
@@ -395,3 +397,59 @@ async def test_a_worker_killed_mid_sweep_finishes_on_the_next_attempt(
     assert report.failed == []
     for file_id in created:
         assert not await exists(own_openai.files.retrieve(file_id))
+
+
+@both_backends
+async def test_a_threads_generated_files_go_with_it_and_the_uploaded_csv_stays(
+    backend: str,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+) -> None:
+    async with build_worker(client, cleanup_settings):
+        request = await chart_request(backend, own_openai, None, "Chart the totals by month")
+        result = await run(client, task_queue, request)
+        [attachment] = request.messages[0].attachments
+        query = f'TaskQueue = "{task_queue}"'
+        policy = CleanupPolicy(thread_max_age_seconds=0, workflow_query=query)
+        report = await run_once(cleanup_settings, policy)
+    assert result.thread_id in ids(report, "threads")
+    assert len(result.files) == 2
+    for file in result.files:
+        if file.container_id is not None:
+            assert not await exists(own_openai.containers.retrieve(file.container_id))
+        else:
+            assert not await exists(own_openai.files.retrieve(file.file_id))
+    assert await exists(own_openai.files.retrieve(attachment.file_id)), "the caller's upload"
+
+
+@pytest.mark.parametrize("backend", ["responses"], indirect=True)
+async def test_a_container_the_caller_named_survives_the_cleanup_of_its_thread(
+    backend: str,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+) -> None:
+    upload = await own_openai.files.create(
+        file=("sales.csv", SALES.read_bytes()), purpose="assistants"
+    )
+    theirs = await own_openai.containers.create(name="analysis", file_ids=[upload.id])
+    tool = {"type": "code_interpreter", "container": theirs.id}
+    request = RunRequest.model_validate(
+        {
+            "backend": "responses",
+            "assistant": {"name": "analyst", "model": "gpt-4o", "tools": [tool]},
+            "messages": [{"content": "Chart the totals by month"}],
+        }
+    )
+    async with build_worker(client, cleanup_settings):
+        result = await run(client, task_queue, request)
+        query = f'TaskQueue = "{task_queue}"'
+        report = await run_once(
+            cleanup_settings, CleanupPolicy(thread_max_age_seconds=0, workflow_query=query)
+        )
+    assert [f.container_id for f in result.files] == [theirs.id, theirs.id]
+    assert result.thread_id in ids(report, "threads")
+    assert await exists(own_openai.containers.retrieve(theirs.id))
