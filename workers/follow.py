@@ -146,7 +146,9 @@ async def current_run_number(client: Client, key: str) -> int:
 
 async def _page(handle: WorkflowHandle[object, object], offset: int) -> ProgressPage:
     page: ProgressPage = await handle.query(
-        PROGRESS_QUERY, ProgressRequest(from_offset=offset), result_type=ProgressPage
+        PROGRESS_QUERY,
+        ProgressRequest(from_offset=offset, code_interpreter=True),
+        result_type=ProgressPage,
     )
     return page
 

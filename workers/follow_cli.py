@@ -17,6 +17,7 @@ from workflows.contracts import ApprovalDecision, RunResult
 from workflows.run.progress import (
     ApprovalDecided,
     ApprovalRequested,
+    CodeInterpreterRan,
     PhaseChanged,
     ProgressEvent,
     RunEnded,
@@ -57,6 +58,8 @@ class ProgressPrinter:
         elif isinstance(event, ToolFinished):
             failed = f" failed ({event.error})" if event.error else ""
             self._note(f"← {event.name}{failed}: {_cut(event.output)}")
+        elif isinstance(event, CodeInterpreterRan):
+            self._note(f"ran code:\n{event.code}\nlogs:\n{event.logs}".rstrip())
         elif isinstance(event, ApprovalRequested):
             self._note(
                 f"? {event.name}({_cut(event.arguments)}) waits for approval: {event.call_id}"

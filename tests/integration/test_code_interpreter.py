@@ -18,8 +18,10 @@ from temporalio.client import Client
 
 from emulator.config import FaultRule
 from tests.integration.conftest import Counters, both_backends, run, spawn_worker, start
+from workers.client import follow
 from workers.settings import Settings
 from workflows.contracts import RunRequest, RunResult
+from workflows.run.progress import CodeInterpreterRan
 
 SALES = Path(__file__).parents[2] / "examples" / "sales.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,9 +82,13 @@ async def test_a_chart_of_a_csv_shows_its_code_and_logs_and_downloads_each_file_
     tmp_path: Path,
 ) -> None:
     request = await chart_request(backend, openai, tmp_path, "Chart the totals by month")
-    result = await run(client, task_queue, request)
+    handle = await start(client, task_queue, request)
+    result = await handle.result()
     assert result.status == "completed"
     [call] = result.code_interpreter_calls
+    followed = [e async for e in follow(client, handle.id)]
+    ran = [e for e in followed if isinstance(e, CodeInterpreterRan)]
+    assert [(e.call_id, e.code, e.logs) for e in ran] == [(call.id, call.code, call.logs)]
     assert "month" in call.code
     rows, units = sums()
     assert f"rows: {rows}," in call.logs

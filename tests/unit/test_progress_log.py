@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflows.common import RunPhase, ToolCallResult, Usage
-from workflows.run.contracts import RunMessage, RunResult
+from workflows.run.contracts import CodeInterpreterCall, RunMessage, RunResult
 from workflows.run.progress import (
     ProgressBatch,
     ProgressRequest,
@@ -126,3 +126,24 @@ def test_a_page_stays_small_and_says_where_to_read_on() -> None:
     rest = log.page(ProgressRequest(from_offset=page.next_offset))
     assert rest.events[0].offset == page.next_offset
     assert log.page(ProgressRequest(from_offset=10_000)).next_offset == len(log.events)
+
+
+def test_code_interpreter_events_reach_only_followers_that_ask_and_offsets_hold() -> None:
+    log = ProgressLog()
+    log.phase(RunPhase.in_progress, "thinking")
+    log.code_ran(CodeInterpreterCall(id="ci_1", code="df.sum()", logs="42"))
+    log.code_ran(CodeInterpreterCall(id="ci_1", code="df.sum()", logs="42"))  # seen again
+    log.message_done(answer("Charted."))
+    unaware = log.page(ProgressRequest())
+    aware = log.page(ProgressRequest(code_interpreter=True))
+    assert [e.type for e in unaware.events] == ["phase", "text.delta", "text.done"]
+    assert [e.type for e in aware.events] == [
+        "phase",
+        "code_interpreter.ran",
+        "text.delta",
+        "text.done",
+    ]
+    assert unaware.next_offset == aware.next_offset == 4
+    assert [e.offset for e in unaware.events] == [0, 2, 3]
+    rest = log.page(ProgressRequest(from_offset=1, max_events=1))
+    assert (rest.events, rest.next_offset) == ([], 2), "skipped, but read past"

@@ -77,6 +77,19 @@ class ToolFinished(Record):
     duration_seconds: float = 0.0
 
 
+class CodeInterpreterRan(Record):
+    """The model ran Python in OpenAI's sandbox: its code, logs and the images it made. Sent
+    only to followers that ask for it (`ProgressRequest.code_interpreter`), so followers that
+    predate the event read on unchanged."""
+
+    type: Literal["code_interpreter.ran"] = "code_interpreter.ran"
+    offset: int = 0
+    call_id: str
+    code: str
+    logs: str = ""
+    image_file_ids: list[str] = Field(default_factory=list)
+
+
 class ApprovalRequested(Record):
     """A tool call waits for a person: `decide_approval` with its `call_id`."""
 
@@ -122,6 +135,7 @@ ProgressEvent = Annotated[
     | TextDone
     | ToolStarted
     | ToolFinished
+    | CodeInterpreterRan
     | ApprovalRequested
     | ApprovalDecided
     | UsageReported
@@ -135,6 +149,7 @@ class ProgressRequest(Record):
 
     from_offset: int = Field(0, ge=0)
     max_events: int = Field(MAX_PAGE_EVENTS, ge=1, le=MAX_PAGE_EVENTS)
+    code_interpreter: bool = Field(False, description="include `code_interpreter.ran` events")
 
 
 class ProgressPage(Record):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from workflows.common import RunPhase, ToolCall, ToolCallResult, Usage
-from workflows.run.contracts import ApprovalDecision, RunMessage, RunResult
+from workflows.run.contracts import ApprovalDecision, CodeInterpreterCall, RunMessage, RunResult
 from workflows.run.progress import (
     ApprovalDecided,
     ApprovalRequested,
+    CodeInterpreterRan,
     PhaseChanged,
     ProgressBatch,
     ProgressEvent,
@@ -88,6 +89,19 @@ class ProgressLog:
             )
         )
 
+    def code_ran(self, call: CodeInterpreterCall) -> None:
+        if call.id in self.finished_calls:
+            return
+        self.finished_calls.add(call.id)
+        self._append(
+            CodeInterpreterRan(
+                call_id=call.id,
+                code=call.code[:TOOL_OUTPUT_CHARS],
+                logs=call.logs[:TOOL_OUTPUT_CHARS],
+                image_file_ids=call.image_file_ids,
+            )
+        )
+
     def approval_requested(self, call: ToolCall) -> None:
         self._append(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments))
 
@@ -113,15 +127,19 @@ class ProgressLog:
         self._end(RunEnded(status="failed", error=error))
 
     def page(self, request: ProgressRequest) -> ProgressPage:
-        start = request.from_offset
+        start = min(request.from_offset, len(self.events))
         events: list[ProgressEvent] = []
-        size = 0
+        size = read = 0
         for event in self.events[start : start + request.max_events]:
+            if isinstance(event, CodeInterpreterRan) and not request.code_interpreter:
+                read += 1  # a follower that does not know the event skips it
+                continue
             size += _size(event)
             if events and size > PAGE_CHARS:
                 break
             events.append(event)
-        next_offset = min(start, len(self.events)) + len(events)
+            read += 1
+        next_offset = start + read
         return ProgressPage(
             events=events,
             next_offset=next_offset,

@@ -421,6 +421,8 @@ class AssistantRun:
             self._enter(RunPhase.creating, f"starting again after {describe(snapshot)}")
             return snapshot
         self.record.update(snapshot)
+        for call in snapshot.code_interpreter_calls:
+            self.log.code_ran(call)
         for message in snapshot.messages:
             self.log.message_done(message)
         self.log.usage(self.record.usage())
