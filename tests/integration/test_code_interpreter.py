@@ -18,9 +18,9 @@ from temporalio.client import Client
 
 from emulator.config import FaultRule
 from tests.integration.conftest import Counters, both_backends, run, spawn_worker, start
-from workers.client import follow
+from workers.client import follow, send_message
 from workers.settings import Settings
-from workflows.contracts import RunRequest, RunResult
+from workflows.contracts import RunRequest, RunResult, ThreadConfig, ThreadMessage
 from workflows.run.progress import CodeInterpreterRan
 
 SALES = Path(__file__).parents[2] / "examples" / "sales.csv"
@@ -203,3 +203,28 @@ async def test_a_worker_killed_mid_download_loses_no_file_and_fetches_a_done_one
     name, _ = CONTENT[backend]
     counts = sorted(counters.delta(name, f.file_id) for f in result.files)
     assert counts[0] == 1, "the file done before the kill was not fetched again"
+
+
+@both_backends
+async def test_a_conversation_message_gets_its_csv_charted_and_the_files_downloaded(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    openai: AsyncOpenAI,
+    backend: str,
+    tmp_path: Path,
+) -> None:
+    request = await chart_request(backend, openai, None, "unused")
+    target = request.model_dump(include={"assistant_id", "assistant"}, exclude_none=True)
+    config = ThreadConfig.model_validate(
+        {"key": f"ci-{uuid.uuid4().hex[:8]}", "backend": backend, **target}
+    )
+    message = ThreadMessage(
+        content="Chart the totals by month",
+        attachments=request.messages[0].attachments,
+        overrides={"download_to": str(tmp_path)},
+    )
+    answered = await send_message(client, task_queue, config, message)
+    assert answered.status == "completed"
+    assert len(answered.code_interpreter_calls) == 1
+    assert sorted(Path(f.path or "").parent for f in answered.files) == [tmp_path, tmp_path]
