@@ -16,6 +16,7 @@ from openai import AsyncOpenAI
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
 from workflows.run.contracts import GeneratedFile
 from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
@@ -49,7 +50,8 @@ class GeneratedFiles:
             return str(final)
         partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
         try:
-            await self._fetch(request.file, partial)
+            async with heartbeating():  # a stop reaches it while the API is slow to answer
+                await self._fetch(request.file, partial)
             partial.replace(final)
         finally:
             partial.unlink(missing_ok=True)
@@ -67,4 +69,3 @@ class GeneratedFiles:
                 with into.open("wb") as out:
                     async for chunk in response.iter_bytes(CHUNK_BYTES):
                         out.write(chunk)
-                        activity.heartbeat()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from openai import AsyncOpenAI
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from emulator.config import FaultRule
 from tests.integration.conftest import Counters, both_backends, run, spawn_worker, start
@@ -22,6 +22,7 @@ from workers.client import follow, send_message
 from workers.settings import Settings
 from workflows.contracts import RunRequest, RunResult, ThreadConfig, ThreadMessage
 from workflows.run.progress import CodeInterpreterRan
+from workflows.run.steps import DOWNLOAD_FILE
 
 SALES = Path(__file__).parents[2] / "examples" / "sales.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -183,15 +184,10 @@ async def test_a_worker_killed_mid_download_loses_no_file_and_fetches_a_done_one
     faults(FaultRule(route=CONTENT_ROUTE[backend], latency=30, times=1))  # one download hangs
     worker_process.append(spawn_worker(settings, temporal_address))
     request = await chart_request(backend, openai, tmp_path, "Chart the totals by month")
-    quick = {"request_seconds": 3, "api_initial_retry_seconds": 0.05}
+    quick = {"heartbeat_seconds": 1, "api_initial_retry_seconds": 0.05}
     request.timeouts = request.timeouts.model_copy(update=quick)
     handle = await start(client, task_queue, request)
-    for _ in range(400):  # the other file is downloaded while the first hangs
-        if [p for p in tmp_path.iterdir() if not p.name.startswith(".")]:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("no file was downloaded")
+    await downloaded_one(tmp_path)  # the other file, while the first hangs
     worker_process[0].kill()
     worker_process.append(spawn_worker(settings, temporal_address))
     result = await handle.result()
@@ -228,3 +224,59 @@ async def test_a_conversation_message_gets_its_csv_charted_and_the_files_downloa
     assert answered.status == "completed"
     assert len(answered.code_interpreter_calls) == 1
     assert sorted(Path(f.path or "").parent for f in answered.files) == [tmp_path, tmp_path]
+
+
+@both_backends
+async def test_a_run_cancelled_while_it_downloads_reports_what_it_got_and_leaves_no_part(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    openai: AsyncOpenAI,
+    backend: str,
+    faults: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    faults(FaultRule(route=CONTENT_ROUTE[backend], latency=30, times=1))  # one download hangs
+    request = await chart_request(backend, openai, tmp_path, "Chart the totals by month")
+    request.timeouts = request.timeouts.model_copy(update={"heartbeat_seconds": 1})
+    handle = await start(client, task_queue, request)
+    await download_recorded(handle)
+    await handle.cancel()
+    result = await handle.result()
+    assert result.status == "completed", "the API run had completed: that is its status"
+    got = [f for f in result.files if f.path is not None]
+    assert [Path(f.path or "") for f in got] == list(tmp_path.iterdir())
+    assert len(result.files) - len(got) == 1, "the hanging download was stopped, not waited for"
+
+
+async def download_recorded(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the workflow has taken in one finished download (a workflow task completed
+    after a download activity did)."""
+    for _ in range(400):
+        events = (await handle.fetch_history()).events
+        downloads = {
+            e.event_id
+            for e in events
+            if e.activity_task_scheduled_event_attributes.activity_type.name == DOWNLOAD_FILE.name
+        }
+        done = [
+            e.event_id
+            for e in events
+            if e.activity_task_completed_event_attributes.scheduled_event_id in downloads
+        ]
+        if done and any(
+            e.event_id > done[0] and e.HasField("workflow_task_completed_event_attributes")
+            for e in events
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no download was recorded")
+
+
+async def downloaded_one(directory: Path) -> None:
+    """Wait until one file is downloaded whole (named, not a hidden partial)."""
+    for _ in range(400):
+        if [p for p in directory.iterdir() if not p.name.startswith(".")]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no file was downloaded")

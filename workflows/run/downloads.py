@@ -18,15 +18,17 @@ from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
 Call = Callable[[Step[DownloadFile, str], DownloadFile, str], Awaitable[str]]
 
 
-async def download_files(
-    files: list[GeneratedFile], directory: str, call: Call
-) -> list[GeneratedFile]:
-    async def download(file: GeneratedFile) -> GeneratedFile:
+async def download_files(files: list[GeneratedFile], directory: str, call: Call) -> None:
+    """Download `files`, each entry replaced by its downloaded self as soon as it is done (so
+    a run stopped mid-way still reports the files it got)."""
+
+    async def download(index: int, file: GeneratedFile) -> None:
         step = DownloadFile(file=file, directory=directory)
         try:
             path = await call(DOWNLOAD_FILE, step, f"download {file.name}"[:200])
         except ActivityError as err:
-            return file.model_copy(update={"download_error": failure_text(err)})
-        return file.model_copy(update={"path": path})
+            files[index] = file.model_copy(update={"download_error": failure_text(err)})
+        else:
+            files[index] = file.model_copy(update={"path": path})
 
-    return list(await asyncio.gather(*(download(file) for file in files)))
+    await asyncio.gather(*(download(index, file) for index, file in enumerate(files)))

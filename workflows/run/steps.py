@@ -208,7 +208,7 @@ class DownloadFile(Record):
     directory: str
 
 
-DOWNLOAD_FILE = Step("run.download_file", DownloadFile, str, heartbeats=False)
+DOWNLOAD_FILE = Step("run.download_file", DownloadFile, str)
 """Returns the downloaded file's path."""
 DELETE_THREAD = Step("run.delete_thread", str, bool, heartbeats=False)
 """Delete the API thread; False if it was already gone."""

@@ -238,7 +238,7 @@ class AssistantRun:
         if directory is None or not files:
             return
         self._describe(f"downloading {len(files)} generated files to {directory}")
-        self.record.files = await download_files(files, directory, self._call)
+        await download_files(files, directory, self._call)
 
     async def _start(self, attempt: int) -> RunSnapshot:
         """Create the run with the new messages and follow it. On a retried attempt the
