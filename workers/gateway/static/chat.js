@@ -75,6 +75,8 @@ function show(type, event) {
   else if (type === "tool.finished") {
     const failed = event.error ? ` failed (${event.error})` : "";
     run.tools.append(element("div", "tool", `← ${event.name}${failed}: ${event.output.slice(0, 300)}`));
+  } else if (type === "code_interpreter.ran") {
+    run.tools.append(element("div", "tool", `ran code:\n${event.code}\n${event.logs}`.slice(0, 2000)));
   } else if (type === "approval.requested") approvalBox(run, event);
   else if (type === "approval.decided") {
     const box = run.approvals.get(event.call_id);
