@@ -41,7 +41,10 @@ from workflows.contracts import (
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import CLOSING, CONTINUING, AssistantThread
 
-SEND_AGAIN = frozenset({CLOSING, CONTINUING})
+UNPROCESSED = "UnprocessedUpdate"
+"""The server's refusal of an update whose workflow task ended without taking it in (a task
+that failed or timed out under load): it was never applied, so it is sent again."""
+SEND_AGAIN = frozenset({CLOSING, CONTINUING, UNPROCESSED})
 RESEND_FOR = timedelta(minutes=5)
 RunHandle = WorkflowHandle[AssistantRun, RunResult]
 ThreadHandle = WorkflowHandle[AssistantThread, ThreadState]

@@ -27,7 +27,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.client import thread_workflow_id
+from workers.client import UNPROCESSED, thread_workflow_id
 from workers.follow import answer_progress, current_run_number
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
@@ -197,7 +197,7 @@ async def _accepted(
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as err:
-            again = {CONTINUING, CLOSING} if config is not None else {CONTINUING}
+            again = {CONTINUING, UNPROCESSED} | ({CLOSING} if config is not None else set())
             cause = err.cause
             if not (isinstance(cause, ApplicationError) and cause.type in again):
                 raise
