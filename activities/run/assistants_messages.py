@@ -17,6 +17,7 @@ def snapshot(run: Run, messages: list[Message]) -> RunSnapshot:
     action = run.required_action
     calls = action.submit_tool_outputs.tool_calls if action is not None else []
     error = run.last_error
+    converted = [run_message(m) for m in messages]
     return RunSnapshot(
         thread_id=run.thread_id,
         run_id=run.id,
@@ -31,8 +32,8 @@ def snapshot(run: Run, messages: list[Message]) -> RunSnapshot:
         expires_at=run.expires_at,
         created_at=run.created_at,
         completed_at=run.completed_at or run.failed_at or run.cancelled_at,
-        messages=[run_message(m) for m in messages],
-        files=files_of([run_message(m) for m in messages], []),
+        messages=converted,
+        files=files_of(converted, []),
     )
 
 
