@@ -285,14 +285,17 @@ async def worker_footprint(
     emulator_pid: int,
     levels: list[int],
     ramp_limit: float,
+    heartbeat_throttle: float,
 ) -> dict[str, Any]:
     """RSS and CPU of a worker process (`durable-assistants worker`) idle, then holding each
     of `levels` long runs in flight (runs added to reach the next level), with the dev
     server's and the emulator's CPU over the same seconds. A level not reached within
-    `ramp_limit` seconds is measured with what is in flight by then."""
+    `ramp_limit` seconds is measured with what is in flight by then. Each waiting run
+    heartbeats every `heartbeat_throttle` seconds (`HEARTBEAT_THROTTLE_SECONDS`)."""
     most = max(levels)
     env = {**env, "MAX_CONCURRENT_ACTIVITIES": str(most + 100)}
     env["OPENAI_MAX_CONNECTIONS"] = str(most + 100)
+    env["HEARTBEAT_THROTTLE_SECONDS"] = str(heartbeat_throttle)
     worker = spawn_worker(env)
     pids = {"worker": worker.pid, "emulator": emulator_pid}
     if (server := child_named("temporal")) is not None:
@@ -325,7 +328,7 @@ async def worker_footprint(
             ramp = time.perf_counter() - began
             held = await _held(pids, worker.pid)
             rows.append({"in_flight": _runs_created(admin) - already, "ramp_seconds": ramp, **held})
-        return {"levels": rows}
+        return {"levels": rows, "heartbeat_throttle_seconds": heartbeat_throttle}
     finally:
         worker.kill()
         worker.wait()
@@ -409,6 +412,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             emulator.pid,
             args.in_flight,
             args.ramp_limit,
+            args.heartbeat_throttle,
         )
         return results
     finally:
@@ -495,12 +499,21 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument(
         "--compare-sandbox",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="also run C on a worker with the SDK's default sandbox, side by side",
     )
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument(
         "--ramp-limit", type=float, default=120, help="seconds to reach each in-flight level"
+    )
+    parser.add_argument(
+        "--heartbeat-throttle",
+        type=float,
+        default=10,
+        help="HEARTBEAT_THROTTLE_SECONDS of the footprint's worker: at 2 s (the default) "
+        "5,000 waiting runs send 2,500 heartbeats a second, more than a dev server on 2 cores "
+        "takes while it starts runs",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run with small numbers")
     parser.add_argument(

@@ -477,7 +477,10 @@ def _profile_markdown(profiles: dict[str, Any]) -> list[str]:
 
 
 def _footprint_markdown(footprint: dict[str, Any]) -> list[str]:
+    throttle = footprint.get("heartbeat_throttle_seconds", 2.0)
     lines = [
+        f"Runs held waiting on the model, each heartbeating every {throttle:g} s:",
+        "",
         "| runs in flight | ramp s | worker RSS MiB | worker cores | dev server cores "
         "| emulator cores |",
         "|---|---|---|---|---|---|",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,8 +17,12 @@ from openai._constants import DEFAULT_CONNECTION_LIMITS
 from temporalio.activity import _Definition
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.worker import Worker, WorkerDeploymentConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import (
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkflowRunner,
+)
 
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
@@ -54,6 +57,11 @@ from workflows.thread.workflow import AssistantThread
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Cleanup, TokenWindow]
+WORKFLOW_RUNNER: WorkflowRunner = UnsandboxedWorkflowRunner()
+"""Workflows run outside the SDK's sandbox: it re-imports a run's workflow module and compiles
+code for every activation and payload, a third of the worker's CPU at concurrency 128. It
+catches non-deterministic calls in workflow code, and only our own code runs there: the replay
+suite (`tests/replay`) runs every workflow in the sandbox over every recorded history instead."""
 
 
 def project_activities(
@@ -184,7 +192,7 @@ def build_worker(
         activities=served,
         no_remote_activities=not activities,  # workflows only
         interceptors=[ApiMetrics(meter)],
-        workflow_runner=sandbox_runner(workflows),
+        workflow_runner=WORKFLOW_RUNNER,
         **options,
     )
     model_steps = [a for a in activities if activity_name(a) in MODEL_STEPS]
@@ -200,31 +208,6 @@ def build_worker(
         )
         main.gate = gate
     return main
-
-
-def sandbox_runner(workflows: Sequence[type]) -> SandboxedWorkflowRunner:
-    """The SDK's sandbox, sharing with the worker every module of `workflows` but those that
-    define workflows (`shared_workflow_modules`). Each run still gets its own copy of its
-    workflow's module; contracts and pure helpers are imported once instead of per run."""
-    shared = shared_workflow_modules(workflows)
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*shared)
-    return SandboxedWorkflowRunner(restrictions=restrictions)
-
-
-def shared_workflow_modules(workflows: Sequence[type]) -> set[str]:
-    """The loaded modules of the `workflows` package other than those defining `workflows`
-    and the packages holding them (a passthrough module passes its submodules through).
-    The workflow modules import these inside `imports_passed_through()`, but a submodule
-    imported as `from workflows.run import steps` was executed again in every run's sandbox:
-    its pydantic models rebuilt per run, 30 % of the worker's CPU at concurrency 128."""
-    defining = {c.__module__ for w in workflows for c in w.__mro__}
-    return {
-        name
-        for name in list(sys.modules)
-        if name.startswith("workflows.")
-        and name not in defining
-        and not any(module.startswith(name + ".") for module in defining)
-    }
 
 
 def activity_name(function: Callable[..., Any]) -> str | None:

@@ -34,6 +34,7 @@ from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CancelRequest, CleanupPolicy, RunPhase, RunRequest, ThreadConfig
 from workflows.ingest.contracts import IngestRequest
 from workflows.ingest.workflow import VectorStoreIngest
+from workflows.pacing import SPENT_SIGNAL, TokensSpent, TokenWindow, TokenWindowInput
 from workflows.run.workflow import AssistantRun
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -216,6 +217,31 @@ async def ingest_part(stack: Stack) -> str:
     return f"{await ingest_in_parts(stack)}/files-0"
 
 
+async def token_window_rolled(stack: Stack) -> str:
+    """A pacing window of 0.2 s: two signals in the first window, one after it rolled; then
+    terminated (it only ends by continuing as new)."""
+    workflow_id = f"replay-token-window-{uuid.uuid4().hex[:8]}"
+    handle = await stack.client.start_workflow(
+        TokenWindow.run,
+        TokenWindowInput(window_seconds=0.2),
+        id=workflow_id,
+        task_queue=QUEUE,
+        start_signal=SPENT_SIGNAL,
+        start_signal_args=[TokensSpent(tokens=100)],
+    )
+    await handle.signal(SPENT_SIGNAL, TokensSpent(tokens=50))
+    await asyncio.sleep(0.3)
+    await handle.signal(SPENT_SIGNAL, TokensSpent(tokens=7))
+    for _ in range(100):
+        if (await handle.query(TokenWindow.state)).spent == 7:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the window never rolled")
+    await handle.terminate("recorded")
+    return workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     **{name: run_scenario(name, fields) for name, fields in RUNS.items()},
     "thread_continued_then_idle": thread_continued_then_idle,
@@ -223,6 +249,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cleanup_pages": cleanup_pages,
     "ingest_in_parts": ingest_in_parts,
     "ingest_part": ingest_part,
+    "token_window_rolled": token_window_rolled,
 }
 
 

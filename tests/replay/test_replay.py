@@ -1,5 +1,8 @@
 """Recorded histories still replay: the workflow code stays deterministic and compatible with
-executions already in flight (`make record-histories` records new scenarios).
+executions already in flight (`make record-histories` records new scenarios). They replay in
+the SDK's sandbox, which refuses non-deterministic calls (the clock, randomness, I/O) in
+workflow code: workers run workflows outside it (`workers.worker.WORKFLOW_RUNNER`), so this is
+where such a call is caught.
 `ingest_before_already_in_store` was recorded by the code before `ingest.add_new_files` (an
 ingest whose first file is indexed on a second attempt)."""
 
@@ -13,6 +16,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from workers.worker import WORKFLOWS
 from workflows.contracts import RunRequest, RunResult
@@ -30,14 +34,24 @@ def test_every_workflow_type_has_histories_to_replay() -> None:
         event["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
         for event in started
     }
-    assert types == {"AssistantRun", "AssistantThread", "VectorStoreIngest", "Cleanup"}
+    assert types == {
+        "AssistantRun",
+        "AssistantThread",
+        "VectorStoreIngest",
+        "Cleanup",
+        "TokenWindow",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
     workflow_id = WORKFLOW_IDS.get(path.stem, path.stem)
     history = WorkflowHistory.from_json(workflow_id, path.read_text())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=SandboxedWorkflowRunner(),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
