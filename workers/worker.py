@@ -50,7 +50,7 @@ from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
 from workflows.pacing import TokenWindow
 from workflows.run.pinned import PinnedAssistantRun
-from workflows.run.steps import MODEL_STEPS, model_queue
+from workflows.run.steps import CREATE_THREAD, MODEL_STEPS, model_queue
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
 
@@ -75,12 +75,7 @@ def project_activities(
     if task_queue != settings.temporal_task_queue:
         return served
     openai = openai_client(settings, tracing)
-    steps = RunSteps(
-        AssistantsBackend(openai, registry),
-        ResponsesBackend(openai, registry),
-        settings.model_prices(),
-        token_pacer(settings, client),
-    )
+    steps = run_steps(settings, client, openai, registry)
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
     candidates = CleanupCandidates(openai, client)
@@ -158,6 +153,30 @@ def project_tools(settings: Settings) -> ToolRegistry:
         raise SettingsError(str(err)) from None
 
 
+def run_steps(
+    settings: Settings, client: Client, openai: AsyncOpenAI, registry: ToolRegistry
+) -> RunSteps:
+    return RunSteps(
+        AssistantsBackend(openai, registry),
+        ResponsesBackend(openai, registry),
+        settings.model_prices(),
+        token_pacer(settings, client),
+    )
+
+
+def local_steps(
+    settings: Settings, client: Client, served: Sequence[Callable[..., Any]]
+) -> list[Callable[..., Any]]:
+    """The local activities of the workflows, which a worker running them must serve itself:
+    which backend a run without one takes, and the Assistants API thread a run creates
+    (a worker that runs only workflows gets its own client for it)."""
+    local: list[Callable[..., Any]] = [DefaultBackend(settings.openai_backend).default_backend]
+    if CREATE_THREAD.name not in {activity_name(a) for a in served}:
+        openai = openai_client(settings)
+        local.append(run_steps(settings, client, openai, project_tools(settings)).create_thread)
+    return local
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -173,8 +192,8 @@ def build_worker(
     if activities is None:
         activities = project_activities(settings, queue, client, tracing)
     served = list(activities)
-    if workflows:  # the local activity workflows ask for the default backend
-        served.append(DefaultBackend(settings.openai_backend).default_backend)
+    if workflows:
+        served += local_steps(settings, client, served)
     versioning = deployment_config(settings)
     if versioning is not None:
         workflows = [PinnedAssistantRun if w is AssistantRun else w for w in workflows]

@@ -211,15 +211,38 @@ async def call_api(
         result_type=step.result,
         start_to_close_timeout=timedelta(seconds=seconds),
         heartbeat_timeout=heartbeat,
-        retry_policy=RetryPolicy(
-            initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
-            maximum_attempts=timeouts.api_max_attempts,
-            maximum_interval=MAXIMUM_RETRY_INTERVAL,
-        ),
+        retry_policy=api_retries(timeouts),
         summary=summary,
         **options,
     )
     return result
+
+
+async def call_api_locally(
+    step: Step[A, R], argument: A, timeouts: RunTimeouts, summary: str, **options: Any
+) -> R:
+    """Execute a single quick API request (`step.heartbeats` False) as a local activity, in
+    the worker running the workflow: one marker in the history instead of an activity's
+    three events and the workflow task after them. Retries and timeouts as `call_api`."""
+    assert not step.heartbeats, f"{step.name} waits: it must be an activity of its own"
+    result: R = await workflow.execute_local_activity(
+        step.name,
+        argument,
+        result_type=step.result,
+        start_to_close_timeout=timedelta(seconds=timeouts.request_seconds),
+        retry_policy=api_retries(timeouts),
+        summary=summary,
+        **options,
+    )
+    return result
+
+
+def api_retries(timeouts: RunTimeouts) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=timeouts.api_initial_retry_seconds),
+        maximum_attempts=timeouts.api_max_attempts,
+        maximum_interval=MAXIMUM_RETRY_INTERVAL,
+    )
 
 
 BACKEND_CHOICE = "backend-choice"

@@ -263,3 +263,74 @@ async def test_run_messages_are_the_runs_messages_whether_or_not_a_stream_broke(
         assert [m.role for m in result.messages] == ["assistant", "assistant"]
         assert result.messages[0].text == "Let me look that up."
         assert "Rome" in result.output_text
+
+
+CREATE_THREAD = r"^POST /v1/threads$"
+CREATE_RUN_PATH = "/v1/threads/{thread_id}/runs"  # as the emulator counts requests
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+async def test_a_stop_while_the_thread_creation_is_retried_ends_the_run_before_any_run(
+    how: str,
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    counters: Counters,
+    faults: Callable[..., None],
+) -> None:
+    # The thread is created in the workflow task (a local activity): every attempt fails.
+    faults(FaultRule(status=503, route=CREATE_THREAD))
+    deadline = {"deadline_seconds": 2} if how == "deadline" else {}
+    request = ask(assistant_id, "Hello", timeouts=QUICK, **deadline)
+    handle = await start(client, task_queue, request)
+    await until_counted(counters, "requests", "POST /v1/threads 503", at_least=2)
+    if how == "cancel":
+        cancel = handle.execute_update(AssistantRun.cancel, CancelRequest(reason="not now"))
+        assert (await asyncio.wait_for(cancel, timeout=30)).phase == "cancelled"
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    expected = {
+        "cancel": ("cancelled", "not now"),
+        "deadline": ("expired", "deadline of 2s passed"),
+    }
+    assert (result.status, result.cancel_reason) == expected[how]
+    assert (result.thread_id, result.run_id) == (None, None)
+    assert counters.delta("requests", "POST /v1/threads 200") == 0
+    assert counters.delta("requests", f"POST {CREATE_RUN_PATH} 200") == 0
+
+
+async def test_a_worker_killed_while_it_creates_the_thread_leaves_one_run(
+    client: Client,
+    task_queue: str,
+    settings: Settings,
+    temporal_address: str,
+    assistant_id: str,
+    counters: Counters,
+    openai: AsyncOpenAI,
+    faults: Callable[..., None],
+    worker_process: list[subprocess.Popen[bytes]],
+) -> None:
+    # The first thread creation answers 4 s late; its worker dies meanwhile. Another worker
+    # takes the workflow task over and creates the thread again: at most one empty thread
+    # is left behind, and the run happens once.
+    faults(FaultRule(latency=4, times=1, route=CREATE_THREAD))
+    first = spawn_worker(settings, temporal_address)
+    worker_process.append(first)
+    handle = await client.start_workflow(
+        AssistantRun.run,
+        ask(assistant_id, "Say hello to Ada", timeouts=QUICK),
+        id=f"run-{uuid.uuid4()}",
+        task_queue=task_queue,
+        task_timeout=timedelta(seconds=2),
+    )
+    await until_counted(counters, "faults_injected", "latency")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    worker_process.append(spawn_worker(settings, temporal_address))
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "completed"
+    assert result.thread_id is not None
+    runs = [r async for r in openai.beta.threads.runs.list(result.thread_id)]
+    assert [r.id for r in runs] == [result.run_id]
+    assert counters.delta("requests", f"POST {CREATE_RUN_PATH} 200") == 1
+    assert counters.delta("requests", "POST /v1/threads 200") <= 2

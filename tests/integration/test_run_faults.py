@@ -7,11 +7,12 @@ import json
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx2 as httpx
 import pytest
 from openai import AsyncOpenAI
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -288,13 +289,18 @@ async def test_the_temporal_cli_with_invalid_json_fails_naming_the_field(
     assert "messages.0.content" in failure.value.cause.message
 
 
+@pytest.mark.parametrize(
+    ("route", "step"),
+    [("^POST /v1/threads$", "run.create_thread"), ("^POST /v1/threads/[^/]+/runs$", "run.start")],
+    ids=["thread", "run"],
+)
 async def test_a_429_is_retried_no_earlier_than_its_retry_after(
-    client: Client, task_queue: str, settings: Settings, assistant_id: str
+    client: Client, task_queue: str, settings: Settings, assistant_id: str, route: str, step: str
 ) -> None:
     config = EmulatorConfig(api_key=API_KEY, timings=FAST)
     with BackgroundEmulator(config) as limited:
         assistant = await _copy_assistant(limited)
-        rule = FaultRule(status=429, retry_after=2, times=1, route="^POST /v1/threads$")
+        rule = FaultRule(status=429, retry_after=2, times=1, route=route)
         limiting = config.model_copy(update={"faults": [rule]}).model_dump(mode="json")
         httpx.put(f"{limited.admin_url}/config", json=limiting).raise_for_status()
         async with build_worker(
@@ -302,9 +308,31 @@ async def test_a_429_is_retried_no_earlier_than_its_retry_after(
         ):
             handle = await start(client, task_queue, ask(assistant, "Hi", timeouts=QUICK))
             assert (await handle.result()).status == "completed"
-    events = (await handle.fetch_history()).events
-    scheduled = next(e for e in events if e.HasField("activity_task_scheduled_event_attributes"))
-    started = next(e for e in events if e.HasField("activity_task_started_event_attributes"))
-    assert started.activity_task_started_event_attributes.attempt == 2
-    waited = started.event_time.ToDatetime() - scheduled.event_time.ToDatetime()
-    assert waited.total_seconds() >= 2.0  # the policy alone would retry after 0.05 s
+    attempt, waited = _last_attempt_of(step, (await handle.fetch_history()).events)
+    assert attempt == 2
+    assert waited >= 2.0  # the policy alone would retry after 0.05 s
+
+
+def _last_attempt_of(step: str, events: Sequence[HistoryEvent]) -> tuple[int, float]:
+    """The attempt that finished `step` and the seconds since it was first scheduled (a local
+    activity: since the run started), from its local activity's marker or its activity's
+    events."""
+    scheduled: dict[int, HistoryEvent] = {}
+    for event in events:
+        if event.HasField("marker_recorded_event_attributes"):
+            details = event.marker_recorded_event_attributes.details
+            if "data" in details:  # a local activity's marker (a patch's has patch-data)
+                data = json.loads(details["data"].payloads[0].data)
+                if data["activity_type"] == step:  # recorded when its workflow task ended
+                    waited = event.event_time.ToDatetime() - events[0].event_time.ToDatetime()
+                    return data["attempt"], waited.total_seconds()
+        if event.activity_task_scheduled_event_attributes.activity_type.name == step:
+            scheduled[event.event_id] = event
+        started = event.activity_task_started_event_attributes
+        if started.scheduled_event_id in scheduled:
+            waited = (
+                event.event_time.ToDatetime()
+                - scheduled[started.scheduled_event_id].event_time.ToDatetime()
+            )
+            return started.attempt, waited.total_seconds()
+    raise AssertionError(f"the run took no {step} step")

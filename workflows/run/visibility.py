@@ -20,6 +20,10 @@ LEAN_HISTORY = "lean-history"
 """`workflow.patched` id: executions begun since 2026-11-26 write the fewest history events
 (search attributes where they are looked for, the tool catalog with the first tool calls, no
 expiry timer a round cannot reach); it stands for every earlier patch of the run."""
+THREAD_IN_WORKFLOW_TASK = "thread-in-workflow-task"
+"""`workflow.patched` id: executions begun since 2026-11-27 create their Assistants API thread
+in a local activity (one marker instead of an activity's three events and a workflow task);
+it stands for `LEAN_HISTORY` and every earlier patch, so a new execution records one patch."""
 SEARCHED_PHASES = TERMINAL_PHASES | {RunPhase.awaiting_approval}
 
 
@@ -30,12 +34,14 @@ class RunVisibility:
         self.published: dict[str, str] = {}  # search attributes as last upserted
         self.upsert_on_change = False
         self.lean = False
+        self.thread_in_task = False
 
     def begin(self) -> None:
         """At the start of the run (a deterministic point): histories recorded before
         2026-11 upserted every attribute on every phase, those before 2026-11-26 every
         attribute that changed."""
-        self.lean = workflow.patched(LEAN_HISTORY)
+        self.thread_in_task = workflow.patched(THREAD_IN_WORKFLOW_TASK)
+        self.lean = self.thread_in_task or workflow.patched(LEAN_HISTORY)
         self.upsert_on_change = self.lean or workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE)
 
     def enter(self, phase: RunPhase, record: RunRecord, details: str) -> None:

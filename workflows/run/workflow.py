@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Step,
         ToolCallResult,
         call_api,
+        call_api_locally,
         choose_backend,
     )
     from workflows.run import steps
@@ -208,7 +209,7 @@ class AssistantRun:
         if self.record.thread_id is None and on_assistants:
             self._enter(RunPhase.creating, "creating a thread")
             create = steps.CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
-            self.record.thread_id = await self._call(steps.CREATE_THREAD, create, "create a thread")
+            self.record.thread_id = await self._create_thread(create)
         if request.vector_store_ready_seconds is not None:
             self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
             wait = steps.WaitForVectorStores(
@@ -462,6 +463,18 @@ class AssistantRun:
 
     def _describe(self, details: str) -> None:
         self.shown.describe(self.phase, details)
+
+    async def _create_thread(self, create: steps.CreateThread) -> str:
+        if not self.shown.thread_in_task:
+            return await self._call(steps.CREATE_THREAD, create, "create a thread")
+        self._stop_if_requested()
+        return await call_api_locally(
+            steps.CREATE_THREAD,
+            create,
+            self.request.timeouts,
+            "create a thread",
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         """A step of the driver, which ends where a stop was requested."""
