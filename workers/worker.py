@@ -165,13 +165,17 @@ def run_steps(
 
 
 def local_steps(
-    settings: Settings, client: Client, served: Sequence[Callable[..., Any]]
+    settings: Settings,
+    client: Client,
+    workflows: Sequence[type],
+    served: Sequence[Callable[..., Any]],
 ) -> list[Callable[..., Any]]:
-    """The local activities of the workflows, which a worker running them must serve itself:
+    """The local activities of `workflows`, which a worker running them must serve itself:
     which backend a run without one takes, and the Assistants API thread a run creates
-    (a worker that runs only workflows gets its own client for it)."""
+    (a worker that runs runs but no activities gets its own OpenAI client for it)."""
     local: list[Callable[..., Any]] = [DefaultBackend(settings.openai_backend).default_backend]
-    if CREATE_THREAD.name not in {activity_name(a) for a in served}:
+    runs = any(issubclass(w, AssistantRun) for w in workflows)
+    if runs and CREATE_THREAD.name not in {activity_name(a) for a in served}:
         openai = openai_client(settings)
         local.append(run_steps(settings, client, openai, project_tools(settings)).create_thread)
     return local
@@ -193,7 +197,7 @@ def build_worker(
         activities = project_activities(settings, queue, client, tracing)
     served = list(activities)
     if workflows:
-        served += local_steps(settings, client, served)
+        served += local_steps(settings, client, workflows, served)
     versioning = deployment_config(settings)
     if versioning is not None:
         workflows = [PinnedAssistantRun if w is AssistantRun else w for w in workflows]
