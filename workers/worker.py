@@ -26,6 +26,7 @@ from temporalio.worker import (
 
 from activities.cleanup.candidates import CleanupCandidates
 from activities.cleanup.deletion import CleanupDeletion
+from activities.heartbeats import HeartbeatPace
 from activities.pacing import TokenPacer
 from activities.run.assistants import AssistantsBackend
 from activities.run.downloads import GeneratedFiles
@@ -202,6 +203,7 @@ def build_worker(
     if versioning is not None:
         workflows = [PinnedAssistantRun if w is AssistantRun else w for w in workflows]
     meter = temporal_runtime(settings.metrics_port).metric_meter
+    pace = HeartbeatPace(settings.heartbeat_throttle_seconds)
     options: dict[str, Any] = {
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
         "max_heartbeat_throttle_interval": timedelta(seconds=settings.heartbeat_throttle_seconds),
@@ -214,7 +216,7 @@ def build_worker(
         workflows=workflows,
         activities=served,
         no_remote_activities=not activities,  # workflows only
-        interceptors=[ApiMetrics(meter)],
+        interceptors=[ApiMetrics(meter), pace],
         workflow_runner=WORKFLOW_RUNNER,
         **options,
     )
@@ -226,7 +228,7 @@ def build_worker(
             task_queue=model_queue(queue),
             activities=model_steps,
             max_task_queue_activities_per_second=settings.model_requests_per_second,
-            interceptors=[ApiMetrics(meter), FleetBackoff(gate)],
+            interceptors=[ApiMetrics(meter), FleetBackoff(gate), pace],
             **options,
         )
         main.gate = gate
