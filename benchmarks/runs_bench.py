@@ -505,7 +505,7 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument(
-        "--ramp-limit", type=float, default=120, help="seconds to reach each in-flight level"
+        "--ramp-limit", type=float, default=300, help="seconds to reach each in-flight level"
     )
     parser.add_argument(
         "--heartbeat-throttle",
