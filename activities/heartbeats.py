@@ -66,6 +66,13 @@ def _watching() -> Callable[[], Sequence[Any]]:
     return watched.details
 
 
+def beat_interval() -> float:
+    """Seconds between the running activity's beats: its worker's throttle (`HeartbeatPace`),
+    and at least three beats per heartbeat timeout."""
+    timeout = activity.info().heartbeat_timeout
+    return min(timeout.total_seconds() / 3, _pace.get()) if timeout else _pace.get()
+
+
 @asynccontextmanager
 async def heartbeating(details: Callable[[], Sequence[Any]] | None = None) -> AsyncIterator[None]:
     """Heartbeat in the background for as long as the block runs, so a dead worker is noticed
@@ -74,8 +81,7 @@ async def heartbeating(details: Callable[[], Sequence[Any]] | None = None) -> As
     finds in `heartbeat_details`. The SDK throttles what it sends (the worker's
     `max_heartbeat_throttle_interval`, which `HeartbeatPace` paces the beats to)."""
     beat_details = details or _watching()
-    timeout = activity.info().heartbeat_timeout
-    interval = min(timeout.total_seconds() / 3, _pace.get()) if timeout else _pace.get()
+    interval = beat_interval()
 
     async def beat() -> None:
         while True:
