@@ -173,7 +173,8 @@ def local_steps(
 ) -> list[Callable[..., Any]]:
     """The local activities of `workflows`, which a worker running them must serve itself:
     which backend a run without one takes, and the Assistants API thread a run creates
-    (a worker that runs runs but no activities gets its own OpenAI client for it)."""
+    (a worker running `AssistantRun` without the project's activities gets its own OpenAI
+    client for it)."""
     local: list[Callable[..., Any]] = [DefaultBackend(settings.openai_backend).default_backend]
     runs = any(issubclass(w, AssistantRun) for w in workflows)
     if runs and CREATE_THREAD.name not in {activity_name(a) for a in served}:
