@@ -75,13 +75,18 @@ def checked(model: M) -> M:
     """The SDK builds response objects without validating them; a malformed response (a
     missing id, an unknown status) must be a retried error, not a half-built object that
     reaches a workflow."""
+    return validated(type(model), model.model_dump(mode="json", warnings=False))
+
+
+def validated(model: type[M], data: object) -> M:
+    """`data` (JSON the API sent) as `model`, or a retried error that names what was wrong."""
     try:
-        return type(model).model_validate(model.model_dump(mode="json", warnings=False))
+        return model.model_validate(data)
     except pydantic.ValidationError as err:
         where, problem = first_error(err)
+        what = f"{model.__name__}: {where}" if where else model.__name__
         raise ApplicationError(
-            f"the OpenAI API sent a malformed {type(model).__name__}: {where}: {problem}",
-            type="MalformedResponse",
+            f"the OpenAI API sent a malformed {what}: {problem}", type="MalformedResponse"
         ) from None
 
 

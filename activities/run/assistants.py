@@ -12,18 +12,17 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable
-from typing import Any, cast
+from typing import Any
 
 import openai
-from openai import AsyncOpenAI, AsyncStream
-from openai.types.beta import Assistant, AssistantStreamEvent
+from openai import AsyncOpenAI
+from openai.types.beta import Assistant
 from openai.types.beta.threads import Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating, watch
-from activities.openai_errors import active_run_id, api_errors, checked, stream_error
+from activities.openai_errors import active_run_id, api_errors, checked, stream_error, validated
 from activities.ownership import is_owned, owned_metadata
 from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.assistants_messages import (
@@ -33,6 +32,7 @@ from activities.run.assistants_messages import (
     snapshot,
 )
 from activities.run.generated import assistants_call, files_of
+from activities.stream_events import Events, MessageDelta, RunEvent, RunState, StreamError, untyped
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase, Usage
@@ -48,7 +48,6 @@ from workflows.run.steps import (
     WaitForRun,
 )
 
-RunEvents = AsyncStream[AssistantStreamEvent]
 IDEMPOTENCY_KEY = "idempotency_key"
 SPEC_HASH = "spec_hash"
 """Metadata of the assistants ensured from a spec; only ours carry it (also untagged old ones)."""
@@ -56,6 +55,7 @@ SETTLED = frozenset(
     {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
 )
 TERMINAL = SETTLED - {"requires_action"}
+RUN_STEP = "thread.run.step."
 
 
 class AssistantsBackend:
@@ -128,15 +128,15 @@ class AssistantsBackend:
                 earlier = await self._find_run(thread_id, request.idempotency_key)
                 if earlier is not None:
                     return await self._settle(earlier)
-            create = self.client.beta.threads.runs.create(
+            create = self.client.beta.threads.runs.with_raw_response.create(
                 thread_id,
                 assistant_id=request.assistant_id,
                 additional_messages=[message_param(m) for m in request.messages],  # type: ignore[misc]
                 stream=True,
                 **self._run_params(request),
-            )  # (mypy cannot pick the streaming overload through **params)
+            )
             try:
-                stream, cancelled = await despite_cancel(cast(Awaitable[RunEvents], create))
+                stream, cancelled = await despite_cancel(untyped(create))
             except openai.BadRequestError as err:
                 ours = await self._own_active_run(thread_id, request.idempotency_key, err)
                 if ours is None:
@@ -178,13 +178,13 @@ class AssistantsBackend:
             if run is not None and required_call_ids(run) != ids:
                 return await self._settle(run)  # an earlier attempt's submission was accepted
             try:
-                submit = self.client.beta.threads.runs.submit_tool_outputs(
+                submit = self.client.beta.threads.runs.with_raw_response.submit_tool_outputs(
                     ref.run_id,
                     thread_id=ref.thread_id,
                     tool_outputs=[o.model_dump() for o in request.tool_outputs],  # type: ignore[misc]
                     stream=True,
                 )
-                submitted = await cast(Awaitable[RunEvents], submit)
+                submitted = await untyped(submit)
             except openai.BadRequestError:
                 run = await self._retrieve(ref)
                 if required_call_ids(run) == ids:
@@ -304,23 +304,28 @@ class AssistantsBackend:
                 usage += Usage.model_validate(step.usage.model_dump())
         return usage
 
-    async def _follow(self, events: RunEvents, doing: str, text: TextPublisher) -> RunSnapshot:
+    async def _follow(self, events: Events, doing: str, text: TextPublisher) -> RunSnapshot:
         """Read a run's event stream until it needs outputs or ends, publishing its text."""
-        run: Run | None = None
+        latest: Any = None  # the run as its last event had it
         deltas: dict[str, int] = {}  # per message: how many text deltas so far
-        async for event in events:
+        async for data in events:
+            event = validated(RunEvent, data)
             if event.event == "thread.message.delta":
-                for part in event.data.delta.content or []:
+                message = validated(MessageDelta, event.data)
+                for part in message.delta.content or []:
                     if part.type == "text" and part.text and part.text.value:
-                        deltas[event.data.id] = index = deltas.get(event.data.id, -1) + 1
-                        text.text(event.data.id, index, part.text.value)
+                        deltas[message.id] = index = deltas.get(message.id, -1) + 1
+                        text.text(message.id, index, part.text.value)
             if event.event == "error":
-                raise stream_error(doing, event.data.code, event.data.message)
-            if event.event.startswith("thread.run.") and isinstance(event.data, Run):
-                run = checked(event.data)
-                watch(run.id, run.status)
-        if run is None:
+                error = validated(StreamError, event.data)
+                raise stream_error(doing, error.code, error.message)
+            if event.event.startswith("thread.run.") and not event.event.startswith(RUN_STEP):
+                latest = event.data
+                state = validated(RunState, latest)
+                watch(state.id, state.status)
+        if latest is None:
             raise ApplicationError("the run's event stream ended before the run was created")
+        run = validated(Run, latest)
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us
             return await self._settle(run)
         return await self._snapshot(run)

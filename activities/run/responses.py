@@ -16,26 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import openai
-from openai import AsyncOpenAI, AsyncStream
-from openai.types.responses import Response, ResponseStreamEvent
+from openai import AsyncOpenAI
+from openai.types.responses import Response
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating
-from activities.openai_errors import api_errors, checked, stream_error
+from activities.openai_errors import api_errors, checked, stream_error, validated
 from activities.ownership import is_owned, owned_metadata
 from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.responses_items import response_params, snapshot, with_interpreter_outputs
+from activities.stream_events import Events, ResponseEvent, ResponseState, untyped
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase
 from workflows.run.steps import CancelRun, RunSnapshot, StartRun, SubmitToolOutputs, WaitForRun
 
-Events = AsyncStream[ResponseStreamEvent]
 IDEMPOTENCY_KEY = "idempotency_key"
 TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
 CONTINUED = [
@@ -230,10 +229,10 @@ class ResponsesBackend:
     async def _create(self, params: dict[str, Any], progress: Progress) -> Events:
         """Create the response; returns its stream once its id is known (and heartbeated). A
         cancel that arrives meanwhile waits for the id, then goes on (to cancel it)."""
-        create = self.client.responses.create(
+        create = self.client.responses.with_raw_response.create(
             **params, background=True, store=True, stream=True
-        )  # (mypy cannot pick the streaming overload through **params)
-        events, cancelled = await despite_cancel(cast(Awaitable[Events], create))
+        )
+        events, cancelled = await despite_cancel(untyped(create))
         async for event in events:
             self._note(event, progress, "creating a response")
             if progress.response_id is not None:
@@ -259,26 +258,29 @@ class ResponsesBackend:
         ends; after a few streams that stop early, poll."""
         assert progress.response_id is not None
         for _ in range(3):
-            resumed = await self.client.responses.retrieve(
-                progress.response_id, stream=True, starting_after=progress.sequence
+            resumed = await untyped(
+                self.client.responses.with_raw_response.retrieve(
+                    progress.response_id, stream=True, starting_after=progress.sequence
+                )
             )
             async with resumed as events:
                 if (ended := await self._read(events, progress, doing)) is not None:
                     return self._ended(ended)
         return await self._settle(progress.response_id)
 
-    def _note(self, event: ResponseStreamEvent, progress: Progress, doing: str) -> Response | None:
+    def _note(self, data: object, progress: Progress, doing: str) -> Response | None:
         """Record where the stream is; the response once it has ended."""
+        event = validated(ResponseEvent, data)
         progress.sequence = event.sequence_number
         if event.type == "response.output_text.delta" and progress.text is not None:
-            progress.text.text(event.item_id, event.sequence_number, event.delta)
+            progress.text.text(event.item_id or "", event.sequence_number, event.delta or "")
         if event.type == "error":
-            raise stream_error(doing, event.code, event.message)
-        response = getattr(event, "response", None)
-        if not isinstance(response, Response):
+            raise stream_error(doing, event.code, event.message or "the stream failed")
+        if event.response is None:
             return None
+        response = validated(ResponseState, event.response)
         progress.response_id, progress.status = response.id, response.status
-        return checked(response) if response.status in TERMINAL else None
+        return validated(Response, event.response) if response.status in TERMINAL else None
 
     def _ended(self, response: Response) -> RunSnapshot:
         ended = snapshot(response)

@@ -122,6 +122,29 @@ def test_malformed_response_objects_are_a_retried_error() -> None:
         assert not caught.value.non_retryable
 
 
+def test_a_malformed_streamed_event_is_a_retried_error_naming_the_field() -> None:
+    from openai.types.beta.threads import Run
+
+    from activities.openai_errors import validated
+    from activities.stream_events import MessageDelta, ResponseEvent, RunState
+
+    delta = {"type": "response.output_text.delta", "sequence_number": 3, "delta": "Hi"}
+    assert validated(ResponseEvent, delta).sequence_number == 3
+    for model, malformed, named in (
+        (ResponseEvent, {"type": "response.output_text.delta", "delta": "Hi"}, "sequence_number"),
+        (RunState, {"id": "run_1"}, "status"),
+        (MessageDelta, {"id": "msg_1", "delta": {"content": "Hi"}}, "delta.content"),
+        (Run, {**RUN, "status": "bewildered"}, "status"),
+        (ResponseEvent, "not an event", "ResponseEvent: Input should be a valid dictionary"),
+    ):
+        with pytest.raises(ApplicationError) as caught:
+            validated(model, malformed)
+        assert caught.value.type == "MalformedResponse"
+        assert f"malformed {model.__name__}: " in caught.value.message
+        assert named in caught.value.message
+        assert not caught.value.non_retryable
+
+
 RUN: dict[str, Any] = {
     "id": "run_1",
     "object": "thread.run",
