@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 from openai.types.beta import Assistant
-from openai.types.beta.threads import Run
+from openai.types.beta.threads import Message, Run
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -56,6 +57,7 @@ SETTLED = frozenset(
 )
 TERMINAL = SETTLED - {"requires_action"}
 RUN_STEP = "thread.run.step."
+MESSAGE_WRITTEN = frozenset({"thread.message.completed", "thread.message.incomplete"})
 
 
 class AssistantsBackend:
@@ -145,7 +147,8 @@ class AssistantsBackend:
             async with stream:
                 if cancelled:  # the run exists now: the workflow's cancel finds it by its key
                     raise asyncio.CancelledError("cancelled while the run was being created")
-                return await self._follow(stream, f"following the run on {thread_id}", text)
+                doing = f"following the run on {thread_id}"
+                return await self._follow(stream, doing, text, from_creation=True)
 
     async def _own_active_run(
         self, thread_id: str, key: str, err: openai.BadRequestError
@@ -304,45 +307,34 @@ class AssistantsBackend:
                 usage += Usage.model_validate(step.usage.model_dump())
         return usage
 
-    async def _follow(self, events: Events, doing: str, text: TextPublisher) -> RunSnapshot:
-        """Read a run's event stream until it needs outputs or ends, publishing its text."""
-        latest: Any = None  # the run as its last event had it
-        deltas: dict[str, int] = {}  # per message: how many text deltas so far
-        async for data in events:
-            event = validated(RunEvent, data)
-            if event.event == "thread.message.delta":
-                message = validated(MessageDelta, event.data)
-                for part in message.delta.content or []:
-                    if part.type == "text" and part.text and part.text.value:
-                        deltas[message.id] = index = deltas.get(message.id, -1) + 1
-                        text.text(message.id, index, part.text.value)
-            if event.event == "error":
-                error = validated(StreamError, event.data)
-                raise stream_error(doing, error.code, error.message)
-            if event.event.startswith("thread.run.") and not event.event.startswith(RUN_STEP):
-                latest = event.data
-                state = validated(RunState, latest)
-                watch(state.id, state.status)
-        if latest is None:
-            raise ApplicationError("the run's event stream ended before the run was created")
-        run = validated(Run, latest)
+    async def _follow(
+        self, events: Events, doing: str, text: TextPublisher, from_creation: bool = False
+    ) -> RunSnapshot:
+        """Follow a run's event stream until it needs outputs or ends, publishing its text. A
+        stream that began with the run carried every message the run wrote: no listing."""
+        followed = await _read_run_events(events, doing, text)
+        run = validated(Run, followed.run)
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us
             return await self._settle(run)
-        return await self._snapshot(run)
+        if not from_creation:
+            return await self._snapshot(run)
+        return await self._snapshot(run, [validated(Message, m) for m in followed.messages])
 
-    async def _snapshot(self, run: Run) -> RunSnapshot:
-        """The run, with all of its messages once it has ended (however it was followed). A
-        run waiting for tool outputs has no usage yet: its closed steps' usage stands in (the
-        turns before this one), so a token budget can be checked between turns."""
+    async def _snapshot(self, run: Run, written: list[Message] | None = None) -> RunSnapshot:
+        """The run, with all of its messages once it has ended (listed unless `written` has
+        them). A run waiting for tool outputs has no usage yet: its closed steps' usage stands
+        in (the turns before this one), so a token budget can be checked between turns."""
         if run.status not in TERMINAL:
             waiting = snapshot(run, [])
             if run.status == "requires_action" and waiting.usage is None:
                 waiting.usage = await self._steps_usage(run)
             return waiting
-        listed = self.client.beta.threads.messages.list(
-            run.thread_id, run_id=run.id, order="asc", limit=100
-        )
-        ended = snapshot(run, [m async for m in listed])
+        if written is None:
+            listed = self.client.beta.threads.messages.list(
+                run.thread_id, run_id=run.id, order="asc", limit=100
+            )
+            written = [m async for m in listed]
+        ended = snapshot(run, written)
         if any(tool.type == "code_interpreter" for tool in run.tools):
             ended.code_interpreter_calls = await self._code_interpreter_calls(run)
             ended.files = files_of(ended.messages, ended.code_interpreter_calls)
@@ -362,3 +354,37 @@ class AssistantsBackend:
                     if call.type == "code_interpreter"
                 ]
         return calls
+
+
+@dataclass
+class _RunEvents:
+    run: Any = None
+    """The run as its last event had it."""
+    messages: list[Any] = field(default_factory=list)
+    """The messages the run finished writing, in order."""
+
+
+async def _read_run_events(events: Events, doing: str, text: TextPublisher) -> _RunEvents:
+    """Read a run's events to the stream's end, publishing its text as it comes."""
+    followed = _RunEvents()
+    deltas: dict[str, int] = {}  # per message: how many text deltas so far
+    async for data in events:
+        event = validated(RunEvent, data)
+        if event.event == "thread.message.delta":
+            message = validated(MessageDelta, event.data)
+            for part in message.delta.content or []:
+                if part.type == "text" and part.text and part.text.value:
+                    deltas[message.id] = index = deltas.get(message.id, -1) + 1
+                    text.text(message.id, index, part.text.value)
+        elif event.event in MESSAGE_WRITTEN:
+            followed.messages.append(event.data)
+        elif event.event == "error":
+            error = validated(StreamError, event.data)
+            raise stream_error(doing, error.code, error.message)
+        elif event.event.startswith("thread.run.") and not event.event.startswith(RUN_STEP):
+            followed.run = event.data
+            state = validated(RunState, event.data)
+            watch(state.id, state.status)
+    if followed.run is None:
+        raise ApplicationError("the run's event stream ended before the run was created")
+    return followed

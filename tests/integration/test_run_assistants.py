@@ -3,13 +3,19 @@ prompt budget, and what the responses backend refuses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from tests.integration.conftest import ask, run
+from activities.run.assistants_messages import run_message
+from emulator.config import FaultRule
+from tests.integration.conftest import Counters, ask, run
 from workflows.contracts import RunRequest
+
+LIST_MESSAGES = "GET /v1/threads/{thread_id}/messages 200"
 
 
 async def test_a_run_past_the_apis_expiry_is_expired(
@@ -48,6 +54,34 @@ async def test_an_existing_thread_gets_the_new_messages(
     assert result.thread_id == thread.id
     listed = [m async for m in openai.beta.threads.messages.list(thread.id, order="asc")]
     assert [m.role for m in listed] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("stream_broke", [False, True], ids=["followed", "stream-broke"])
+async def test_a_runs_messages_come_from_its_stream_and_are_listed_only_if_it_broke(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    openai: AsyncOpenAI,
+    counters: Counters,
+    faults: Callable[..., None],
+    stream_broke: bool,
+) -> None:
+    if stream_broke:
+        faults(
+            FaultRule(drop="stream", after_events=2, times=1, route=r"^POST /v1/threads/.+/runs$")
+        )
+    request = ask(assistant_id, "Say hello to Grace [[emulator in_progress=0.3]]")
+    result = await run(client, task_queue, request)
+    assert result.status == "completed"
+    assert result.thread_id is not None
+    assert result.run_id is not None
+    listed = openai.beta.threads.messages.list(result.thread_id, run_id=result.run_id)
+    written = [run_message(m) async for m in listed]
+    assert [m.text for m in result.messages] == [m.text for m in written] != [""]
+    assert result.messages == written
+    ours = counters.delta("requests", LIST_MESSAGES) - 1  # (less this test's own listing)
+    assert ours == (1 if stream_broke else 0)
 
 
 @pytest.mark.parametrize(

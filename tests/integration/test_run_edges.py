@@ -62,9 +62,13 @@ async def test_a_cancel_landing_as_an_attempt_fails_ends_cancelled_without_a_ret
     openai: AsyncOpenAI,
     faults: Callable[..., None],
 ) -> None:
-    # The attempt's run has failed (transiently) and the start is reading its messages when
-    # the cancel lands: the cancel finds the failed run, which must not be retried or hang.
-    faults(FaultRule(latency=3, times=1, route=r"^GET /v1/threads/[^/]+/messages$"))
+    # The attempt's run has failed (transiently) and the start, whose stream broke, is reading
+    # its messages when the cancel lands: the cancel finds the failed run, which must not be
+    # retried or hang.
+    faults(
+        FaultRule(drop="stream", after_events=2, times=1, route=CREATE_RUN),
+        FaultRule(latency=3, times=1, route=r"^GET /v1/threads/[^/]+/messages$"),
+    )
     text = "Hello [[emulator fail=server_error*1]]"
     handle = await start(client, task_queue, ask(assistant_id, text, max_run_attempts=2))
     await until_counted(counters, "faults_injected", "latency")
