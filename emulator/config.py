@@ -38,12 +38,16 @@ class FaultRule(BaseModel):
         "server_error", description="with drop=error: the `code` of the stream's error event"
     )
     after_events: int = Field(
-        2, ge=0, description="with drop=stream or error: how many events get through first"
+        2,
+        ge=0,
+        description="with drop=stream or error, or corrupt on a stream: how many events get "
+        "through first",
     )
     corrupt: Literal["truncate", "unknown_status", "missing_fields"] | None = Field(
         None,
         description="malform a JSON response: cut it in half, give it an unknown `status`, or "
-        "drop its `id` and `status`",
+        "drop its `id` and `status`; on a stream, the same to each event's data (and the "
+        "response it carries) after `after_events`",
     )
     rate: float = Field(1.0, ge=0, le=1, description="probability that a matching request is hit")
     times: int | None = Field(None, ge=1, description="stop after hitting this many requests")

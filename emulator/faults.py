@@ -119,7 +119,7 @@ class FaultInjector:
             return
         if rule.corrupt is not None:
             self.counters().count("faults_injected", f"corrupt_{rule.corrupt}")
-            await self.app(scope, receive, _corrupting(send, rule.corrupt))
+            await self.app(scope, receive, _corrupting(send, rule.corrupt, rule.after_events))
             return
         if rule.drop is None:
             await self.app(scope, receive, send)
@@ -144,22 +144,29 @@ async def _read_now(receive: Receive) -> Receive:
     return replay
 
 
-def _corrupting(send: Send, how: str) -> Send:
-    """Buffer a JSON response and send it malformed; other responses pass untouched."""
+def _corrupting(send: Send, how: str, after_events: int) -> Send:
+    """Send a JSON response malformed, or each event of a stream after the first
+    `after_events` with malformed data; other responses pass untouched."""
     start: Message = {}
-    passthrough = False
+    kind = "other"
     body = b""
+    events = 0
 
     async def corrupting_send(message: Message) -> None:
-        nonlocal start, passthrough, body
+        nonlocal start, kind, body, events
         if message["type"] == "http.response.start":
             content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            passthrough = b"application/json" not in content_type
+            kind = "json" if b"application/json" in content_type else "other"
+            kind = "stream" if b"text/event-stream" in content_type else kind
             start = message
-            if passthrough:
+            if kind != "json":
                 await send(message)
             return
-        if passthrough:
+        if kind == "stream" and message.get("body"):
+            events += 1
+            if events > after_events:
+                message = {**message, "body": _malform_events(message["body"], how)}
+        if kind != "json":
             await send(message)
             return
         body += message.get("body", b"")
@@ -172,6 +179,24 @@ def _corrupting(send: Send, how: str) -> Send:
         await send({"type": "http.response.body", "body": malformed})
 
     return corrupting_send
+
+
+def _malform_events(chunk: bytes, how: str) -> bytes:
+    """Malform the data of each event in a chunk of a stream (a response an event carries
+    too, as the Responses API's lifecycle events do)."""
+    lines = []
+    for line in chunk.split(b"\n"):
+        if line.startswith(b"data: {"):
+            data = _malform(line[len(b"data: ") :], how)
+            if how != "truncate":
+                document = json.loads(data)
+                if isinstance(document.get("response"), dict):
+                    response = json.dumps(document["response"]).encode()
+                    document["response"] = json.loads(_malform(response, how))
+                data = json.dumps(document).encode()
+            line = b"data: " + data
+        lines.append(line)
+    return b"\n".join(lines)
 
 
 def _malform(body: bytes, how: str) -> bytes:

@@ -66,6 +66,32 @@ def test_dropped_stream_breaks_the_stream_helper_with_a_raw_transport_error(
         stream.until_done()
 
 
+@pytest.mark.parametrize("how", ["truncate", "unknown_status", "missing_fields"])
+def test_a_corrupt_stream_malforms_each_event_after_the_first_ones(
+    client: OpenAI, how: str
+) -> None:
+    corrupted = with_fault(client, f"corrupt={how} after_events=1")
+    with corrupted.responses.with_streaming_response.create(
+        model="gpt-4o", input="hi", stream=True
+    ) as streamed:
+        lines = [line for line in streamed.iter_lines() if line.startswith("data: {")]
+    first, *rest = (line[len("data: ") :] for line in lines)
+    assert json.loads(first)["response"]["status"] == "in_progress"
+    assert rest
+    for data in rest:
+        if how == "truncate":
+            with pytest.raises(ValueError, match=r"Expecting|Unterminated"):
+                json.loads(data)
+            continue
+        event = json.loads(data)
+        malformed = event.get("response", event)  # a lifecycle event: the response it carries
+        if how == "unknown_status":
+            assert malformed["status"] == "bewildered"
+        else:
+            assert "id" not in malformed
+            assert "status" not in malformed
+
+
 def test_a_bad_fault_header_is_a_clear_400(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="X-Emulator-Fault header: status"):
         with_fault(client, "status=418").beta.assistants.list()

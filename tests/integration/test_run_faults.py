@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import httpx2 as httpx
 import pytest
@@ -128,6 +128,38 @@ async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
     assert "Oslo" in result.output_text
     if seen.backend == "responses":  # the new worker resumed the first response's stream
         assert counters.delta("response_streams_resumed") >= 1
+
+
+@both_backends
+@pytest.mark.parametrize("how", ["truncate", "missing_fields"])
+async def test_a_stream_turning_malformed_is_retried_into_the_run_it_began(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant: Assistant,
+    counters: Counters,
+    seen: Seen,
+    faults: Callable[..., None],
+    how: str,
+) -> None:
+    # The start's stream sends its first events, then malformed ones: the attempt fails as a
+    # MalformedResponse and the next one follows the run (or response) the first began.
+    start_route = r"^POST /v1/(threads/[^/]+/runs|responses)$"
+    faults(FaultRule(corrupt=how, after_events=2, times=1, route=start_route))
+    text = "What is the weather in Oslo?"
+    handle = await start(client, task_queue, ask(assistant, text, timeouts=QUICK))
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert counters.delta("faults_injected", f"corrupt_{how}") == 1
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts[0] == 2, "the start failed once, on the malformed event"
+    assert result.status == "completed"
+    assert seen.api_runs(handle.id, result) == 1
+    assert seen.rounds_submitted(handle.id) == 1
+    assert "Oslo" in result.output_text
 
 
 async def until_heartbeat_details(handle: RunHandle) -> None:
