@@ -23,10 +23,11 @@ class Uploads:
     def __init__(self, client: AsyncOpenAI) -> None:
         self.client = client
 
-    async def existing(self) -> dict[str, str]:
-        """Content digest -> file id, for every file this system uploaded. Every upload
-        activity lists them all, so the pages are read as plain JSON: building the SDK's
-        file objects was most of a 10,000-file ingest's worker CPU."""
+    async def existing(self, digests: set[str]) -> dict[str, str]:
+        """Content digest -> file id, of the `digests` this system has uploaded content of.
+        Every upload activity lists the uploads, so the pages are read as plain JSON
+        (building the SDK's file objects was most of a 10,000-file ingest's worker CPU) and
+        only the digests asked for are kept, until all are found."""
         found: dict[str, str] = {}
         after: str | Omit = omit
         while True:
@@ -36,9 +37,9 @@ class Uploads:
             page = json.loads(listed.content)
             for file in page["data"]:
                 digest = owned_file_digest(file["filename"])
-                if digest is not None:
+                if digest in digests:
                     found.setdefault(digest, file["id"])
-            if not page.get("has_more") or not page["data"]:
+            if len(found) == len(digests) or not page.get("has_more") or not page["data"]:
                 return found
             after = page["data"][-1]["id"]
 

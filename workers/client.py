@@ -170,10 +170,10 @@ async def upload_files(
     ids, so workers on other hosts never need to read the caller's disk. `on_uploaded` is
     called after each file."""
     uploads = Uploads(openai)
-    existing = await uploads.existing()
+    hashed = [await asyncio.to_thread(content_hash, IngestFile(path=str(p))) for p in paths]
+    existing = await uploads.existing({digest for digest, _ in hashed})
     files = []
-    for path in paths:
-        digest, _ = await asyncio.to_thread(content_hash, IngestFile(path=str(path)))
+    for path, (digest, _) in zip(paths, hashed, strict=True):
         if digest not in existing:
             existing[digest] = await uploads.upload(path.name, path, digest)
         files.append(IngestFile(file_id=existing[digest], filename=path.name))

@@ -62,15 +62,17 @@ class VectorStoreActivities:
     async def upload_files(self, request: UploadFiles) -> list[UploadedFile]:
         """Upload files (streamed from disk) unless their content is already uploaded."""
         async with heartbeating():
+            hashed = [await asyncio.to_thread(content_hash, f) for f in request.files]
             with api_errors("listing uploaded files"):
-                existing = await self.uploads.existing()
+                existing = await self.uploads.existing({digest for digest, _ in hashed})
             limit = asyncio.Semaphore(request.concurrency)
 
-            async def one(file: IngestFile) -> UploadedFile:
+            async def one(file: IngestFile, digest: str, size: int) -> UploadedFile:
                 async with limit:
-                    return await self._upload(file, existing)
+                    return await self._upload(file, digest, size, existing)
 
-            return list(await asyncio.gather(*(one(f) for f in request.files)))
+            uploads = (one(f, *h) for f, h in zip(request.files, hashed, strict=True))
+            return list(await asyncio.gather(*uploads))
 
     @activity.defn(name=ENSURE_VECTOR_STORE.name)
     async def ensure_vector_store(self, request: EnsureVectorStore) -> str:
@@ -183,8 +185,9 @@ class VectorStoreActivities:
             if store.name == name and is_owned(store.metadata)
         ]
 
-    async def _upload(self, file: IngestFile, existing: dict[str, str]) -> UploadedFile:
-        digest, size = await asyncio.to_thread(content_hash, file)
+    async def _upload(
+        self, file: IngestFile, digest: str, size: int, existing: dict[str, str]
+    ) -> UploadedFile:
         if digest in existing:
             return UploadedFile(file_id=existing[digest], bytes=size, reused=True)
         name = Path(file.path).name if file.path else file.filename or ""
