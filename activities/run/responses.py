@@ -233,10 +233,14 @@ class ResponsesBackend:
             **params, background=True, store=True, stream=True
         )
         events, cancelled = await despite_cancel(untyped(create))
-        async for event in events:
-            self._note(event, progress, "creating a response")
-            if progress.response_id is not None:
-                break
+        try:
+            async for event in events:
+                self._note(event, progress, "creating a response")
+                if progress.response_id is not None:
+                    break
+        except BaseException:
+            await events.close()
+            raise
         if progress.response_id is None:
             await events.close()
             raise ApplicationError("the response stream ended before the response was created")
