@@ -55,11 +55,12 @@ def api_errors(doing: str) -> Iterator[None]:
         raise stream_error(doing, body.get("code"), err.message) from err
 
 
-def stream_error(doing: str, code: object, message: str) -> ApplicationError:
+def stream_error(doing: str, code: object, message: str | None) -> ApplicationError:
     """A stream that ended with an `error` event: retried when the API says it is transient."""
     retryable = code is None or code in RETRYABLE_RUN_FAILURES
+    said = f": {message}" if message else ""
     return ApplicationError(
-        f"{doing}: the stream failed: {code}: {message}",
+        f"{doing}: the stream failed: {code}{said}",
         type="StreamError",
         non_retryable=not retryable,
     )

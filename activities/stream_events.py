@@ -72,4 +72,4 @@ class MessageDelta(pydantic.BaseModel):
 
 class StreamError(pydantic.BaseModel):
     code: str | None = None
-    message: str = "the stream failed"
+    message: str | None = None

@@ -279,7 +279,7 @@ class ResponsesBackend:
         if event.type == "response.output_text.delta" and progress.text is not None:
             progress.text.text(event.item_id or "", event.sequence_number, event.delta or "")
         if event.type == "error":
-            raise stream_error(doing, event.code, event.message or "the stream failed")
+            raise stream_error(doing, event.code, event.message)
         if event.response is None:
             return None
         response = validated(ResponseState, event.response)

@@ -62,7 +62,9 @@ class VectorStoreActivities:
     async def upload_files(self, request: UploadFiles) -> list[UploadedFile]:
         """Upload files (streamed from disk) unless their content is already uploaded."""
         async with heartbeating():
-            hashed = [await asyncio.to_thread(content_hash, f) for f in request.files]
+            hashed = await asyncio.gather(
+                *(asyncio.to_thread(content_hash, f) for f in request.files)
+            )
             with api_errors("listing uploaded files"):
                 existing = await self.uploads.existing({digest for digest, _ in hashed})
             limit = asyncio.Semaphore(request.concurrency)
