@@ -10,6 +10,7 @@ import base64
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from google.protobuf.message import Message
@@ -26,7 +27,8 @@ from workers.codec import ENCODING
 from workers.connection import connect
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.contracts import ThreadConfig
+from workflows.contracts import IngestRequest, ThreadConfig
+from workflows.ingest.workflow import VectorStoreIngest
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
 
@@ -235,3 +237,40 @@ async def test_a_conversation_begun_before_the_codec_goes_on_encrypted(
 def _continued(history: WorkflowHistory) -> bool:
     started = history.events[0].workflow_execution_started_event_attributes
     return bool(started.continued_execution_run_id)
+
+
+async def test_an_ingest_in_parts_returns_its_outcomes_encrypted_and_readable_through_the_codec(
+    client: Client,
+    codec_client: Client,
+    codec_settings: Settings,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    """The parent passes its parts' outcomes through as JSON (`Parts`): what it returns is
+    still encoded by the codec, and decodes to every outcome in order."""
+    secret = f"Snorkwidget{uuid.uuid4().hex[:6]}"
+    paths = [tmp_path / f"{secret}-{n}.md" for n in range(5)]
+    for n, path in enumerate(paths):
+        path.write_text(f"Document {n}: {uuid.uuid4()}")
+    request = IngestRequest.model_validate(
+        {
+            "vector_store": {"name": f"codec-{uuid.uuid4().hex[:8]}"},
+            "files": [{"path": str(p)} for p in paths],
+            "files_per_child": 2,
+        }
+    )
+    async with build_worker(codec_client, codec_settings):
+        handle = await codec_client.start_workflow(
+            VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+        )
+        result = await handle.result()
+    assert [f.source for f in result.files] == [str(p) for p in paths]
+    assert [f.status for f in result.files] == ["completed"] * 5
+    histories = await every_history(client, handle.id)
+    assert len(histories) == 4, "the parent and three parts"
+    for key, history in histories.items():
+        assert readable(history, [secret]) == [], key
+        assert inspect(history).plaintext == [], key
+    completion = (await client.get_workflow_handle(handle.id).fetch_history()).events[-1]
+    [payload] = completion.workflow_execution_completed_event_attributes.result.payloads
+    assert payload.metadata["encoding"] == ENCODING

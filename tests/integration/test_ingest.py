@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,11 @@ async def test_an_ingest_in_child_workflows_reports_every_file_once_in_order(
     started = part.events[0].workflow_execution_started_event_attributes
     part_input = json.loads(started.input.payloads[0].data)
     assert "files_per_child" not in part_input, "a worker older than the field runs parts too"
+    progress = await client.get_workflow_handle(workflow_id).query(VectorStoreIngest.progress)
+    assert progress.by_status == dict(Counter(f.status for f in result.files))
+    assert progress.bytes_total == sum(f.bytes for f in result.files) > 0
+    assert progress.bytes_uploaded == sum(f.bytes for f in result.files if f.file_id)
+    assert (progress.phase, progress.files, progress.phase_done) == ("done", 48, 48)
 
 
 async def test_a_worker_killed_between_parts_finishes_without_double_uploads(
@@ -294,9 +300,13 @@ async def test_a_worker_killed_between_parts_finishes_without_double_uploads(
         VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
     )
     for _ in range(400):  # the first part is done, the second under way
-        if (await handle.query(VectorStoreIngest.progress)).phase_done >= 10:
+        progress = await handle.query(VectorStoreIngest.progress)
+        if progress.phase_done >= 10:
             break
         await asyncio.sleep(0.025)
+    done = progress.phase_done
+    assert progress.by_status == {"completed": done, "pending": 30 - done}
+    assert (progress.phase, progress.files) == ("ingesting", 30)
     worker_process[0].kill()
     worker_process[0].wait()
     worker_process.append(spawn_worker(settings, temporal_address))

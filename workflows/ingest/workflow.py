@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, call_api
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         IngestResult,
         VectorStoreSpec,
     )
+    from workflows.ingest.parts import Parts
     from workflows.ingest.steps import (
         ADD_FILES,
         ADD_NEW_FILES,
@@ -69,11 +71,13 @@ class VectorStoreIngest:
     @workflow.init
     def __init__(self, request: IngestRequest) -> None:
         self.request = request
+        self.summary = request.summary()
         self.phase = "checking"
         self.phase_done = 0
         self.phase_total = len(request.files)
-        self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
-        self.state = {index: "pending" for index in range(len(request.files))}
+        self.outcomes: list[FileOutcome] = []
+        self.state: dict[int, str] = {}
+        self.parts: Parts | None = None
         self.bytes_uploaded = 0
         self.bounded = False
 
@@ -82,6 +86,8 @@ class VectorStoreIngest:
         self.bounded = workflow.patched(BOUNDED)
         if self.bounded and len(request.files) > request.files_per_child:
             return await self._in_children(request)
+        self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
+        self.state = dict.fromkeys(range(len(request.files)), "pending")
         accepted = await self._check()
         self._enter("uploading", len(accepted), f"{len(accepted)} files")
         ensure = EnsureVectorStore(spec=request.vector_store)
@@ -111,30 +117,34 @@ class VectorStoreIngest:
         )
 
     async def _in_children(self, request: IngestRequest) -> IngestResult:
-        """Ingest the files by child workflows of `files_per_child`, in order."""
-        per = request.files_per_child
+        """Ingest the files by child workflows of `files_per_child`, in order. Each part's
+        files are let go of once handed over and its outcomes kept as JSON (`Parts`): the
+        parent's memory does not grow by an object per file."""
+        per, parts = request.files_per_child, Parts(len(request.files))
+        self.parts = parts
         self._enter("ingesting", len(request.files), f"parts of {per} files")
         ensure = EnsureVectorStore(spec=request.vector_store)
         store = await self._call(ENSURE_VECTOR_STORE, ensure, "ensure the vector store")
-        for start in range(0, len(request.files), per):
-            files = request.files[start : start + per]
-            update = {"vector_store": VectorStoreSpec(id=store), "files": files}
-            part = await workflow.execute_child_workflow(
+        for start in range(0, parts.files, per):
+            end = min(start + per, parts.files)
+            result = await workflow.execute_child_workflow(
                 "VectorStoreIngest",
-                _part_request(request.model_copy(update=update)),
+                _next_part(request, store),
                 id=f"{workflow.info().workflow_id}/files-{start}",
-                static_summary=f"files {start + 1}-{start + len(files)}",
-                result_type=IngestResult,
+                static_summary=f"files {start + 1}-{end}",
+                result_type=RawValue,
             )
-            self.outcomes[start : start + len(files)] = part.files
-            for index, outcome in enumerate(part.files, start):
-                self.state[index] = outcome.status
-                self.bytes_uploaded += outcome.bytes if outcome.file_id else 0
-            self.phase_done += len(files)
-        return await self._done(store)
+            parts.add(result)
+            self.phase_done = parts.done
+        counts = await self._call(FILE_COUNTS, store, "count the store's files")
+        self._enter("done", parts.files, f"{counts}")
+        self.phase_done = parts.files
+        return _as_result(parts.result(store, counts))
 
     @workflow.query
     def progress(self) -> IngestProgress:
+        if self.parts is not None:
+            return self.parts.progress(self.phase, self.phase_done, self.phase_total)
         return IngestProgress(
             phase=self.phase,
             files=len(self.outcomes),
@@ -233,7 +243,7 @@ class VectorStoreIngest:
 
     def _enter(self, phase: str, files: int, details: str) -> None:
         self.phase, self.phase_done, self.phase_total = phase, 0, files
-        workflow.set_current_details(f"{self.request.summary()}\n\n**{phase}**: {details}")
+        workflow.set_current_details(f"{self.summary}\n\n**{phase}**: {details}")
 
     async def _call(self, step: Step[A, R], argument: A, summary: str) -> R:
         return await call_api(step, argument, self.request.timeouts, summary)
@@ -243,9 +253,20 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def _part_request(part: IngestRequest) -> dict[str, object]:
-    """A part's input: without `files_per_child` unless a part holds more files than its
-    default, so a worker that predates the field (a rolling deploy) can still run the part."""
+def _next_part(request: IngestRequest, store: str) -> dict[str, object]:
+    """The input of the next part: the first `files_per_child` files, taken off the request.
+    Without `files_per_child` unless a part holds more files than its default, so a worker
+    that predates the field (a rolling deploy) can still run the part."""
+    files = request.files[: request.files_per_child]
+    del request.files[: request.files_per_child]
+    update = {"vector_store": VectorStoreSpec(id=store), "files": files}
+    part = request.model_copy(update=update)
     default = IngestRequest.model_fields["files_per_child"].default
     within_default = part.files_per_child <= default
     return part.model_dump(mode="json", exclude={"files_per_child"} if within_default else None)
+
+
+def _as_result(payload: RawValue) -> IngestResult:
+    """The SDK passes a `RawValue` through as the workflow's result, which clients read as
+    the `IngestResult` it holds."""
+    return cast(IngestResult, payload)
