@@ -36,7 +36,8 @@ from workers.client import RunHandle
 from workers.settings import Settings
 from workers.temporal_server import temporal_binary
 from workers.worker import build_worker
-from workflows.contracts import RunResult, RunTimeouts
+from workflows.contracts import CancelRequest, RunResult, RunTimeouts
+from workflows.run.workflow import AssistantRun
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
 STORM = [
@@ -160,6 +161,47 @@ async def test_a_stream_turning_malformed_is_retried_into_the_run_it_began(
     assert seen.api_runs(handle.id, result) == 1
     assert seen.rounds_submitted(handle.id) == 1
     assert "Oslo" in result.output_text
+
+
+@both_backends
+async def test_a_cancel_during_the_retry_after_a_malformed_event_cancels_the_run_it_follows(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant: Assistant,
+    seen: Seen,
+    openai: AsyncOpenAI,
+    faults: Callable[..., None],
+) -> None:
+    # The start's first attempt fails on a malformed event; the cancel lands while the second
+    # follows the same (slow) run: that run is cancelled, none other is begun, and the run
+    # ends cancelled, not as the malformed event's failure.
+    start_route = r"^POST /v1/(threads/[^/]+/runs|responses)$"
+    faults(FaultRule(corrupt="missing_fields", after_events=2, times=1, route=start_route))
+    text = "What is the weather in Oslo? [[emulator in_progress=30]]"
+    handle = await start(client, task_queue, ask(assistant, text, timeouts=QUICK))
+    await until_attempt(handle, 2)
+    await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="no longer needed"))
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (result.status, result.last_error) == ("cancelled", None)
+    assert seen.api_runs(handle.id, result) == 1
+    assert result.run_id is not None
+    if seen.backend == "assistants":
+        thread_id = result.thread_id or ""
+        run = await openai.beta.threads.runs.retrieve(result.run_id, thread_id=thread_id)
+        assert run.status == "cancelled"
+    else:
+        assert (await openai.responses.retrieve(result.run_id)).status == "cancelled"
+
+
+async def until_attempt(handle: RunHandle, attempt: int) -> None:
+    """Until the pending activity (the start) is in its `attempt`th attempt and running."""
+    for _ in range(200):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if pending and pending[0].attempt == attempt and pending[0].last_started_time.seconds:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the start never reached attempt {attempt}")
 
 
 async def until_heartbeat_details(handle: RunHandle) -> None:
