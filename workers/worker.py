@@ -66,16 +66,17 @@ suite (`tests/replay`) runs every workflow in the sandbox over every recorded hi
 
 
 def project_activities(
-    settings: Settings, task_queue: str, client: Client, tracing: Tracing | None = None
+    settings: Settings, task_queue: str, client: Client, openai: AsyncOpenAI | None = None
 ) -> list[Callable[..., Any]]:
     """Every activity a worker on `task_queue` serves: the API backend's (on the project's
-    queue) and the tools from TOOLS_MODULES declared on `task_queue`."""
+    queue, through `openai` or a client of its own) and the tools from TOOLS_MODULES declared
+    on `task_queue`."""
     registry = project_tools(settings)
     tools = ToolActivities(registry, settings.tool_output_max_chars)
     served = tools.activities(task_queue, settings.temporal_task_queue)
     if task_queue != settings.temporal_task_queue:
         return served
-    openai = openai_client(settings, tracing)
+    openai = openai or openai_client(settings)
     steps = run_steps(settings, client, openai, registry)
     stores = VectorStoreActivities(openai)
     readiness = VectorStoreReadiness(openai)
@@ -191,12 +192,15 @@ def build_worker(
     activities: Sequence[Callable[..., Any]] | None = None,
     task_queue: str | None = None,
     tracing: Tracing | None = None,
-) -> Worker:
+) -> ProjectWorker:
     """The worker of `task_queue`; with the model steps among its activities, it also serves
     them on the model queue (a second `Worker` it runs and stops with itself)."""
     queue = task_queue or settings.temporal_task_queue
+    openai = None
     if activities is None:
-        activities = project_activities(settings, queue, client, tracing)
+        if queue == settings.temporal_task_queue:
+            openai = openai_client(settings, tracing)
+        activities = project_activities(settings, queue, client, openai)
     served = list(activities)
     if workflows:
         served += local_steps(settings, client, workflows, served)
@@ -213,6 +217,7 @@ def build_worker(
     }
     main = ProjectWorker(
         client,
+        openai=openai,
         task_queue=queue,
         workflows=workflows,
         activities=served,
@@ -243,12 +248,24 @@ def activity_name(function: Callable[..., Any]) -> str | None:
 
 class ProjectWorker(Worker):
     """A worker that also runs the model queue's worker (if any), started and stopped with it;
-    either one failing stops both."""
+    either one failing stops both. The OpenAI client it was built with is closed when it stops
+    (its connections are not left to a garbage collector running after the event loop)."""
 
     model_queue: Worker | None = None
     gate: ModelGate | None = None
 
+    def __init__(self, client: Client, *, openai: AsyncOpenAI | None, **options: Any) -> None:
+        super().__init__(client, **options)
+        self.openai = openai
+
     async def run(self) -> None:
+        try:
+            await self._run_with_model_queue()
+        finally:
+            if self.openai is not None:
+                await self.openai.close()
+
+    async def _run_with_model_queue(self) -> None:
         if self.model_queue is None:
             await super().run()
             return

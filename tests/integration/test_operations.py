@@ -167,6 +167,19 @@ async def test_a_worker_is_ready_only_while_it_polls_its_task_queue(
     assert await ready() == "the worker is not running"
 
 
+async def test_a_worker_closes_its_openai_client_when_it_stops(
+    client: Client, settings: Settings
+) -> None:
+    """Not left for the garbage collector after the event loop is gone (which warns that
+    `AsyncClient.aclose` was never awaited, or finalises a stream from another loop)."""
+    worker = build_worker(client, settings)
+    assert worker.openai is not None
+    async with worker:
+        await asyncio.sleep(0)
+        assert not worker.openai.is_closed()
+    assert worker.openai.is_closed()
+
+
 async def test_the_open_conversations_gauge_counts_running_conversations(
     client: Client,
 ) -> None:
