@@ -40,6 +40,33 @@ async def until_current_run(handle: ThreadHandle) -> str:
     raise AssertionError("no run started")
 
 
+async def test_the_current_run_a_conversation_shows_has_been_started(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    thread = config(assistant)
+    handle = await post_message(client, task_queue, thread, "Slow one [[emulator queued=30]]")
+    run = client.get_workflow_handle_for(AssistantRun.run, await until_current_run(handle))
+    assert (await run.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert await handle.execute_update(AssistantThread.cancel_current_run) == run.id
+
+
+async def test_a_cancel_sent_with_the_message_cancels_its_run_or_finds_none(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    # The cancel lands before, while or after the conversation starts the message's run:
+    # it finds no run, or the run once it is started (which ends cancelled); never an error.
+    thread = config(assistant)
+    handle = await post_message(client, task_queue, thread, "Slow one [[emulator queued=5]]")
+    cancelled = await handle.execute_update(AssistantThread.cancel_current_run)
+    state = await handle.query(AssistantThread.state)
+    if cancelled is None:
+        assert state.runs_done == 0, "no run had been started: the message is answered"
+        cancelled = await until_current_run(handle)
+        await handle.execute_update(AssistantThread.cancel_current_run)
+    run = client.get_workflow_handle_for(AssistantRun.run, cancelled)
+    assert (await asyncio.wait_for(run.result(), timeout=30)).status == "cancelled"
+
+
 async def test_a_conversation_closed_on_idle_remembers_its_thread_at_the_next_message(
     client: Client, task_queue: str, worker: None, assistant: Assistant, seen: Seen
 ) -> None:

@@ -63,7 +63,8 @@ class AssistantThread:
         self.runs_done = carried.runs_done if carried else 0
         self.recent: list[RunSummary] = list(carried.recent) if carried else []
         self.answers: dict[int, RunResult] = {}
-        self.current_run: str | None = None
+        self.current_run: str | None = None  # once its start is recorded
+        self.run_starting = False
         self.closing = False
         self.draining = False
         self.runs_this_execution = 0
@@ -126,7 +127,10 @@ class AssistantThread:
 
     @workflow.update
     async def cancel_current_run(self) -> str | None:
-        """Cancel the run in progress (its message is answered `cancelled`); its workflow id."""
+        """Cancel the run in progress (its message is answered `cancelled`); its workflow id.
+        A run being started is cancelled once it is: before, there is nothing to cancel."""
+        if self.run_starting:
+            await workflow.wait_condition(lambda: not self.run_starting)
         current = self.current_run
         if current is not None:
             await workflow.get_external_workflow_handle(current).cancel()
@@ -283,7 +287,7 @@ class AssistantThread:
                 self.answers[queued.id] = budget_used_up(used_up, self.thread_id)
             return
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
-        self.current_run = workflow_id
+        self.run_starting = True
         request = self._run_request(queued.message)
         asked = request.summary()
         workflow.set_current_details(
@@ -291,7 +295,7 @@ class AssistantThread:
             f"{workflow_id}: {asked}"
         )
         try:
-            result = await workflow.execute_child_workflow(
+            run = await workflow.start_child_workflow(
                 AssistantRun.run,
                 request,
                 id=workflow_id,
@@ -300,10 +304,12 @@ class AssistantThread:
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
                 search_attributes=_tenant_of_the_conversation(),
             )
+            self.current_run, self.run_starting = workflow_id, False
+            result = await run
         except ChildWorkflowError as err:
             result = failed_run(err, self.thread_id)
         self.runs_done += 1
-        self.current_run = None
+        self.current_run, self.run_starting = None, False
         self._count_usage(result)
         if result.thread_id and result.thread_id != self.thread_id:
             self.thread_id, self.thread_deleted = result.thread_id, False
