@@ -3,6 +3,7 @@ N objects, for N = 1,000 and N = 10,000 (`--sizes`), each on a fresh worker proc
 (`durable-assistants worker`) whose RSS is sampled throughout.
 
   ingest   VectorStoreIngest of N small files (paths) into a new vector store
+           (and again on a warm worker: one that has ingested 1,000 files 5 times before)
   cleanup  Cleanup of the N files that ingest uploaded (file_max_age_seconds=0)
 
 For each: wall time, the worker's idle and peak RSS, executions (continue-as-new), the most
@@ -25,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from workflows.ingest.workflow import VectorStoreIngest
 
 KEY = "sk-bench"
 QUEUE = "bench-scale"
+WORKS = {"ingest": "ingest", "ingest_warm": "ingest, warm worker", "cleanup": "cleanup"}
 TARGETS = {"rss_ratio": 1.1, "events_ratio": 1.1}
 """Flat: 10x the work may not cost the worker's memory or one execution's history more."""
 
@@ -110,11 +113,15 @@ async def measured(
     admin: str,
     workflow_id: str,
     work: Callable[[], Awaitable[dict[str, Any]]],
+    warm_up: Callable[[], Awaitable[object]] | None = None,
 ) -> dict[str, Any]:
-    """Run `work` on a fresh worker process: wall time, RSS, executions, history sizes."""
+    """Run `work` on a fresh worker process (after `warm_up`, if given, on the same worker):
+    wall time, RSS, executions, history sizes."""
     worker = spawn_worker(env)
     try:
         await until_polling(client, worker.pid)
+        if warm_up is not None:
+            await warm_up()
         await asyncio.sleep(1)
         idle = rss_mib(worker.pid)
         peak, cpu_before = idle, cpu_seconds(worker.pid)
@@ -165,6 +172,14 @@ async def ingest(
     return {"files": len(result.files), "completed": completed, "run_id": handle.result_run_id}
 
 
+async def warm_up(client: Client, count: int, times: int) -> None:
+    """`times` ingests of `count` new files one after another, as a worker that has been
+    serving a while has done."""
+    for n in range(times):
+        with tempfile.TemporaryDirectory() as folder:
+            await ingest(client, Path(folder), count, count, f"scale-warm-{n}-{uuid.uuid4().hex}")
+
+
 async def cleanup(client: Client, count: int, pages: int, workflow_id: str) -> dict[str, Any]:
     policy = CleanupPolicy(file_max_age_seconds=0, max_deletions=count, pages_per_execution=pages)
     handle = await client.start_workflow(Cleanup.run, policy, id=workflow_id, task_queue=QUEUE)
@@ -192,20 +207,22 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "sizes": args.sizes,
         "files_per_child": args.files_per_child,
         "pages_per_execution": args.pages_per_execution,
+        "warm_ups": args.warm_ups,
         "ingest": {},
+        "ingest_warm": {},
         "cleanup": {},
     }
     try:
+        warmed = partial(warm_up, client, args.files_per_child, args.warm_ups)
         for count in args.sizes:
-            with tempfile.TemporaryDirectory() as folder:
-                workflow_id = f"scale-ingest-{count}-{uuid.uuid4().hex[:6]}"
-                results["ingest"][str(count)] = await measured(
-                    client,
-                    worker_env,
-                    admin,
-                    workflow_id,
-                    lambda: ingest(client, Path(folder), count, args.files_per_child, workflow_id),  # noqa: B023
-                )
+            for work, before in (("ingest", None), ("ingest_warm", warmed)):
+                with tempfile.TemporaryDirectory() as folder:
+                    workflow_id = f"scale-{work}-{count}-{uuid.uuid4().hex[:6]}"
+                    files = (Path(folder), count, args.files_per_child, workflow_id)
+                    ingested = partial(ingest, client, *files)
+                    results[work][str(count)] = await measured(
+                        client, worker_env, admin, workflow_id, ingested, before
+                    )
             workflow_id = f"scale-cleanup-{count}-{uuid.uuid4().hex[:6]}"
             results["cleanup"][str(count)] = await measured(
                 client,
@@ -214,7 +231,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 workflow_id,
                 lambda: cleanup(client, count, args.pages_per_execution, workflow_id),  # noqa: B023
             )
-            print(json.dumps({k: results[k].get(str(count)) for k in ("ingest", "cleanup")}))
+            print(json.dumps({k: results[k].get(str(count)) for k in WORKS}))
         return results
     finally:
         emulator.kill()
@@ -234,20 +251,21 @@ def markdown(results: dict[str, Any]) -> str:
         "| max events / execution | max history / execution |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for work in ("ingest", "cleanup"):
+    for work in WORKS:
         for count in sizes:
             row = results[work][str(count)]
             lines.append(
-                f"| {work} | {count:,} | {row['seconds']:.1f} s | "
+                f"| {WORKS[work]} | {count:,} | {row['seconds']:.1f} s | "
                 f"{row['worker_cpu_seconds']:.1f} s | {row['idle_rss_mib']:.0f} / "
                 f"{row['peak_rss_mib']:.0f} MiB | {row['executions']} | {row['max_events']} | "
                 f"{row['max_history_kib']:.0f} KiB |"
             )
     lines += [
         "",
-        f"Ingest: files_per_child={results['files_per_child']}; cleanup: pages_per_execution="
-        f"{results['pages_per_execution']} (pages of 100). Executions count children and "
-        "continue-as-new.",
+        f"Ingest: files_per_child={results['files_per_child']}; warm worker: after "
+        f"{results['warm_ups']} ingests of files_per_child files on the same worker; cleanup: "
+        f"pages_per_execution={results['pages_per_execution']} (pages of 100). Executions "
+        "count children and continue-as-new.",
         "",
         f"| ratio N={int(large):,} / N={int(small):,} | peak RSS (target <= "
         f"{TARGETS['rss_ratio']}) | max events / execution (target <= "
@@ -255,11 +273,12 @@ def markdown(results: dict[str, Any]) -> str:
         "| worker CPU |",
         "|---|---|---|---|---|",
     ]
-    for work in ("ingest", "cleanup"):
+    for work in WORKS:
         rows = results[work]
         lines.append(
-            f"| {work} | {ratio(rows, 'peak_rss_mib'):.2f} | {ratio(rows, 'max_events'):.2f} "
-            f"| {ratio(rows, 'seconds'):.1f} | {ratio(rows, 'worker_cpu_seconds'):.1f} |"
+            f"| {WORKS[work]} | {ratio(rows, 'peak_rss_mib'):.2f} "
+            f"| {ratio(rows, 'max_events'):.2f} | {ratio(rows, 'seconds'):.1f} "
+            f"| {ratio(rows, 'worker_cpu_seconds'):.1f} |"
         )
     lines += ["", f"Emulator time by route at N={int(large):,} (requests, seconds answering):", ""]
     for work in ("ingest", "cleanup"):
@@ -279,11 +298,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--pages-per-execution", type=int, default=10, help="cleanup pages (of 100) per execution"
     )
+    parser.add_argument(
+        "--warm-ups", type=int, default=5, help="ingests before the warm worker's measured one"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: N = 100 and 300")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.sizes, arguments.files_per_child = [100, 300], 100
-        arguments.pages_per_execution = 1
+        arguments.pages_per_execution, arguments.warm_ups = 1, 1
     found = asyncio.run(main(arguments))
     RESULTS.mkdir(exist_ok=True)
     suffix = "-quick" if arguments.quick else ""
