@@ -2,11 +2,13 @@
 
 A file is written beside its final name and renamed into place when whole, so a worker
 killed mid-download leaves no half file under the final name, and a retry (or a second run
-of the same step) that finds the final name there keeps it instead of fetching it again.
+of the same step) that finds the final name there keeps it instead of fetching it again, and
+removes the half files earlier attempts left beside it.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import socket
@@ -46,15 +48,15 @@ class GeneratedFiles:
                 type="InvalidDownloadDirectory",
             )
         final = directory / local_name(request.file)
-        if final.exists():
-            return str(final)
-        partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
-        try:
-            async with heartbeating():  # a stop reaches it while the API is slow to answer
-                await self._fetch(request.file, partial)
-            partial.replace(final)
-        finally:
-            partial.unlink(missing_ok=True)
+        if not final.exists():
+            partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+            try:
+                async with heartbeating():  # a stop reaches it while the API is slow to answer
+                    await self._fetch(request.file, partial)
+                partial.replace(final)
+            finally:
+                partial.unlink(missing_ok=True)
+        _remove_partials(final)
         return str(final)
 
     async def _fetch(self, file: GeneratedFile, into: Path) -> None:
@@ -69,3 +71,10 @@ class GeneratedFiles:
                 with into.open("wb") as out:
                     async for chunk in response.iter_bytes(CHUNK_BYTES):
                         out.write(chunk)
+
+
+def _remove_partials(final: Path) -> None:
+    """Half files of `final` left by attempts that cannot clean up after themselves (a killed
+    worker; one whose attempt timed out while it still wrote): `final` is whole."""
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.*.partial"):
+        stale.unlink(missing_ok=True)

@@ -13,16 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import ActivityEnvironment
 
+from activities.run.downloads import GeneratedFiles, local_name
 from emulator.config import FaultRule
 from tests.integration.conftest import Counters, both_backends, run, spawn_worker, start
 from workers.client import follow, send_message
 from workers.settings import Settings
 from workflows.contracts import RunRequest, RunResult, ThreadConfig, ThreadMessage
+from workflows.run.contracts import GeneratedFile
 from workflows.run.progress import CodeInterpreterRan
-from workflows.run.steps import DOWNLOAD_FILE
+from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
 
 SALES = Path(__file__).parents[2] / "examples" / "sales.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -184,7 +188,8 @@ async def test_a_worker_killed_mid_download_loses_no_file_and_fetches_a_done_one
     faults(FaultRule(route=CONTENT_ROUTE[backend], latency=30, times=1))  # one download hangs
     worker_process.append(spawn_worker(settings, temporal_address))
     request = await chart_request(backend, openai, tmp_path, "Chart the totals by month")
-    quick = {"heartbeat_seconds": 1, "api_initial_retry_seconds": 0.05}
+    # heartbeats of 2 s: with 1 s a loaded machine times out a download that is still writing
+    quick = {"heartbeat_seconds": 2, "api_initial_retry_seconds": 0.05}
     request.timeouts = request.timeouts.model_copy(update=quick)
     handle = await start(client, task_queue, request)
     await downloaded_one(tmp_path)  # the other file, while the first hangs
@@ -199,6 +204,32 @@ async def test_a_worker_killed_mid_download_loses_no_file_and_fetches_a_done_one
     name, _ = CONTENT[backend]
     counts = sorted(counters.delta(name, f.file_id) for f in result.files)
     assert counts[0] == 1, "the file done before the kill was not fetched again"
+
+
+@pytest.mark.parametrize("already_there", [False, True])
+async def test_a_download_removes_the_half_files_killed_attempts_left(
+    openai: AsyncOpenAI, counters: Counters, tmp_path: Path, already_there: bool
+) -> None:
+    # A worker killed while it wrote leaves `.<name>.<pid>.partial`; the attempt that finds or
+    # writes the whole file removes them, whichever process left them.
+    uploaded = await openai.files.create(
+        file=("totals.csv", b"month,total\n1,2\n"), purpose="assistants"
+    )
+    file = GeneratedFile(file_id=uploaded.id, name="totals.csv")
+    final = tmp_path / local_name(file)
+    stale = [tmp_path / f".{final.name}.{pid}.partial" for pid in (4242, 4343)]
+    for half in stale:
+        half.write_bytes(b"month,to")
+    if already_there:
+        final.write_bytes(b"month,total\n1,2\n")
+    other = tmp_path / ".cfile_other-totals.csv.4242.partial"  # another file's: left alone
+    other.write_bytes(b"x")
+    download = DownloadFile(file=file, directory=str(tmp_path))
+    path = await ActivityEnvironment().run(GeneratedFiles(openai).download_file, download)
+    assert Path(path) == final
+    assert final.read_bytes() == b"month,total\n1,2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([final.name, other.name])
+    assert counters.delta("file_downloads", uploaded.id) == (0 if already_there else 1)
 
 
 @both_backends
