@@ -36,7 +36,7 @@ class Parts:
         self.done += len(part.files)
         self.by_status.update(outcome.status for outcome in part.files)
         self.bytes_total += sum(outcome.bytes for outcome in part.files)
-        self.bytes_uploaded += sum(o.bytes for o in part.files if o.file_id is not None)
+        self.bytes_uploaded += sum(o.bytes for o in part.files if o.file_id)
         self._outcomes.append(OUTCOMES.dump_json(part.files))
         self._skipped.append(OUTCOMES.dump_json(part.skipped))
 
