@@ -88,8 +88,11 @@ async def send_message(
     workflow is started if it does not exist: one atomic call, no race between callers. A
     conversation that is closing or continuing as new refuses the message for a moment, and
     the server holds at most a few messages waiting for their answers at once (its limit on
-    in-flight updates): either way it is sent again, for up to `resend_for`."""
+    in-flight updates) and aborts one it had not yet handed to the workflow when it reloads the
+    workflow (unavailable): each way it is sent again, for up to `resend_for`, under the same
+    update id, so the server takes a message that did arrive for the same one."""
     message = as_message(message)
+    update_id = f"message-{uuid.uuid4()}"
     deadline = asyncio.get_running_loop().time() + resend_for.total_seconds()
     delay = 0.05
     while True:
@@ -103,7 +106,7 @@ async def send_message(
         )
         try:
             return await client.execute_update_with_start_workflow(
-                AssistantThread.send_message, message, start_workflow_operation=start
+                AssistantThread.send_message, message, start_workflow_operation=start, id=update_id
             )
         except (WorkflowUpdateFailedError, RPCError) as err:
             if not _send_again(err) or asyncio.get_running_loop().time() > deadline:
@@ -113,8 +116,8 @@ async def send_message(
 
 
 def _send_again(err: WorkflowUpdateFailedError | RPCError) -> bool:
-    if isinstance(err, RPCError):  # too many messages of the conversation wait for answers
-        return err.status == RPCStatusCode.RESOURCE_EXHAUSTED
+    if isinstance(err, RPCError):  # too many messages wait for answers; one was aborted
+        return err.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
     cause = err.cause
     return isinstance(cause, ApplicationError) and cause.type in SEND_AGAIN
 
