@@ -106,9 +106,7 @@ class VectorStoreIngest:
         return await self._done(store)
 
     async def _done(self, store: str) -> IngestResult:
-        counts = await self._call(FILE_COUNTS, store, "count the store's files")
-        self._enter("done", len(self.outcomes), f"{counts}")
-        self.phase_done = len(self.outcomes)
+        counts = await self._counted(store, len(self.outcomes))
         return IngestResult(
             vector_store_id=store,
             files=self.outcomes,
@@ -136,10 +134,15 @@ class VectorStoreIngest:
             )
             parts.add(result)
             self.phase_done = parts.done
-        counts = await self._call(FILE_COUNTS, store, "count the store's files")
-        self._enter("done", parts.files, f"{counts}")
-        self.phase_done = parts.files
+        counts = await self._counted(store, parts.files)
         return _as_result(parts.result(store, counts))
+
+    async def _counted(self, store: str, files: int) -> dict[str, int]:
+        """The store's file counts, once all `files` are done."""
+        counts: dict[str, int] = await self._call(FILE_COUNTS, store, "count the store's files")
+        self._enter("done", files, f"{counts}")
+        self.phase_done = files
+        return counts
 
     @workflow.query
     def progress(self) -> IngestProgress:
