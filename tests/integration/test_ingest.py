@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import CancelledError
 
 from emulator.config import FaultRule
 from tests.integration.conftest import Assistant, Counters, ask, both_backends, run, spawn_worker
@@ -275,6 +276,36 @@ async def test_an_ingest_in_child_workflows_reports_every_file_once_in_order(
     assert progress.bytes_total == sum(f.bytes for f in result.files) > 0
     assert progress.bytes_uploaded == sum(f.bytes for f in result.files if f.file_id)
     assert (progress.phase, progress.files, progress.phase_done) == ("done", 48, 48)
+
+
+async def test_an_ingest_in_parts_cancelled_mid_way_cancels_its_current_part_and_starts_no_more(
+    client: Client, task_queue: str, worker: None, tmp_path: Path
+) -> None:
+    paths = write_docs(tmp_path, 30, extra="[[emulator index=0.3]]")
+    request = IngestRequest.model_validate(
+        {
+            "vector_store": {"name": f"cancel-{uuid.uuid4().hex[:8]}"},
+            "timeouts": QUICK,
+            "files": [{"path": str(p)} for p in paths],
+            "files_per_child": 10,
+        }
+    )
+    handle = await client.start_workflow(
+        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+    for _ in range(400):  # the first part is done, the second under way
+        if (await handle.query(VectorStoreIngest.progress)).phase_done >= 10:
+            break
+        await asyncio.sleep(0.025)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), timeout=30)
+    assert isinstance(failed.value.cause, CancelledError)
+    parts = [e async for e in client.list_workflows(f'ParentWorkflowId = "{handle.id}"')]
+    assert len(parts) < 3, "no part is started after the cancel"
+    for part in parts:
+        status = (await client.get_workflow_handle(part.id).describe()).status
+        assert status in {WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.CANCELED}
 
 
 async def test_a_worker_killed_between_parts_finishes_without_double_uploads(
