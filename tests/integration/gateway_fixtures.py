@@ -80,9 +80,10 @@ async def globex(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def sse_events(
-    response: httpx.Response, limit: int | None = None
+    response: httpx.Response, limit: int | None = None, until: str | None = None
 ) -> list[tuple[str | None, str, dict[str, Any]]]:
-    """(id, event, data) of a Server-Sent Events response, up to `limit` events."""
+    """(id, event, data) of a Server-Sent Events response, up to `limit` events or the first
+    event of kind `until`."""
     events: list[tuple[str | None, str, dict[str, Any]]] = []
     event_id, kind, data = None, "message", []
     async for line in response.aiter_lines():
@@ -94,7 +95,7 @@ async def sse_events(
             data.append(line[5:].removeprefix(" "))
         elif line == "" and data:
             events.append((event_id, kind, json.loads("\n".join(data))))
-            event_id, kind, data = None, "message", []
-            if limit is not None and len(events) >= limit:
+            if (limit is not None and len(events) >= limit) or kind == until:
                 break
+            event_id, kind, data = None, "message", []
     return events

@@ -122,7 +122,8 @@ async def test_events_resume_after_a_dropped_connection_with_every_event_once_in
     run_id = (await acme.post("/v1/runs", json=run_body(assistant, text))).json()["id"]
     async with acme.stream("GET", f"/v1/runs/{run_id}/events") as first:
         assert first.headers["content-type"].startswith("text/event-stream")
-        before = await sse_events(first, limit=6)  # then the connection drops
+        # the connection drops at the first text delta, so the rest of the text comes after
+        before = await sse_events(first, until="text.delta")
     last_id = before[-1][0]
     assert last_id is not None
     headers = {"Last-Event-ID": last_id}
@@ -134,7 +135,7 @@ async def test_events_resume_after_a_dropped_connection_with_every_event_once_in
     assert [int(event_id or -1) for event_id, _, _ in everything] == list(range(len(everything)))
     assert [data["offset"] for _, _, data in everything] == list(range(len(everything)))
     assert everything[-1][1] == "run.ended"
-    assert sum(kind == "text.delta" for _, kind, _ in everything) > 5
+    assert any(kind == "text.delta" for _, kind, _ in after)
     deltas = "".join(data["delta"] for _, kind, data in everything if kind == "text.delta")
     assert deltas == everything[-1][2]["result"]["output_text"]
     async with acme.stream("GET", f"/v1/runs/{run_id}/events?from_offset=3") as tail:
