@@ -32,6 +32,7 @@ from tests.integration.conftest import (
     spawn_worker,
     start,
 )
+from tests.replay.events import event_kinds
 from workers.client import RunHandle
 from workers.settings import Settings
 from workers.temporal_server import temporal_binary
@@ -129,6 +130,12 @@ async def test_a_worker_killed_mid_run_is_replaced_without_duplicates(
     assert "Oslo" in result.output_text
     if seen.backend == "responses":  # the new worker resumed the first response's stream
         assert counters.delta("response_streams_resumed") >= 1
+    # the new worker replayed the run from its first event: no version marker recorded, no
+    # workflow task it could not replay
+    history = await handle.fetch_history()
+    assert "workflow_task_failed" not in event_kinds(history)
+    markers = [e.marker_recorded_event_attributes.marker_name for e in history.events]
+    assert "core_patch" not in markers
 
 
 @both_backends

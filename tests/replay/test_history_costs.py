@@ -3,12 +3,12 @@ records them; tests/integration/test_history_costs.py checks that today's code s
 exactly these events).
 
 Targets: a plain run at most 12 events, one tool round at most 25, each further round at most
-12; on top of them this release's version patch (`THREAD_IN_WORKFLOW_TASK`) costs 2 events in
-every new execution (its marker and the TemporalChangeVersion search attribute the SDK upserts
-with it) until the patch is removed. The Assistants API run also creates its thread before the
-run (an interrupted create-and-run could not be found again: the API lists no threads), in a
-local activity: one marker event. `lean_history_*` are the same runs recorded by the release
-before (`LEAN_HISTORY`, the thread in an activity of its own); they only replay."""
+12. A new execution records no version marker (`RunVisibility.begin`). The Assistants API run
+also creates its thread before the run (an interrupted create-and-run could not be found
+again: the API lists no threads), in a local activity: one marker event.
+`thread_in_workflow_task_*` are the same runs recorded by the release before, which marked
+them with a patch (2 events more); `lean_history_*` those of the release before it (the thread
+in an activity of its own). They only replay."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 
 from tests.replay.events import event_kinds, recorded
 
-VERSION_PATCH_EVENTS = 2
 PLAIN, ONE_ROUND, FURTHER_ROUND = 12, 25, 12
 
 
@@ -25,19 +24,21 @@ def events(backend: str, scenario: str) -> list[str]:
 
 
 @pytest.mark.parametrize("backend", ["responses", "assistants"])
-def test_a_run_pays_for_its_version_patch_once(backend: str) -> None:
+def test_a_new_run_records_no_version_marker_and_upserts_once_at_its_end(backend: str) -> None:
     kinds = events(backend, "three_rounds")
     thread_marker = 1 if backend == "assistants" else 0
-    assert kinds.count("marker_recorded") == 1 + thread_marker
-    assert kinds.count("upsert_workflow_search_attributes") == 2  # the patch's and the end's
+    assert kinds.count("marker_recorded") == thread_marker
+    assert kinds.count("upsert_workflow_search_attributes") == 1
+    assert kinds[-2:] == ["upsert_workflow_search_attributes", "workflow_execution_completed"]
 
 
 def test_a_plain_responses_run_stays_within_its_target() -> None:
-    assert len(events("responses", "plain")) <= PLAIN + VERSION_PATCH_EVENTS
+    assert len(events("responses", "plain")) <= PLAIN
 
 
-def test_a_responses_run_with_one_tool_round_stays_within_its_target() -> None:
-    assert len(events("responses", "one_round")) <= ONE_ROUND + VERSION_PATCH_EVENTS
+@pytest.mark.parametrize("backend", ["responses", "assistants"])
+def test_a_run_with_one_tool_round_stays_within_its_target(backend: str) -> None:
+    assert len(events(backend, "one_round")) <= ONE_ROUND
 
 
 @pytest.mark.parametrize("backend", ["responses", "assistants"])
@@ -60,10 +61,22 @@ def test_a_plain_run_on_the_assistants_api_costs_one_marker_for_its_thread() -> 
     assistants, responses = events("assistants", "plain"), events("responses", "plain")
     assert len(assistants) == len(responses) + 1
     first_task = assistants[: assistants.index("activity_task_scheduled:run.start")]
-    assert first_task.count("marker_recorded") == 2  # the patch's and the thread's
+    assert first_task.count("marker_recorded") == 1
 
 
-def test_a_run_of_the_release_before_created_its_thread_in_an_activity() -> None:
+@pytest.mark.parametrize("backend", ["responses", "assistants"])
+@pytest.mark.parametrize("scenario", ["plain", "one_round", "three_rounds"])
+def test_the_release_before_paid_two_events_per_run_for_its_version_patch(
+    backend: str, scenario: str
+) -> None:
+    marked = event_kinds(recorded(f"thread_in_workflow_task_{backend}_{scenario}"))
+    today = events(backend, scenario)
+    patch = ["marker_recorded", "upsert_workflow_search_attributes"]
+    first_task_end = today.index("workflow_task_completed") + 1
+    assert marked == today[:first_task_end] + patch + today[first_task_end:]
+
+
+def test_a_run_of_two_releases_before_created_its_thread_in_an_activity() -> None:
     kinds = event_kinds(recorded("lean_history_assistants_plain"))
     assert "activity_task_scheduled:run.create_thread" in kinds
-    assert len(kinds) == len(events("assistants", "plain")) + 5
+    assert len(kinds) == len(event_kinds(recorded("thread_in_workflow_task_assistants_plain"))) + 5

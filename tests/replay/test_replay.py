@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
 from workers.worker import WORKFLOWS
 from workflows.contracts import RunRequest, RunResult
@@ -24,6 +25,7 @@ from workflows.run.progress import TextDelta, TextDone
 from workflows.run.workflow import AssistantRun
 
 FOLDER = Path(__file__).with_name("histories")
+RETIRED = Path(__file__).with_name("retired")
 HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.name != "workflow_ids.json")
 WORKFLOW_IDS: dict[str, str] = json.loads((FOLDER / "workflow_ids.json").read_text())
 
@@ -54,6 +56,16 @@ async def test_recorded_history_replays(path: Path) -> None:
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+async def test_a_run_begun_before_search_attributes_on_change_no_longer_replays() -> None:
+    """The compatibility boundary README states: runs begun before 2026-11-26 09:44 recorded
+    no version marker and upserted every search attribute on every phase; today's code takes
+    an unmarked history for its own."""
+    history = WorkflowHistory.from_json("replay-plain", RETIRED.joinpath("plain.json").read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    with pytest.raises(NondeterminismError, match="UpsertWorkflowSearchAttributes"):
+        await replayer.replay_workflow(history)
 
 
 STREAMED = [p for p in HISTORIES if "streamed" in p.stem]

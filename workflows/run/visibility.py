@@ -16,14 +16,14 @@ from workflows.run.record import RunRecord
 from workflows.search_attributes import RUN_PHASE, run_attributes
 
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
+"""`workflow.patched` id of executions begun 2026-11-25/26: they upserted every attribute that
+changed, on every phase."""
 LEAN_HISTORY = "lean-history"
-"""`workflow.patched` id: executions begun since 2026-11-26 write the fewest history events
-(search attributes where they are looked for, the tool catalog with the first tool calls, no
-expiry timer a round cannot reach); it stands for every earlier patch of the run."""
+"""`workflow.patched` id of executions begun 2026-11-26: today's search attributes, tool
+catalog and expiry timers, the Assistants API thread in an activity of its own."""
 THREAD_IN_WORKFLOW_TASK = "thread-in-workflow-task"
-"""`workflow.patched` id: executions begun since 2026-11-27 create their Assistants API thread
-in a local activity (one marker instead of an activity's three events and a workflow task);
-it stands for `LEAN_HISTORY` and every earlier patch, so a new execution records one patch."""
+"""`workflow.patched` id of executions begun 2026-11-27 (the release before this one): today's
+behaviour, marked."""
 SEARCHED_PHASES = TERMINAL_PHASES | {RunPhase.awaiting_approval}
 
 
@@ -32,26 +32,31 @@ class RunVisibility:
         self.summary = summary
         self.log = log
         self.published: dict[str, str] = {}  # search attributes as last upserted
-        self.upsert_on_change = False
-        self.lean = False
-        self.thread_in_task = False
+        self.lean = True
+        self.thread_in_task = True
 
     def begin(self) -> None:
-        """At the start of the run (a deterministic point): histories recorded before
-        2026-11 upserted every attribute on every phase, those before 2026-11-26 every
-        attribute that changed."""
-        self.thread_in_task = workflow.patched(THREAD_IN_WORKFLOW_TASK)
-        self.lean = self.thread_in_task or workflow.patched(LEAN_HISTORY)
-        self.upsert_on_change = self.lean or workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE)
+        """At the start of the run (a deterministic point), which release's behaviour it
+        replays. A new execution records no version marker (each costs it two history
+        events: the marker and the `TemporalChangeVersion` upsert the SDK adds): today's
+        behaviour is the one without a marker. Replaying, `patched` records nothing and says
+        whether an earlier release marked the history; runs begun before 2026-11-25, which
+        recorded no marker and behaved otherwise, no longer replay (see README, "Changing a
+        workflow safely")."""
+        if not workflow.unsafe.is_replaying() or workflow.patched(THREAD_IN_WORKFLOW_TASK):
+            return
+        self.thread_in_task = False
+        self.lean = workflow.patched(LEAN_HISTORY)
+        if not self.lean and not workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE):
+            self.thread_in_task = self.lean = True  # no marker: begun by today's code
 
     def enter(self, phase: RunPhase, record: RunRecord, details: str) -> None:
         self.describe(phase, details)
         if self.lean and not self._searched(phase):
             return
         attributes = run_attributes(phase, record.thread_id, record.run_id, record.assistant_id)
-        if self.upsert_on_change:
-            attributes = [a for a in attributes if self.published.get(a.key.name) != a.value]
-            self.published.update({a.key.name: str(a.value) for a in attributes})
+        attributes = [a for a in attributes if self.published.get(a.key.name) != a.value]
+        self.published.update({a.key.name: str(a.value) for a in attributes})
         if attributes:
             workflow.upsert_search_attributes(attributes)
 
