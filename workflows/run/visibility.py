@@ -16,8 +16,8 @@ from workflows.run.record import RunRecord
 from workflows.search_attributes import RUN_PHASE, run_attributes
 
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
-"""`workflow.patched` id of executions begun 2026-11-25/26: they upserted every attribute that
-changed, on every phase."""
+"""`workflow.patched` id of executions begun 2026-11-26 from 09:44 UTC: they upserted every
+attribute that changed, on every phase."""
 LEAN_HISTORY = "lean-history"
 """`workflow.patched` id of executions begun 2026-11-26: today's search attributes, tool
 catalog and expiry timers, the Assistants API thread in an activity of its own."""
@@ -40,9 +40,9 @@ class RunVisibility:
         replays. A new execution records no version marker (each costs it two history
         events: the marker and the `TemporalChangeVersion` upsert the SDK adds): today's
         behaviour is the one without a marker. Replaying, `patched` records nothing and says
-        whether an earlier release marked the history; runs begun before 2026-11-25, which
-        recorded no marker and behaved otherwise, no longer replay (see README, "Changing a
-        workflow safely")."""
+        whether an earlier release marked the history; runs begun before 2026-11-26 09:44 UTC,
+        which recorded no marker and behaved otherwise, no longer replay (see README,
+        "Changing a workflow safely")."""
         if not workflow.unsafe.is_replaying() or workflow.patched(THREAD_IN_WORKFLOW_TASK):
             return
         self.thread_in_task = False
