@@ -93,6 +93,18 @@ async def scrape(http: httpx.AsyncClient, port: int) -> Scrape:
     return Scrape((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
 
 
+async def scrape_once_completed(http: httpx.AsyncClient, port: int, workflow_type: str) -> Scrape:
+    """The metrics once the SDK counted a `workflow_type` completed: it counts when the
+    server has acknowledged the completion, which a client waiting for the result may see
+    first."""
+    for _ in range(100):
+        seen = await scrape(http, port)
+        if seen.value("temporal_workflow_completed", workflow_type=workflow_type) > 0:
+            return seen
+        await asyncio.sleep(0.05)
+    return seen
+
+
 @both_backends
 async def test_a_run_with_a_tool_and_a_retried_start_shows_in_the_workers_metrics(
     backend: str,
@@ -112,7 +124,7 @@ async def test_a_run_with_a_tool_and_a_retried_start_shows_in_the_workers_metric
         result = await run(client, task_queue, request)
         assert result.status == "completed"
         assert result.usage is not None
-        seen = await scrape(http, metrics_port)
+        seen = await scrape_once_completed(http, metrics_port, "AssistantRun")
 
     queue = {"task_queue": task_queue}
     ended = {**queue, "backend": backend, "status": "completed"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,11 @@ async def test_an_ingest_started_from_the_cli_says_what_it_ingests_where(
     (tmp_path / "a.md").write_text(f"{uuid.uuid4()} first")
     (tmp_path / "b.md").write_text(f"{uuid.uuid4()} second")
     name = f"ui-{uuid.uuid4().hex[:8]}"
+    began = datetime.now(UTC).isoformat()
     ingested = await cli(settings, "ingest", name, "a.md", "b.md", "--json", cwd=tmp_path)
     assert ingested.returncode == 0, ingested.stderr
-    query = 'WorkflowType = "VectorStoreIngest"'
+    # this test's ingests only: an earlier test's on the same server may be encrypted
+    query = f'WorkflowType = "VectorStoreIngest" AND StartTime >= "{began}"'
     summaries = [
         await (await client.get_workflow_handle(w.id).describe()).static_summary()
         async for w in client.list_workflows(query)
