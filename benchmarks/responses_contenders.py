@@ -27,6 +27,7 @@ from openai.types.responses import (
 from temporalio.client import Client
 
 from activities.tools import CallContext, execute, registry
+from benchmarks.history_costs import cost_table
 from workflows.contracts import RunRequest, ToolCall
 from workflows.run.workflow import AssistantRun
 
@@ -146,9 +147,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
             f"| {seconds} s | {_triple(a, b, c, 'requests')} | {a['seconds']:.2f} / "
             f"{b['seconds']:.2f} / {c['seconds']:.2f} s |"
         )
-    lines += ["", "| C' per run | history events | billable actions |", "|---|---|---|"]
-    for scenario, cost in results["history"].items():
-        lines.append(f"| {scenario} | {cost['events']} | {cost['actions']} |")
+    lines += ["", *cost_table("C'", results["history"])]
     return lines
 
 

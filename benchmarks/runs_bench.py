@@ -40,6 +40,7 @@ from temporalio.worker import Worker
 from activities.tools import CallContext, execute, registry
 from benchmarks.emulator_bench import RESULTS, free_port, rss_mib, start_emulator
 from benchmarks.floor import TemporalFloor, nothing
+from benchmarks.history_costs import cost_table, history_costs
 from benchmarks.responses_contenders import ResponsesBench
 from benchmarks.responses_contenders import markdown as responses_markdown
 from benchmarks.runs_scale import TEXT as SCALE_TEXT
@@ -62,14 +63,6 @@ SCENARIOS = {
     ),
 }
 """Scenario: (message, activities AssistantRun runs for it), so D runs as many."""
-ACTION_EVENTS = (
-    "workflow_execution_started_event_attributes",
-    "activity_task_scheduled_event_attributes",
-    "timer_started_event_attributes",
-    "upsert_workflow_search_attributes_event_attributes",
-    "workflow_execution_update_accepted_event_attributes",
-    "start_child_workflow_execution_initiated_event_attributes",
-)
 Contender = Callable[[str], Awaitable[None]]
 CHART_LABELS = {
     "A": "A: SDK polling helpers",
@@ -242,23 +235,9 @@ async def by_duration(
     return results
 
 
-async def history_costs(
-    client: Client, request_of: Callable[[str], RunRequest], task_queue: str
-) -> dict[str, Any]:
-    """History events and billable actions (counted from the events) per durable run."""
-    costs = {}
-    for scenario, (text, _) in SCENARIOS.items():
-        handle = await client.start_workflow(
-            AssistantRun.run, request_of(text), id=f"cost-{uuid.uuid4()}", task_queue=task_queue
-        )
-        await handle.result()
-        events = (await handle.fetch_history()).events
-        kinds = [event.WhichOneof("attributes") for event in events]
-        costs[scenario] = {
-            "events": len(events),
-            "actions": sum(kind in ACTION_EVENTS for kind in kinds),
-        }
-    return costs
+async def costs(client: Client, request_of: Callable[[str], RunRequest]) -> dict[str, Any]:
+    scenarios = [(scenario, text) for scenario, (text, _) in SCENARIOS.items()]
+    return await history_costs(client, request_of, scenarios, "bench-c")
 
 
 async def responses_side(
@@ -268,7 +247,7 @@ async def responses_side(
     return {
         "latency": await side_by_side(bench, lambda _: responses.contenders(), args.repeat),
         "by_duration": await by_duration(bench, args.durations, responses.contenders()),
-        "history": await history_costs(bench.client, responses.request, "bench-c"),
+        "history": await costs(bench.client, responses.request),
     }
 
 
@@ -383,12 +362,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     earlier = RESULTS / f"runs{args.suffix}.json"
                     earlier = earlier if earlier.exists() else RESULTS / "runs.json"
                     results = json.loads(earlier.read_text())
+                    if args.only == "history":
+                        results["history"] = await costs(env.client, bench.request)
+                        results["responses"]["history"] = await costs(env.client, responses.request)
+                        return results
                 else:
                     results = {
                         "timings": {"queued": args.queued, "in_progress": args.in_progress},
                         "latency": await latency(bench, args.repeat),
                         "by_duration": await by_duration(bench, args.durations, bench.contenders()),
-                        "history": await history_costs(env.client, bench.request, "bench-c"),
+                        "history": await costs(env.client, bench.request),
                         "responses": await responses_side(bench, responses, args),
                     }
         worker_env = {
@@ -445,9 +428,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{row['C']['requests']} | {row['A']['seconds']:.2f} / "
             f"{row['B']['seconds']:.2f} / {row['C']['seconds']:.2f} s |"
         )
-    lines += ["", "| C per run | history events | billable actions |", "|---|---|---|"]
-    for scenario, cost in results["history"].items():
-        lines.append(f"| {scenario} | {cost['events']} | {cost['actions']} |")
+    lines += ["", *cost_table("C", results["history"])]
     lines += ["", *scale_markdown(results)]
     if "responses" in results:
         lines += ["", *responses_markdown(results["responses"])]
@@ -521,9 +502,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run with small numbers")
     parser.add_argument(
         "--only",
-        choices=["scale", "footprint"],
-        help="re-measure only throughput, profile and footprint (scale) or the footprint, "
-        "keeping the rest of runs.json",
+        choices=["scale", "footprint", "history"],
+        help="re-measure only throughput, profile and footprint (scale), the footprint, or "
+        "the history costs, keeping the rest of runs.json",
     )
     parser.add_argument("--suffix", default="", help="results go to runs{suffix}.*")
     args = parser.parse_args()
