@@ -18,11 +18,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from emulator.config import FaultRule
+from emulator.server import BackgroundEmulator
+from emulator.thread_data import threads
 from tests.integration.conftest import Counters, ask, spawn_worker, start, until, until_counted
 from workers.client import RunHandle
 from workers.settings import Settings
 from workers.worker import build_worker
-from workflows.contracts import CancelRequest, RunTimeouts
+from workflows.contracts import CancelRequest, RunResult, RunTimeouts
 from workflows.run.workflow import AssistantRun
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05, api_max_attempts=20)
@@ -301,6 +303,58 @@ async def test_a_stop_while_the_thread_creation_is_retried_ends_the_run_before_a
     assert (result.thread_id, result.run_id) == (None, None)
     assert counters.delta("requests", "POST /v1/threads 200") == 0
     assert counters.delta("requests", f"POST {CREATE_RUN_PATH} 200") == 0
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+async def test_a_stop_while_the_thread_is_being_created_leaves_no_thread_unaccounted_for(
+    how: str,
+    client: Client,
+    task_queue: str,
+    worker: None,
+    api: BackgroundEmulator,
+    assistant_id: str,
+    counters: Counters,
+    openai: AsyncOpenAI,
+    faults: Callable[..., None],
+) -> None:
+    # The API takes 3 s to create the thread, the local activity of the first workflow task,
+    # which heartbeats (completes and goes on in a new task) every 1.6 s: the stop reaches
+    # the workflow while the request is out, and the API creates the thread all the same.
+    faults(FaultRule(latency=3, times=1, route=CREATE_THREAD))
+    deadline = {"deadline_seconds": 1} if how == "deadline" else {}
+    handle = await client.start_workflow(
+        AssistantRun.run,
+        ask(assistant_id, "Hello [[emulator queued=30]]", timeouts=QUICK, **deadline),
+        id=f"run-{uuid.uuid4()}",
+        task_queue=task_queue,
+        task_timeout=timedelta(seconds=2),
+    )
+    await until_counted(counters, "faults_injected", "latency")
+    if how == "cancel":
+        cancel = handle.execute_update(AssistantRun.cancel, CancelRequest(reason="not now"))
+        assert (await asyncio.wait_for(cancel, timeout=30)).phase == "cancelled"
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result.status == {"cancel": "cancelled", "deadline": "expired"}[how]
+    if how == "cancel":  # in the task that heartbeats while the request is out: no run begins
+        assert result.run_id is None
+        assert counters.delta("requests", f"POST {CREATE_RUN_PATH} 200") == 0
+    else:  # the timer starts with the first task and its firing may come after the thread
+        await _no_run_left_active(openai, result)
+    made = [
+        thread_id
+        for thread_id, entry in threads(api.emulator.store).entries.items()
+        if entry.public["metadata"].get("workflow_id") == handle.id
+    ]
+    assert made in ([], [result.thread_id]), "a thread made for the run is deleted or named"
+
+
+async def _no_run_left_active(openai: AsyncOpenAI, result: RunResult) -> None:
+    if result.thread_id is None:
+        assert result.run_id is None
+        return
+    runs = [r async for r in openai.beta.threads.runs.list(result.thread_id)]
+    assert [r.id for r in runs] == ([result.run_id] if result.run_id else [])
+    assert all(r.status in ("cancelled", "cancelling") for r in runs)
 
 
 async def test_a_worker_killed_while_it_creates_the_thread_leaves_one_run(
