@@ -70,6 +70,10 @@ def test_a_callers_misspelt_field_is_an_error() -> None:
         contracts.RunRequest.model_validate({"assistant_id": "asst_1", "mesages": []})
     with pytest.raises(ValidationError, match="idle_timeout"):
         ThreadConfig.model_validate({"key": "k", "assistant_id": "a", "idle_timeout": 5})
+    with pytest.raises(ValidationError, match=r"files\.1\.paht"):  # a dataclass, not a model
+        contracts.IngestRequest.model_validate(
+            {"vector_store": {"name": "docs"}, "files": [{"path": "a.md"}, {"paht": "b.md"}]}
+        )
 
 
 def test_a_carry_from_a_newer_version_is_read_and_an_old_carry_too() -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
 from workflows.common import Contract, Metadata, Record, RunError, RunTimeouts
 
@@ -44,16 +45,21 @@ files and pass their `file_id`, or a `path` the workers can read."""
 MAX_FILES = 10_000
 
 
-class IngestFile(Contract):
+# A slotted dataclass rather than a model (the same JSON, validation and schema): an ingest
+# holds up to MAX_FILES of them, and a model's `__dict__` and set of fields given per
+# instance take five times the worker's memory.
+@dataclass(config=ConfigDict(extra="forbid"), slots=True)
+class IngestFile:
     """One file to index: a path the worker can read, an uploaded file id, or inline text."""
 
     path: str | None = Field(
-        None, description="only for workers that share the caller's filesystem"
+        default=None, description="only for workers that share the caller's filesystem"
     )
     file_id: str | None = None
-    text: str | None = Field(None, max_length=MAX_INLINE_CHARS)
+    text: str | None = Field(default=None, max_length=MAX_INLINE_CHARS)
     filename: str | None = Field(
-        None, description="with `text`: its name (and extension); with `file_id`: its label"
+        default=None,
+        description="with `text`: its name (and extension); with `file_id`: its label",
     )
     attributes: dict[str, str | float | bool] = Field(default_factory=dict)
 
