@@ -64,8 +64,10 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
+    from workers.memory import limit_malloc_arenas
     from workers.worker import run_worker
 
+    limit_malloc_arenas()
     _run(run_worker(cli_settings(), task_queue))
 
 
