@@ -163,6 +163,28 @@ async def test_inline_ingest_text_over_the_bound_fails_at_once_and_creates_nothi
     assert counters.delta("files_created") == 0
 
 
+async def test_an_ingest_in_more_parts_than_allowed_fails_at_once_and_creates_nothing(
+    client: Client, task_queue: str, worker: None, counters: Counters
+) -> None:
+    files = [{"file_id": f"file-{n}"} for n in range(250)]
+    request = {"vector_store": {"name": "many-parts"}, "files": files, "files_per_child": 2}
+    handle = await client.start_workflow(
+        "VectorStoreIngest", request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), timeout=10)
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "InvalidIngestRequest"
+    assert failed.value.cause.message == (
+        "files_per_child: 250 files in parts of 2 make 125 child workflows, at most 100 "
+        "(give at least 3)"
+    )
+    assert counters.delta("vector_stores_created") == 0
+    kinds = {event.event_type for event in (await handle.fetch_history()).events}
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
+    assert EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED not in kinds
+
+
 async def test_a_full_conversation_queue_refuses_the_update_and_counts_the_signal(
     client: Client, task_queue: str, worker: None, assistant_id: str
 ) -> None:

@@ -43,6 +43,10 @@ MAX_INLINE_CHARS = 1_000_000
 """Inline `text` a request may carry in all (it travels in workflow history): upload larger
 files and pass their `file_id`, or a `path` the workers can read."""
 MAX_FILES = 10_000
+MAX_PARTS = 100
+"""Child workflows one ingest may split its files among: its parent's history grows by about
+11 events per part, so a part size of 1 for 10,000 files would outgrow Temporal's limit of
+51,200 events hours into the ingest."""
 
 
 # A slotted dataclass rather than a model (the same JSON, validation and schema): an ingest
@@ -110,7 +114,8 @@ class IngestRequest(Contract):
         ge=1,
         le=MAX_FILES,
         description="more files are ingested by child workflows of at most this many, one "
-        "after another, so no execution's history or memory grows with the whole ingest",
+        "after another (at most 100 of them), so no execution's history or memory grows with "
+        "the whole ingest",
     )
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
@@ -119,6 +124,17 @@ class IngestRequest(Contract):
         store = self.vector_store.name or self.vector_store.id
         count = len(self.files)
         return f"ingest {count} file{'' if count == 1 else 's'} into {store}"
+
+    def too_many_parts(self) -> str | None:
+        """Why the files cannot be split among MAX_PARTS child workflows; None if they can."""
+        files, per = len(self.files), self.files_per_child
+        parts = -(-files // per)
+        if parts <= MAX_PARTS:
+            return None
+        return (
+            f"files_per_child: {files:,} files in parts of {per:,} make {parts:,} child "
+            f"workflows, at most {MAX_PARTS} (give at least {-(-files // MAX_PARTS):,})"
+        )
 
     @model_validator(mode="after")
     def _inline_text_fits(self) -> IngestRequest:

@@ -19,6 +19,7 @@ from typing import TypeVar, cast
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, call_api
@@ -60,6 +61,9 @@ BOUNDED = "ingest-bounded"
 """`workflow.patched` id: executions begun since split a large ingest among child workflows
 and keep at most UPLOAD_ACTIVITIES_AT_ONCE upload activities of FILES_PER_UPLOAD in flight
 (each lists the uploaded files once: fewer, larger ones list less)."""
+AT_MOST_MAX_PARTS = "ingest-at-most-max-parts"
+"""`workflow.patched` id: executions begun since refuse more than MAX_PARTS parts at once
+(asked only of such requests; those begun before go on as they were)."""
 FILES_PER_UPLOAD = 100
 UPLOAD_ACTIVITIES_AT_ONCE = 4
 
@@ -85,6 +89,9 @@ class VectorStoreIngest:
     async def run(self, request: IngestRequest) -> IngestResult:
         self.bounded = workflow.patched(BOUNDED)
         if self.bounded and len(request.files) > request.files_per_child:
+            refused = request.too_many_parts()
+            if refused is not None and workflow.patched(AT_MOST_MAX_PARTS):
+                raise ApplicationError(refused, type="InvalidIngestRequest", non_retryable=True)
             return await self._in_children(request)
         self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
         self.state = dict.fromkeys(range(len(request.files)), "pending")
