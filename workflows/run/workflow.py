@@ -84,6 +84,9 @@ with workflow.unsafe.imports_passed_through():
 A = TypeVar("A")
 R = TypeVar("R")
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
+DEADLINE_FROM_START = "deadline-from-start"
+"""`workflow.patched` id: a step about to begin past the deadline stops the run. Asked only
+then, so only the runs it stops record it; runs begun before go on as they did."""
 
 
 @workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
@@ -123,8 +126,7 @@ class AssistantRun:
                 timeout_summary="deadline",
             )
         except TimeoutError:
-            self.deadline_passed = True
-            self.stop_reason = f"deadline of {request.deadline_seconds:g}s passed"
+            self._stop_at_deadline()
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if self.stop_reason is None:
@@ -499,8 +501,24 @@ class AssistantRun:
     def _stop_if_requested(self) -> None:
         """A stop that lands as a step finishes can be swallowed by the finished activity's
         await, so the driver also checks before every step it starts."""
+        if self.stop_reason is None and self._past_deadline():
+            self._stop_at_deadline()
         if self.stop_reason is not None:
             raise asyncio.CancelledError(self.stop_reason)
+
+    def _past_deadline(self) -> bool:
+        """The deadline's timer starts when the first workflow task completes, which waits
+        for its local activities (the thread on the assistants backend): with a slow API it
+        fires late, so a step about to begin checks the workflow's clock too."""
+        deadline = self.request.deadline_seconds
+        if deadline is None:
+            return False
+        elapsed = (workflow.now() - workflow.info().start_time).total_seconds()
+        return elapsed >= deadline and workflow.patched(DEADLINE_FROM_START)
+
+    def _stop_at_deadline(self) -> None:
+        self.deadline_passed = True
+        self.stop_reason = f"deadline of {self.request.deadline_seconds:g}s passed"
 
     def _idempotency_key(self, attempt: int) -> str:
         """Unique to this execution and attempt: finds the run an interrupted start made."""
