@@ -5,6 +5,7 @@ These JSON shapes are a public API. New fields only with defaults; never rename 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -114,8 +115,8 @@ class IngestRequest(Contract):
         ge=1,
         le=MAX_FILES,
         description="more files are ingested by child workflows of at most this many, one "
-        "after another (at most 100 of them), so no execution's history or memory grows with "
-        "the whole ingest",
+        f"after another (at most {MAX_PARTS} of them), so no execution's history or memory "
+        "grows with the whole ingest",
     )
     timeouts: RunTimeouts = Field(default_factory=RunTimeouts)
 
@@ -128,12 +129,12 @@ class IngestRequest(Contract):
     def too_many_parts(self) -> str | None:
         """Why the files cannot be split among MAX_PARTS child workflows; None if they can."""
         files, per = len(self.files), self.files_per_child
-        parts = -(-files // per)
+        parts = math.ceil(files / per)
         if parts <= MAX_PARTS:
             return None
         return (
             f"files_per_child: {files:,} files in parts of {per:,} make {parts:,} child "
-            f"workflows, at most {MAX_PARTS} (give at least {-(-files // MAX_PARTS):,})"
+            f"workflows, at most {MAX_PARTS} (give at least {math.ceil(files / MAX_PARTS):,})"
         )
 
     @model_validator(mode="after")
