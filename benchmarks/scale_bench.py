@@ -3,7 +3,9 @@ N objects, for N = 1,000 and N = 10,000 (`--sizes`), each on a fresh worker proc
 (`durable-assistants worker`) whose RSS is sampled throughout.
 
   ingest   VectorStoreIngest of N small files (paths) into a new vector store
-           (and again on a warm worker: one that has ingested 1,000 files 5 times before)
+           (and again on a warm worker: one that has ingested 1,000 files 5 times before;
+           and, as the baseline, the same N files as ingests of files_per_child one after
+           another on a fresh worker: the same work without one request holding all of it)
   cleanup  Cleanup of the N files that ingest uploaded (file_max_age_seconds=0)
 
 For each: wall time, the worker's idle and peak RSS, executions (continue-as-new), the most
@@ -44,7 +46,12 @@ from workflows.ingest.workflow import VectorStoreIngest
 
 KEY = "sk-bench"
 QUEUE = "bench-scale"
-WORKS = {"ingest": "ingest", "ingest_warm": "ingest, warm worker", "cleanup": "cleanup"}
+WORKS = {
+    "ingest": "ingest",
+    "ingest_warm": "ingest, warm worker",
+    "ingest_in_turns": "ingests of files_per_child in turn",
+    "cleanup": "cleanup",
+}
 TARGETS = {"rss_ratio": 1.1, "events_ratio": 1.1}
 """Flat: 10x the work may not cost the worker's memory or one execution's history more."""
 
@@ -180,6 +187,23 @@ async def warm_up(client: Client, count: int, times: int) -> None:
             await ingest(client, Path(folder), count, count, f"scale-warm-{n}-{uuid.uuid4().hex}")
 
 
+async def ingests_in_turn(
+    client: Client, folder: Path, count: int, per_child: int, workflow_id: str
+) -> dict[str, Any]:
+    """The `count` files as ingests of `per_child` one after another (the last one's workflow
+    id is `workflow_id`)."""
+    turns = -(-count // per_child)
+    files = completed = 0
+    for turn in range(turns):
+        (folder / str(turn)).mkdir()
+        last = turn == turns - 1
+        turn_id = workflow_id if last else f"{workflow_id}-{turn}"
+        size = min(per_child, count - turn * per_child)
+        outcome = await ingest(client, folder / str(turn), size, per_child, turn_id)
+        files, completed = files + outcome["files"], completed + outcome["completed"]
+    return {"files": files, "completed": completed, "run_id": outcome["run_id"]}
+
+
 async def cleanup(client: Client, count: int, pages: int, workflow_id: str) -> dict[str, Any]:
     policy = CleanupPolicy(file_max_age_seconds=0, max_deletions=count, pages_per_execution=pages)
     handle = await client.start_workflow(Cleanup.run, policy, id=workflow_id, task_queue=QUEUE)
@@ -210,16 +234,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "warm_ups": args.warm_ups,
         "ingest": {},
         "ingest_warm": {},
+        "ingest_in_turns": {},
         "cleanup": {},
     }
     try:
         warmed = partial(warm_up, client, args.files_per_child, args.warm_ups)
         for count in args.sizes:
-            for work, before in (("ingest", None), ("ingest_warm", warmed)):
+            for work, how, before in (
+                ("ingest", ingest, None),
+                ("ingest_warm", ingest, warmed),
+                ("ingest_in_turns", ingests_in_turn, None),
+            ):
                 with tempfile.TemporaryDirectory() as folder:
                     workflow_id = f"scale-{work}-{count}-{uuid.uuid4().hex[:6]}"
                     files = (Path(folder), count, args.files_per_child, workflow_id)
-                    ingested = partial(ingest, client, *files)
+                    ingested = partial(how, client, *files)
                     results[work][str(count)] = await measured(
                         client, worker_env, admin, workflow_id, ingested, before
                     )
@@ -239,8 +268,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def ratio(rows: dict[str, Any], key: str) -> float:
-    first, last = rows[min(rows, key=int)], rows[max(rows, key=int)]
-    return float(last[key] / first[key])
+    return ratio_of(rows[max(rows, key=int)], rows[min(rows, key=int)], key)
+
+
+def ratio_of(row: dict[str, Any], baseline: dict[str, Any], key: str) -> float:
+    return float(row[key] / baseline[key])
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -280,6 +312,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {ratio(rows, 'max_events'):.2f} | {ratio(rows, 'seconds'):.1f} "
             f"| {ratio(rows, 'worker_cpu_seconds'):.1f} |"
         )
+    whole, in_turn = results["ingest"][large], results["ingest_in_turns"][large]
+    lines += [
+        "",
+        f"One ingest of {int(large):,} files against the same files as ingests of "
+        f"{results['files_per_child']:,} in turn (each on a fresh worker; in turn: executions "
+        f"and events of the last): peak RSS {whole['peak_rss_mib']:.0f} / "
+        f"{in_turn['peak_rss_mib']:.0f} MiB = {ratio_of(whole, in_turn, 'peak_rss_mib'):.2f}.",
+    ]
     lines += ["", f"Emulator time by route at N={int(large):,} (requests, seconds answering):", ""]
     for work in ("ingest", "cleanup"):
         routes = results[work][large]["busiest_routes"]
