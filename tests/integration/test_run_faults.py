@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
@@ -13,6 +14,7 @@ import httpx2 as httpx
 import pytest
 from openai import AsyncOpenAI
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -185,7 +187,7 @@ async def test_a_cancel_during_the_retry_after_a_malformed_event_cancels_the_run
     # ends cancelled, not as the malformed event's failure.
     start_route = r"^POST /v1/(threads/[^/]+/runs|responses)$"
     faults(FaultRule(corrupt="missing_fields", after_events=2, times=1, route=start_route))
-    text = "What is the weather in Oslo? [[emulator in_progress=30]]"
+    text = "What is the weather in Oslo? [[emulator in_progress=60]]"
     handle = await start(client, task_queue, ask(assistant, text, timeouts=QUICK))
     await until_attempt(handle, 2)
     await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="no longer needed"))
@@ -201,16 +203,19 @@ async def test_a_cancel_during_the_retry_after_a_malformed_event_cancels_the_run
         assert (await openai.responses.retrieve(result.run_id)).status == "cancelled"
 
 
-async def until_attempt(handle: RunHandle, attempt: int) -> None:
+async def until_attempt(handle: RunHandle, attempt: int, within: float = 45.0) -> None:
     """Until the pending activity (the start) is running its `attempt`th attempt or a later
     one: on a loaded machine a retry can miss its 1 s heartbeat timeout and be retried again
-    between two looks."""
-    for _ in range(400):
-        pending = (await handle.describe()).raw_description.pending_activities
+    between two looks, and a retry can wait for a free worker slot for many seconds."""
+    deadline = time.monotonic() + within
+    pending: list[PendingActivityInfo] = []
+    while time.monotonic() < deadline:
+        pending = list((await handle.describe()).raw_description.pending_activities)
         if pending and pending[0].attempt >= attempt and pending[0].last_started_time.seconds:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the start never reached attempt {attempt}")
+    seen = [(p.activity_type.name, p.attempt, p.state, p.last_failure.message) for p in pending]
+    raise AssertionError(f"the start never reached attempt {attempt} in {within:.0f} s: {seen}")
 
 
 async def until_heartbeat_details(handle: RunHandle) -> None:
