@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -192,7 +193,7 @@ async def ingests_in_turn(
 ) -> dict[str, Any]:
     """The `count` files as ingests of `per_child` one after another (the last one's workflow
     id is `workflow_id`)."""
-    turns = -(-count // per_child)
+    turns = math.ceil(count / per_child)
     files = completed = 0
     for turn in range(turns):
         (folder / str(turn)).mkdir()
