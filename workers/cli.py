@@ -64,10 +64,11 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
-    from workers.memory import limit_malloc_arenas
+    from workers.memory import fix_mmap_threshold, limit_malloc_arenas
     from workers.worker import run_worker
 
     limit_malloc_arenas()
+    fix_mmap_threshold()
     _run(run_worker(cli_settings(), task_queue))
 
 
