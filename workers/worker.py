@@ -37,6 +37,7 @@ from activities.tools import ToolActivities, ToolRegistry, load_tools
 from activities.vector_stores.ingest import VectorStoreActivities
 from activities.vector_stores.readiness import VectorStoreReadiness
 from workers.connection import connect
+from workers.detached_start import DetachedInputHeaders, DetachedStartRunner
 from workers.fleet import FleetBackoff, ModelGate
 from workers.health import WorkerReadiness, health_endpoints
 from workers.metrics import ApiMetrics, count_open_conversations
@@ -58,11 +59,13 @@ from workflows.thread.workflow import AssistantThread
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = [AssistantRun, AssistantThread, VectorStoreIngest, Cleanup, TokenWindow]
-WORKFLOW_RUNNER: WorkflowRunner = UnsandboxedWorkflowRunner()
+WORKFLOW_RUNNER: WorkflowRunner = DetachedStartRunner(UnsandboxedWorkflowRunner())
 """Workflows run outside the SDK's sandbox: it re-imports a run's workflow module and compiles
 code for every activation and payload, a third of the worker's CPU at concurrency 128. It
 catches non-deterministic calls in workflow code, and only our own code runs there: the replay
-suite (`tests/replay`) runs every workflow in the sandbox over every recorded history instead."""
+suite (`tests/replay`) runs every workflow in the sandbox over every recorded history instead.
+Each execution is handed copies of its start's messages (`workers.detached_start`), so it does
+not hold its input's raw bytes for as long as it runs."""
 
 
 def project_activities(
@@ -222,7 +225,7 @@ def build_worker(
         workflows=workflows,
         activities=served,
         no_remote_activities=not activities,  # workflows only
-        interceptors=[ApiMetrics(meter), pace],
+        interceptors=[ApiMetrics(meter), pace, DetachedInputHeaders()],
         workflow_runner=WORKFLOW_RUNNER,
         **options,
     )
