@@ -45,9 +45,18 @@ def test_the_parts_outcomes_are_joined_in_order_with_their_skipped_files() -> No
 
 def test_parts_without_skipped_files_join_into_empty_lists() -> None:
     parts = Parts(0)
-    assert joined(parts).files == []
     parts.add(part_result([]))
+    assert joined(parts).files == []
     assert joined(parts).skipped == []
+
+
+def test_the_parts_let_go_of_their_outcomes_once_joined_and_still_report_progress() -> None:
+    parts = Parts(2)
+    parts.add(part_result([outcome("a.md"), outcome("b.md", "failed")]))
+    assert len(joined(parts).files) == 2
+    assert joined(parts).files == []
+    progress = parts.progress("done", 2, 2)
+    assert progress.by_status == {"completed": 1, "failed": 1}
 
 
 def test_progress_counts_the_files_of_parts_not_yet_done_as_pending() -> None:

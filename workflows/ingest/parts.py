@@ -54,13 +54,15 @@ class Parts:
 
     def result(self, vector_store_id: str, file_counts: dict[str, int]) -> RawValue:
         """The ingest's `IngestResult` as the JSON payload a client reads, joined from the
-        parts' outcomes in one copy, without building them again."""
+        parts' outcomes in one copy, without building them again. The parts' copies are let
+        go of then: while the SDK passes the result on, the worker holds it once less."""
         head = IngestResult(
             vector_store_id=vector_store_id, files=[], file_counts=file_counts, skipped=[]
         )
         fields = head.model_dump_json(exclude={"files", "skipped"})[:-1].encode()
         pieces = [fields, b',"files":[', *_items(self._outcomes), b'],"skipped":[']
         data = b"".join([*pieces, *_items(self._skipped), b"]}"])
+        self._outcomes, self._skipped = [], []
         return RawValue(Payload(metadata=JSON, data=data))
 
 
