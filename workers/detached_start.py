@@ -19,6 +19,8 @@ from temporalio.worker import (
     ExecuteWorkflowInput,
     Interceptor,
     WorkflowInboundInterceptor,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
     WorkflowInterceptorClassInput,
     WorkflowRunner,
 )
@@ -36,7 +38,7 @@ class DetachedStartRunner(WorkflowRunner):
     def prepare_workflow(self, defn: _Definition) -> None:
         self.runner.prepare_workflow(defn)
 
-    def create_instance(self, det: Any) -> Any:
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         info = dataclasses.replace(
             det.info, headers=_copies(det.info.headers), raw_memo=_copies(det.info.raw_memo)
         )
