@@ -17,7 +17,8 @@ from temporalio.workflow import Info
 
 from workers.detached_start import DetachedStartRunner, _DetachedInputHeaders
 
-INPUT = 8 << 20
+INPUT = 32 << 20
+"""Large enough that what other threads of the test process allocate meanwhile is noise."""
 HEADER = Payload(metadata={"encoding": b"json/plain"}, data=b'"trace-1"')
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 
@@ -70,7 +71,7 @@ def details(init: InitializeWorkflow) -> WorkflowInstanceDetails:
 def test_the_sdks_details_alone_keep_the_whole_start_activation() -> None:
     before = allocated()
     kept = details(start())
-    assert allocated() - before >= INPUT
+    assert allocated() - before >= INPUT // 2
     del kept
 
 
