@@ -5,7 +5,6 @@ SDK drops the activation."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import dataclasses
 import gc
 from typing import Any
@@ -15,25 +14,17 @@ from temporalio.bridge.proto.workflow_activation import InitializeWorkflow, Work
 from temporalio.worker import ExecuteWorkflowInput, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.workflow import Info
 
+from tests.unit.mallinfo import mallinfo
 from workers.detached_start import DetachedStartRunner, _DetachedInputHeaders
 
 INPUT = 32 << 20
 """Large enough that what other threads of the test process allocate meanwhile is noise."""
 HEADER = Payload(metadata={"encoding": b"json/plain"}, data=b'"trace-1"')
-FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-
-
-class MallInfo(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS.split()]
-
-
-LIBC = ctypes.CDLL(None)
-LIBC.mallinfo2.restype = MallInfo
 
 
 def allocated() -> int:
     gc.collect()
-    info = LIBC.mallinfo2()
+    info = mallinfo()
     return int(info.uordblks + info.hblkhd)
 
 

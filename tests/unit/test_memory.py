@@ -12,21 +12,15 @@ import pytest
 CAP = "from workers.memory import limit_malloc_arenas; print(limit_malloc_arenas())"
 FIX = "from workers.memory import fix_mmap_threshold; print(fix_mmap_threshold())"
 MAPPED_AFTER_A_LARGER_FREE = """
-import ctypes, sys
+import sys
+from tests.unit.mallinfo import LIBC, mallinfo
 from workers.memory import fix_mmap_threshold
 if sys.argv[1] == "fixed":
     assert fix_mmap_threshold()
-FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-class Info(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS.split()]
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = Info
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-libc.free(libc.malloc(4 << 20))
-mapped = libc.mallinfo2().hblkhd
-block = libc.malloc(1 << 20)
-print(libc.mallinfo2().hblkhd - mapped >= 1 << 20)
+LIBC.free(LIBC.malloc(4 << 20))
+mapped = mallinfo().hblkhd
+block = LIBC.malloc(1 << 20)
+print(mallinfo().hblkhd - mapped >= 1 << 20)
 """
 
 
