@@ -176,8 +176,8 @@ async def ingest(
         VectorStoreIngest.run, request, id=workflow_id, task_queue=QUEUE
     )
     result = await handle.result()
-    completed = sum(f.status == "completed" for f in result.files)
-    return {"files": len(result.files), "completed": completed, "run_id": handle.result_run_id}
+    files, completed = sum(result.by_status.values()), result.by_status.get("completed", 0)
+    return {"files": files, "completed": completed, "run_id": handle.result_run_id}
 
 
 async def warm_up(client: Client, count: int, times: int) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import glob
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -49,12 +48,12 @@ async def ingest_command(
         bar.show("uploading", 0, len(readable))
         uploaded = await runs.upload_files(openai_client(settings), readable, bar.advance)
         indexed = await _index(client, settings, name, uploaded, bar) if uploaded else None
-    result = _result(files, checks, indexed)
+    result = result_of(files, checks, indexed)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
         print_report(result, name)
-    return 1 if any(outcome_label(f) == FAILED for f in result.files) else 0
+    return 1 if some_failed(result) else 0
 
 
 def named_files(paths: list[Path]) -> list[Path]:
@@ -128,28 +127,48 @@ async def _index(
     return await result
 
 
-def _result(
+def result_of(
     files: list[Path], checks: list[CheckedFile], indexed: IngestResult | None
 ) -> IngestResult:
-    """Every file named, in order, under the path it was given as; those refused here with
-    the workflow's outcomes of the others (which it lists in the order they were sent)."""
-    from_workflow = iter(indexed.files if indexed else [])
-    outcomes = [
-        _outcome(check, from_workflow).model_copy(update={"source": str(path)})
-        for path, check in zip(files, checks, strict=True)
-    ]
+    """The files refused here and those the workflow lists (all of them, unless its result
+    had to leave some out), in the order named, each under the path it was named by; the
+    counts of every file."""
+    listed = _by_index(indexed)
+    outcomes: list[FileOutcome] = []
+    sent = 0
+    for index, (path, check) in enumerate(zip(files, checks, strict=True)):
+        if check.error is None:
+            outcome, sent = listed.get(sent), sent + 1
+        else:
+            outcome = FileOutcome(source="", status="skipped", last_error=check.error)
+        if outcome is not None:
+            outcomes.append(outcome.model_copy(update={"source": str(path), "index": index}))
+    by_status = Counter(indexed.by_status if indexed else {})
+    by_status.update("skipped" for check in checks if check.error is not None)
     return IngestResult(
         vector_store_id=indexed.vector_store_id if indexed else "",
         files=outcomes,
         file_counts=indexed.file_counts if indexed else {},
         skipped=[outcome for outcome in outcomes if outcome.status == "skipped"],
+        by_status=dict(by_status),
+        files_omitted=indexed.files_omitted if indexed else 0,
+        bytes_total=indexed.bytes_total if indexed else 0,
+        bytes_uploaded=indexed.bytes_uploaded if indexed else 0,
+        parts=indexed.parts if indexed else [],
     )
 
 
-def _outcome(check: CheckedFile, from_workflow: Iterator[FileOutcome]) -> FileOutcome:
-    if check.error is None:
-        return next(from_workflow)
-    return FileOutcome(source="", status="skipped", last_error=check.error)
+def _by_index(indexed: IngestResult | None) -> dict[int, FileOutcome]:
+    """The workflow's outcomes by the index of the file it was sent; a worker older than
+    `index` and `by_status` lists every file, in order (and they are counted here)."""
+    if indexed is None:
+        return {}
+    if not indexed.by_status:
+        indexed.by_status = dict(Counter(outcome.status for outcome in indexed.files))
+    return {
+        position if outcome.index is None else outcome.index: outcome
+        for position, outcome in enumerate(indexed.files)
+    }
 
 
 def outcome_label(outcome: FileOutcome) -> str:
@@ -159,16 +178,30 @@ def outcome_label(outcome: FileOutcome) -> str:
 
 
 def print_report(result: IngestResult, name: str) -> None:
-    """A line per file (why, when it failed), then how many of each and the store."""
-    width = max(len(outcome.source) for outcome in result.files)
+    """A line per file listed (why, when it failed), then how many of each and the store."""
+    width = max((len(outcome.source) for outcome in result.files), default=0)
     for outcome in result.files:
         label = outcome_label(outcome)
         reason = _reason(outcome) if label == FAILED else ""
         print(f"{label:<13}  {outcome.source:<{width}}  {reason}".rstrip())
-    counts = Counter(outcome_label(outcome) for outcome in result.files)
-    summary = ", ".join(f"{counts[label]} {label}" for label in (INDEXED, ALREADY_THERE, FAILED))
     where = f"vector store {name}: {result.vector_store_id}" if result.vector_store_id else ""
-    print(f"{summary} ({where or 'nothing was uploaded'})")
+    print(f"{_summary(result)} ({where or 'nothing was uploaded'})")
+
+
+def _summary(result: IngestResult) -> str:
+    if result.files_omitted:
+        completed = result.by_status.get("completed", 0)
+        failed = sum(result.by_status.values()) - completed
+        return (
+            f"{completed} indexed or already there, {failed} failed; "
+            f"{result.files_omitted} not listed above"
+        )
+    counts = Counter(outcome_label(outcome) for outcome in result.files)
+    return ", ".join(f"{counts[label]} {label}" for label in (INDEXED, ALREADY_THERE, FAILED))
+
+
+def some_failed(result: IngestResult) -> bool:
+    return any(status != "completed" for status in result.by_status)
 
 
 def _reason(outcome: FileOutcome) -> str:

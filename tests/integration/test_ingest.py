@@ -283,6 +283,40 @@ async def test_an_ingest_in_child_workflows_reports_every_file_once_in_order(
     assert (progress.phase, progress.files, progress.phase_done) == ("done", 48, 48)
 
 
+async def test_an_ingest_whose_outcomes_outgrow_temporals_payload_limit_still_completes(
+    client: Client, task_queue: str, worker: None, tmp_path: Path
+) -> None:
+    """3,000 unreadable files under long paths: their outcomes, each naming the path twice,
+    come to 4 MB, twice what Temporal takes as a result (it would refuse it, and the ingest
+    could never complete). The result lists the files not completed that fit and counts
+    every file; each part's own result is within the budget too."""
+    folder = tmp_path / ("deep-folder-" * 18)
+    missing = [{"path": str(folder / f"missing-{n}.md")} for n in range(3_000)]
+    readable = [{"path": str(p)} for p in write_docs(tmp_path, 2)]
+    files = [readable[0], *missing, readable[1]]
+    request = IngestRequest.model_validate(
+        {"timeouts": QUICK, "vector_store": {"name": f"big-{uuid.uuid4().hex[:8]}"}, "files": files}
+    )
+    handle = await client.start_workflow(
+        VectorStoreIngest.run, request, id=f"ingest-{uuid.uuid4()}", task_queue=task_queue
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.by_status == {"completed": 2, "skipped": 3_000}
+    assert len(result.files) + result.files_omitted == 3_002
+    assert {f.status for f in result.files} == {"skipped"}, "files not completed come first"
+    indexes = [f.index for f in result.files]
+    assert indexes == list(range(1, len(indexes) + 1)), "the first of them, in order"
+    assert [f.source for f in result.files] == [f["path"] for f in files[1 : len(indexes) + 1]]
+    assert result.skipped == result.files
+    assert result.parts == [f"{handle.id}/files-{n}" for n in range(0, 3_002, 1_000)]
+    for part_id in result.parts:
+        part = await client.get_workflow_handle(part_id, result_type=IngestResult).result()
+        assert len(part.files) + part.files_omitted == sum(part.by_status.values())
+    history = await handle.fetch_history()
+    completed = history.events[-1].workflow_execution_completed_event_attributes
+    assert len(completed.result.payloads[0].data) < 600 * 1024
+
+
 async def start_in_parts(
     client: Client, task_queue: str, paths: list[Path], name: str
 ) -> WorkflowHandle[VectorStoreIngest, IngestResult]:

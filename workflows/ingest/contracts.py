@@ -44,6 +44,11 @@ MAX_INLINE_CHARS = 1_000_000
 """Inline `text` a request may carry in all (it travels in workflow history): upload larger
 files and pass their `file_id`, or a `path` the workers can read."""
 MAX_FILES = 10_000
+RESULT_BUDGET = 512 * 1024
+"""Bytes of JSON an ingest's result may spend on its lists of outcomes. Temporal warns of a
+payload over 512 KiB and refuses one over 2 MiB: a workflow whose result is refused never
+completes, however long its ingest took. Beyond the budget the result lists the files not
+completed only (as many as fit), and counts the rest."""
 MAX_PARTS = 100
 """Child workflows one ingest may split its files among: its parent's history grows by about
 11 events per part, so a part size of 1 for 10,000 files would outgrow Temporal's limit of
@@ -150,6 +155,9 @@ class IngestRequest(Contract):
 
 class FileOutcome(Record):
     source: str
+    index: int | None = Field(
+        None, description="the file's position in the request's `files` (from 0)"
+    )
     file_id: str | None = None
     status: Literal["completed", "failed", "skipped", "cancelled"]
     last_error: RunError | None = None
@@ -180,6 +188,25 @@ class IngestResult(Record):
     """Output of `VectorStoreIngest`."""
 
     vector_store_id: str
-    files: list[FileOutcome]
-    file_counts: dict[str, int]
-    skipped: list[FileOutcome] = Field(description="not uploaded, with the reason")
+    files: list[FileOutcome] = Field(
+        description="every file's outcome, in the request's order, when they fit in "
+        f"{RESULT_BUDGET // 1024} KiB of JSON; otherwise those of the files not completed "
+        "(the first that fit) and `files_omitted` counts the others"
+    )
+    file_counts: dict[str, int] = Field(description="the vector store's own file counts")
+    skipped: list[FileOutcome] = Field(
+        description="the files of `files` that were not uploaded, with the reason"
+    )
+    by_status: dict[str, int] = Field(
+        default_factory=dict, description="this ingest's files by outcome, listed or not"
+    )
+    files_omitted: int = Field(
+        0, description="outcomes left out of `files` to keep the result within its budget"
+    )
+    bytes_total: int = Field(0, description="the size of this ingest's files")
+    bytes_uploaded: int = Field(0, description="the size of those that have a file id")
+    parts: list[str] = Field(
+        default_factory=list,
+        description="the child workflows that ingested the files, in order: each one's "
+        "result lists its own files' outcomes",
+    )

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         IngestResult,
         VectorStoreSpec,
     )
+    from workflows.ingest.listing import Listing
     from workflows.ingest.parts import Parts
     from workflows.ingest.steps import (
         ADD_FILES,
@@ -93,7 +94,10 @@ class VectorStoreIngest:
             if refused is not None and workflow.patched(AT_MOST_MAX_PARTS):
                 raise ApplicationError(refused, type="InvalidIngestRequest", non_retryable=True)
             return await self._in_children(request)
-        self.outcomes = [FileOutcome(source=f.source, status="skipped") for f in request.files]
+        self.outcomes = [
+            FileOutcome(source=f.source, index=i, status="skipped")
+            for i, f in enumerate(request.files)
+        ]
         self.state = dict.fromkeys(range(len(request.files)), "pending")
         accepted = await self._check()
         self._enter("uploading", len(accepted), f"{len(accepted)} files")
@@ -114,12 +118,10 @@ class VectorStoreIngest:
 
     async def _done(self, store: str) -> IngestResult:
         counts = await self._counted(store, len(self.outcomes))
-        return IngestResult(
-            vector_store_id=store,
-            files=self.outcomes,
-            file_counts=counts,
-            skipped=[o for o in self.outcomes if o.status == "skipped"],
-        )
+        listing = Listing()
+        for outcome in self.outcomes:
+            listing.add(outcome)
+        return _as_result(listing.result(store, counts, parts=[]))
 
     async def _in_children(self, request: IngestRequest) -> IngestResult:
         """Ingest the files by child workflows of `files_per_child`, in order. Each part's
@@ -132,14 +134,15 @@ class VectorStoreIngest:
         store = await self._call(ENSURE_VECTOR_STORE, ensure, "ensure the vector store")
         for start in range(0, parts.files, per):
             end = min(start + per, parts.files)
+            part_id = f"{workflow.info().workflow_id}/files-{start}"
             result = await workflow.execute_child_workflow(
                 "VectorStoreIngest",
                 _next_part(request, store),
-                id=f"{workflow.info().workflow_id}/files-{start}",
+                id=part_id,
                 static_summary=f"files {start + 1}-{end}",
                 result_type=RawValue,
             )
-            parts.add(result)
+            parts.add(part_id, result)
             self.phase_done = parts.done
         counts = await self._counted(store, parts.files)
         return _as_result(parts.result(store, counts))
@@ -278,5 +281,5 @@ def _next_part(request: IngestRequest, store: str) -> dict[str, object]:
 
 def _as_result(payload: RawValue) -> IngestResult:
     """The SDK passes a `RawValue` through as the workflow's result, which clients read as
-    the `IngestResult` it holds."""
+    the `IngestResult` it holds (built as JSON, within its budget, by `Listing`)."""
     return cast(IngestResult, payload)
