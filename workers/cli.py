@@ -64,11 +64,10 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
-    from workers.memory import fix_mmap_threshold, limit_malloc_arenas
+    from workers.memory import tune_worker_heap
     from workers.worker import run_worker
 
-    limit_malloc_arenas()
-    fix_mmap_threshold()
+    tune_worker_heap()
     _run(run_worker(cli_settings(), task_queue))
 
 
@@ -291,7 +290,9 @@ def dev(
 ) -> None:
     """Start the Temporal dev server (with UI) and a worker; Ctrl-C stops all of them."""
     from workers.devstack import DevStackOptions, run_dev_stack
+    from workers.memory import tune_worker_heap
 
+    tune_worker_heap()  # its worker runs in this process
     options = DevStackOptions(
         ip=ip,
         port=port,

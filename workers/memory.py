@@ -9,9 +9,9 @@ objects are gone: an ingest of 10,000 files peaked 49 MiB above idle, 30 MiB wit
 little concurrency.
 
 glibc also raises its mmap threshold to the size of each mapped block freed (up to 32 MiB):
-once one large payload has passed through (an ingest's 1.7 MB result, copied on its way
-through the SDK's protobuf layers), blocks of that size come from the heap instead and stay
-in the worker once freed. Kept at 128 KiB (glibc's starting value), every such block is
+once one large payload has passed through (a 10,000-file ingest's request of 1 MB, copied
+on its way through the SDK's protobuf layers), blocks of that size come from the heap instead
+and stay in the worker once freed. Kept at 128 KiB (glibc's starting value), every such block is
 mapped and given back when freed.
 """
 
@@ -25,6 +25,12 @@ M_ARENA_MAX = -8
 """mallopt's parameter numbers (glibc's malloc.h)."""
 WORKER_ARENAS = 2
 WORKER_MMAP_THRESHOLD = 128 * 1024
+
+
+def tune_worker_heap() -> None:
+    """Both settings, for a process about to run a worker."""
+    limit_malloc_arenas()
+    fix_mmap_threshold()
 
 
 def limit_malloc_arenas(arenas: int = WORKER_ARENAS) -> bool:
