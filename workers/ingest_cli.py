@@ -143,7 +143,7 @@ def result_of(
             outcome = FileOutcome(source="", status="skipped", last_error=check.error)
         if outcome is not None:
             outcomes.append(outcome.model_copy(update={"source": str(path), "index": index}))
-    by_status = Counter(indexed.by_status if indexed else {})
+    by_status = _counted(indexed)
     by_status.update("skipped" for check in checks if check.error is not None)
     return IngestResult(
         vector_store_id=indexed.vector_store_id if indexed else "",
@@ -159,16 +159,20 @@ def result_of(
 
 
 def _by_index(indexed: IngestResult | None) -> dict[int, FileOutcome]:
-    """The workflow's outcomes by the index of the file it was sent; a worker older than
-    `index` and `by_status` lists every file, in order (and they are counted here)."""
-    if indexed is None:
-        return {}
-    if not indexed.by_status:
-        indexed.by_status = dict(Counter(outcome.status for outcome in indexed.files))
+    """The workflow's outcomes by the index of the file it was sent (a worker older than
+    `index` lists every file, in order)."""
+    outcomes = indexed.files if indexed else []
     return {
         position if outcome.index is None else outcome.index: outcome
-        for position, outcome in enumerate(indexed.files)
+        for position, outcome in enumerate(outcomes)
     }
+
+
+def _counted(indexed: IngestResult | None) -> Counter[str]:
+    """The workflow's files by outcome (a worker older than `by_status` lists them all)."""
+    if indexed is None:
+        return Counter()
+    return Counter(indexed.by_status or [outcome.status for outcome in indexed.files])
 
 
 def outcome_label(outcome: FileOutcome) -> str:

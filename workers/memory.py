@@ -11,8 +11,8 @@ little concurrency.
 glibc also raises its mmap threshold to the size of each mapped block freed (up to 32 MiB):
 once one large payload has passed through (a 10,000-file ingest's request of 1 MB, copied
 on its way through the SDK's protobuf layers), blocks of that size come from the heap instead
-and stay in the worker once freed. Kept at 128 KiB (glibc's starting value), every such block is
-mapped and given back when freed.
+and stay in the worker once freed. Kept at 128 KiB (glibc's starting value), every such
+block is mapped and given back when freed.
 """
 
 from __future__ import annotations

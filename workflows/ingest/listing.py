@@ -67,10 +67,15 @@ class Listing:
     def _fits(self, listed: Listed) -> bool:
         return self._cost + listed.cost <= self._budget
 
-    def omit(self, outcomes: int) -> None:
-        """Count outcomes left out before they came here: not every file can be listed."""
+    def add_omitted(self, part: IngestResult) -> None:
+        """Count the outcomes a part's result left out of its list: from now on not every
+        file can be listed."""
         self._list_not_completed_only()
-        self.omitted += outcomes
+        listed = part.files
+        self.by_status += Counter(part.by_status) - Counter(o.status for o in listed)
+        self.bytes_total += part.bytes_total - sum(o.bytes for o in listed)
+        self.bytes_uploaded += part.bytes_uploaded - sum(o.bytes for o in listed if o.file_id)
+        self.omitted += part.files_omitted
 
     def _list_not_completed_only(self) -> None:
         if not self._every_file:

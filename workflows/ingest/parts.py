@@ -32,18 +32,9 @@ class Parts:
             outcome.index = start + in_part
             self._listing.add(outcome)
         if part.files_omitted:
-            self._listing.omit(part.files_omitted)
-            self._count(part)
+            self._listing.add_omitted(part)
         self.done += len(part.files) + part.files_omitted
         self.ids.append(workflow_id)
-
-    def _count(self, part: IngestResult) -> None:
-        """Count what the part left out of its list: its totals less what it listed."""
-        listing = self._listing
-        listing.by_status += Counter(part.by_status) - Counter(o.status for o in part.files)
-        listing.bytes_total += part.bytes_total - sum(o.bytes for o in part.files)
-        uploaded = sum(o.bytes for o in part.files if o.file_id)
-        listing.bytes_uploaded += part.bytes_uploaded - uploaded
 
     def progress(self, phase: str, phase_done: int, phase_total: int) -> IngestProgress:
         listing, pending = self._listing, self.files - self.done
