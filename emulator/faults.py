@@ -71,7 +71,8 @@ class FaultInjector:
         self.rules = rules
         self.counters = counters
         self.dice = random.Random(seed)
-        self.hits: dict[int, int] = {}
+        self.installed: list[FaultRule] = []
+        self.hits: dict[int, int] = {}  # by the rule's place in `installed`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -92,14 +93,18 @@ class FaultInjector:
         if header is not None:
             return rule_from_header(header.decode())
         target = f"{scope['method']} {scope['path']}"
-        for rule in self.rules():
-            key = id(rule)
-            if rule.times is not None and self.hits.get(key, 0) >= rule.times:
+        rules = self.rules()
+        if rules is not self.installed:
+            # Newly installed rules count their hits afresh (a rule's id() is no key: a new
+            # rule often takes the memory, and so the id, of one that was used up and freed).
+            self.installed, self.hits = rules, {}
+        for place, rule in enumerate(rules):
+            if rule.times is not None and self.hits.get(place, 0) >= rule.times:
                 continue
             if not re.search(rule.route, target):
                 continue
             if self.dice.random() < rule.rate:
-                self.hits[key] = self.hits.get(key, 0) + 1
+                self.hits[place] = self.hits.get(place, 0) + 1
                 return rule
         return None
 

@@ -122,6 +122,21 @@ def test_configured_fault_rules_hit_the_matching_requests_a_limited_number_of_ti
     assert counters["requests"]["GET /v1/assistants 500"] == 2
 
 
+def test_each_newly_installed_rule_gets_its_own_count_of_hits(
+    own_emulator: BackgroundEmulator,
+) -> None:
+    # One rule after another, each used up before the next replaces it: a new rule often
+    # lands where the last one lived in memory, and must not inherit its count.
+    sdk = OpenAI(base_url=own_emulator.base_url, api_key="sk-right", max_retries=0)
+    for _ in range(30):
+        rule = FaultRule(status=500, times=1, route="^GET /v1/assistants$")
+        own_emulator.emulator.config = EmulatorConfig(api_key="sk-right", faults=[rule])
+        del rule
+        with pytest.raises(openai.InternalServerError):
+            sdk.beta.assistants.list()
+        sdk.beta.assistants.list()
+
+
 def test_sdk_retries_honour_retry_after(own_emulator: BackgroundEmulator) -> None:
     rule = FaultRule(status=429, retry_after=0.4, times=1)
     config = EmulatorConfig(api_key="sk-right", faults=[rule])
