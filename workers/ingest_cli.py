@@ -159,13 +159,9 @@ def result_of(
 
 
 def _by_index(indexed: IngestResult | None) -> dict[int, FileOutcome]:
-    """The workflow's outcomes by the index of the file it was sent (a worker older than
-    `index` lists every file, in order)."""
+    """The workflow's outcomes by the index of the file it was sent."""
     outcomes = indexed.files if indexed else []
-    return {
-        position if outcome.index is None else outcome.index: outcome
-        for position, outcome in enumerate(outcomes)
-    }
+    return {outcome.index_or(position): outcome for position, outcome in enumerate(outcomes)}
 
 
 def _counted(indexed: IngestResult | None) -> Counter[str]:

@@ -167,6 +167,11 @@ class FileOutcome(Record):
         False, description="the file was in the vector store before this ingest: not added again"
     )
 
+    def index_or(self, position: int) -> int:
+        """Its `index`, or `position` in the list it came in for an outcome from a worker
+        older than `index` (which lists every file, in order)."""
+        return position if self.index is None else self.index
+
 
 class IngestProgress(Record):
     """Query `progress` of `VectorStoreIngest`."""

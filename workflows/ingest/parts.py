@@ -28,8 +28,7 @@ class Parts:
         part = IngestResult.model_validate_json(result.payload.data)
         start = self.done
         for position, outcome in enumerate(part.files):
-            in_part = position if outcome.index is None else outcome.index
-            outcome.index = start + in_part
+            outcome.index = start + outcome.index_or(position)
             self._listing.add(outcome)
         if part.files_omitted:
             self._listing.add_omitted(part)
