@@ -34,7 +34,7 @@ from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, update_refused, validation_error
 from workers.gateway.models import ConversationMessage
 from workers.gateway.runs import ERRORS
-from workers.gateway.tenancy import KEY_PATTERN, conversation_key, owned
+from workers.gateway.tenancy import KEY_PATTERN, conversation_key, find, owned, tenant_of
 from workers.settings import Settings
 from workflows.contracts import CloseThread, RunResult, ThreadConfig, ThreadMessage, ThreadState
 from workflows.search_attributes import TENANT
@@ -120,13 +120,18 @@ async def _config(
     """The config to start the conversation with (None: it must be open). A conversation
     that is open answers with its own assistant: a config naming another is refused."""
     workflow_id = thread_workflow_id(conversation_key(tenant, key))
-    try:
-        described = await owned(client, tenant, workflow_id, f"conversation {key}")
-        open_ = described.status == WorkflowExecutionStatus.RUNNING
-    except ApiError as err:
-        if err.status != 404:
-            raise
-        open_ = False
+    what = f"conversation {key}"
+    described = await find(client, workflow_id, what)
+    running = described is not None and described.status == WorkflowExecutionStatus.RUNNING
+    mine = described is not None and await tenant_of(client, described, what) == tenant
+    if running and not mine:  # a message sent "with start" would join it
+        raise ApiError(
+            409,
+            f"conversation {key}: its workflow id {workflow_id} is taken by a conversation "
+            "that is not this tenant's (one the CLI started): use another key",
+            "key_in_use",
+        )
+    open_ = running and mine
     if body.config is None:
         if not open_:
             raise ApiError(

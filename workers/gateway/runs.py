@@ -4,6 +4,7 @@ tools and decide its approvals."""
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -21,13 +22,12 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, ErrorBody, not_found
 from workers.gateway.models import ApprovalBody, RunView
-from workers.gateway.tenancy import is_tenants_run, owned, run_workflow_id
+from workers.gateway.tenancy import find, is_tenants_run, owned, run_workflow_id
 from workers.gateway.views import run_view
 from workers.settings import Settings
 from workflows.common import RunPhase
@@ -82,7 +82,8 @@ async def start_run(
     client, settings = _client(request), _settings(request)
     workflow_id = run_workflow_id(tenant, idempotency_key)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    if idempotency_key is not None and (existing := await _existing(client, workflow_id)):
+    what = f"run {workflow_id}"
+    if idempotency_key is not None and (existing := await find(client, workflow_id, what)):
         return await _same_request(client, settings, existing, digest, response)
     try:
         await client.start_workflow(
@@ -97,7 +98,7 @@ async def start_run(
             static_summary=body.summary(),
         )
     except WorkflowAlreadyStartedError:  # another request with the key won the race
-        existing = await owned(client, tenant, workflow_id, f"run {workflow_id}")
+        existing = await owned(client, tenant, workflow_id, what)
         return await _same_request(client, settings, existing, digest, response)
     return RunView(
         id=workflow_id,
@@ -107,15 +108,6 @@ async def start_run(
         state=RunState(phase=RunPhase.creating),
         ui_url=settings.workflow_ui_url(workflow_id),
     )
-
-
-async def _existing(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
 
 
 async def _same_request(
@@ -153,9 +145,11 @@ async def run_events(
     await _owned_run(request, tenant, run_id)
     start = from_offset or 0
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", last_event_id.strip()):
             raise ApiError(
-                400, "Last-Event-ID: an event offset (a number) is expected", param="Last-Event-ID"
+                400,
+                "Last-Event-ID: an event offset (digits 0-9) is expected",
+                param="Last-Event-ID",
             )
         start = int(last_event_id) + 1
     return sse.stream(sse.run_events(_client(request), run_id, start))

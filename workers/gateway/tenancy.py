@@ -2,8 +2,9 @@
 (`run-{tenant}.{key}`, `thread-{tenant}.{key}`: tenants have no dot, so no prefix is another
 tenant's) and in the `Tenant` search attribute, which a conversation passes on to its runs
 (`thread-{tenant}.{key}/run-{n}`; runs of conversations started before it did are known by
-their id). Anything a caller's tenant does not own is answered exactly as what does not
-exist: 404."""
+their conversation's). The attribute decides: an id that only looks like the tenant's (a
+conversation the CLI started with the key `acme.x`) is not its own. Anything a caller's
+tenant does not own is answered exactly as what does not exist: 404."""
 
 from __future__ import annotations
 
@@ -56,23 +57,46 @@ def is_tenants_run(tenant: str, workflow_id: str) -> bool:
 async def owned(
     client: Client, tenant: str, workflow_id: str, what: str
 ) -> WorkflowExecutionDescription:
-    """The workflow's description if it exists and is the tenant's; else 404. Its id must be
-    one the gateway gives the tenant, and a `Tenant` search attribute, where it has one, must
-    be the tenant (a conversation's runs started before conversations passed it on have
-    none: their id is their parent's)."""
+    """The workflow's description if it exists and is the tenant's; else 404."""
     described = await describe(client, workflow_id, what)
-    marked = described.typed_search_attributes.get(TENANT)
-    if marked is not None and marked != tenant:
-        raise not_found(what)
-    if marked is None and not workflow_id.startswith(f"thread-{tenant}."):
+    if await tenant_of(client, described, what) != tenant:
         raise not_found(what)
     return described
 
 
+async def tenant_of(
+    client: Client, described: WorkflowExecutionDescription, what: str
+) -> str | None:
+    """The tenant the gateway started the workflow for (None: not started by the gateway).
+    Only the `Tenant` search attribute says so: an id that merely looks like a tenant's (a
+    conversation the CLI started with the key `acme.x`) is nobody's. A conversation's run
+    started before conversations passed the attribute on has none: it is its
+    conversation's tenant's."""
+    marked = described.typed_search_attributes.get(TENANT)
+    if marked is None and (parent := _conversation_of(described.id)) is not None:
+        conversation = await describe(client, parent, what)
+        marked = conversation.typed_search_attributes.get(TENANT)
+    return marked
+
+
+def _conversation_of(workflow_id: str) -> str | None:
+    """The conversation workflow a conversation's run (`thread-….../run-N`) belongs to."""
+    found = re.fullmatch(r"(thread-.+)/run-[0-9]+", workflow_id)
+    return found[1] if found else None
+
+
 async def describe(client: Client, workflow_id: str, what: str) -> WorkflowExecutionDescription:
+    described = await find(client, workflow_id, what)
+    if described is None:
+        raise not_found(what)
+    return described
+
+
+async def find(client: Client, workflow_id: str, what: str) -> WorkflowExecutionDescription | None:
+    """The workflow's description; None if there is no workflow of that id."""
     try:
         return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(what) from None
+            return None
         raise rpc_error(err, what) from None
