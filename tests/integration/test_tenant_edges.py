@@ -22,7 +22,7 @@ async def test_a_malformed_last_event_id_is_a_400_naming_the_header(
 ) -> None:
     run_id = (await acme.post("/v1/runs", json=run_body(assistant, "Hello"))).json()["id"]
     header = last_event_id.encode("latin-1", errors="replace")  # as a browser may send it
-    refused = await acme.get(f"/v1/runs/{run_id}/events", headers={"Last-Event-ID": header})
+    refused = await acme.get(f"/v1/runs/{run_id}/events", headers={b"Last-Event-ID": header})
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["param"] == "Last-Event-ID"
 
