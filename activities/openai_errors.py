@@ -1,13 +1,16 @@
 """OpenAI SDK exceptions as Temporal `ApplicationError`s: what to retry, when, and what to say.
 
 The SDK's own retries are off (`max_retries=0`); Temporal retries the activity. Rate limits and
-server errors are retried no earlier than the API's `retry-after-ms` / `retry-after` allow;
-requests the API refused for what they are (400, 401, 403, 404, 422) are not retried.
+server errors are retried no earlier than the API's `retry-after-ms` / `retry-after` allow (at
+most 5 minutes); requests the API refused for what they are (400, 401, 403, 404, 422) and an
+account out of quota (a 429 `insufficient_quota`) are not retried; `x-should-retry`, when the
+API sends it, decides either way.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +35,10 @@ ASSISTANTS_SHUTDOWN = (
 _ACTIVE_RUN = re.compile(r"already has an active run (\w+)")
 _ASSISTANTS_PATHS = re.compile(r"/(assistants|threads)(/|$)")
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+NEVER_RETRIED = frozenset({"insufficient_quota"})
+"""Error codes that come with a retryable status (429) but that no retry helps: the account
+has no credit left. The run fails at once with OpenAI's words."""
+MAX_RETRY_AFTER = timedelta(minutes=5)
 
 
 @contextmanager
@@ -95,7 +102,9 @@ def from_status_error(err: openai.APIStatusError, doing: str) -> ApplicationErro
     status = err.status_code
     message = f"{doing}: {status} {_api_message(err)}"
     kind = type(err).__name__
-    if status in _RETRYABLE_STATUS or status >= 500:
+    if _error_code(err) in NEVER_RETRIED:
+        return ApplicationError(message, type=kind, non_retryable=True)
+    if _should_retry(err.response, status in _RETRYABLE_STATUS or status >= 500):
         return ApplicationError(message, type=kind, next_retry_delay=retry_after(err.response))
     active = _ACTIVE_RUN.search(message)
     if status == 400 and active:
@@ -106,17 +115,31 @@ def from_status_error(err: openai.APIStatusError, doing: str) -> ApplicationErro
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+def _should_retry(response: httpx.Response, by_status: bool) -> bool:
+    """The API's `x-should-retry` header overrides what the status says (as the SDK's own
+    retries do)."""
+    said = response.headers.get("x-should-retry", "").strip().lower()
+    return {"true": True, "false": False}.get(said, by_status)
+
+
 def retry_after(response: httpx.Response) -> timedelta | None:
-    """How long the API asked us to wait, from `retry-after-ms` or `retry-after` (seconds)."""
+    """How long the API asked us to wait, from `retry-after-ms` or `retry-after` (seconds),
+    at most `MAX_RETRY_AFTER` (a huge or infinite value would stall the step for good)."""
     for header, unit in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = response.headers.get(header)
-        if raw is None:
-            continue
         try:
-            return timedelta(seconds=max(0.0, float(raw)) * unit)
+            seconds = float(response.headers.get(header, "")) * unit
         except ValueError:
             continue
+        if math.isnan(seconds):
+            continue
+        return timedelta(seconds=min(max(0.0, seconds), MAX_RETRY_AFTER.total_seconds()))
     return None
+
+
+def _error_code(err: openai.APIStatusError) -> str | None:
+    body = err.body
+    code = body.get("code") or body.get("type") if isinstance(body, dict) else None
+    return str(code) if code else None
 
 
 def _api_message(err: openai.APIStatusError) -> str:

@@ -49,6 +49,16 @@ class FaultRule(BaseModel):
         "drop its `id` and `status`; on a stream, the same to each event's data (and the "
         "response it carries) after `after_events`",
     )
+    quota: bool = Field(
+        False,
+        description="with status 429: OpenAI's `insufficient_quota` error (the account is out "
+        "of credit: no retry helps) instead of a rate limit",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="with status: response headers to send as well, as the API may (a raw "
+        "`retry-after`, `x-should-retry`)",
+    )
     rate: float = Field(1.0, ge=0, le=1, description="probability that a matching request is hit")
     times: int | None = Field(None, ge=1, description="stop after hitting this many requests")
     route: str = Field(".*", description="regular expression matched against 'METHOD /path'")

@@ -109,6 +109,18 @@ def rate_limited(retry_after: float) -> APIError:
     )
 
 
+def out_of_quota() -> APIError:
+    """What the API says when the account has no credit left: a 429 that no retry helps."""
+    return APIError(
+        429,
+        "You exceeded your current quota, please check your plan and billing details. For "
+        "more information on this error, read the docs: "
+        "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        type="insufficient_quota",
+        code="insufficient_quota",
+    )
+
+
 def server_error(status: int, retry_after: float | None = None) -> APIError:
     message = (
         "The engine is currently overloaded, please try again later."

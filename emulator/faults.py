@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator import sse
 from emulator.config import FaultRule
 from emulator.directives import parse_pairs
-from emulator.errors import APIError, invalid, rate_limited, server_error
+from emulator.errors import APIError, invalid, out_of_quota, rate_limited, server_error
 from emulator.store import Counters
 
 FAULT_HEADER = b"x-emulator-fault"
@@ -115,12 +115,7 @@ class FaultInjector:
             await asyncio.sleep(rule.latency)
         if rule.status is not None:
             self.counters().count("faults_injected", str(rule.status))
-            error = (
-                rate_limited(rule.retry_after if rule.retry_after is not None else 1.0)
-                if rule.status == 429
-                else server_error(rule.status, rule.retry_after)
-            )
-            await error.response()(scope, receive, send)
+            await _status_error(rule).response()(scope, receive, send)
             return
         if rule.corrupt is not None:
             self.counters().count("faults_injected", f"corrupt_{rule.corrupt}")
@@ -131,6 +126,18 @@ class FaultInjector:
             return
         self.counters().count("faults_injected", f"drop_{rule.drop}")
         await self.app(scope, receive, _dropping(send, rule))
+
+
+def _status_error(rule: FaultRule) -> APIError:
+    assert rule.status is not None
+    if rule.status == 429 and rule.quota:
+        error = out_of_quota()
+    elif rule.status == 429:
+        error = rate_limited(rule.retry_after if rule.retry_after is not None else 1.0)
+    else:
+        error = server_error(rule.status, rule.retry_after)
+    error.headers.update(rule.headers)
+    return error
 
 
 async def _read_now(receive: Receive) -> Receive:

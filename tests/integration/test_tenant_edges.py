@@ -47,4 +47,4 @@ async def test_a_conversation_the_cli_started_under_a_tenants_prefix_is_not_that
         assert joined.status_code == 409, joined.text
         assert joined.json()["error"]["code"] == "key_in_use"
     state = await client.get_workflow_handle(f"thread-acme.{key}").query("state")
-    assert state["runs_done"] == 1 and state["queue_length"] == 0
+    assert (state["runs_done"], state["queue_length"]) == (1, 0)

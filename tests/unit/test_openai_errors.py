@@ -157,3 +157,34 @@ RUN: dict[str, Any] = {
     "tools": [],
     "parallel_tool_calls": True,
 }
+
+
+def test_a_429_for_an_account_out_of_quota_is_not_retried() -> None:
+    error = status_error(429, "You exceeded your current quota")
+    assert isinstance(error.body, dict)
+    error.body["code"] = "insufficient_quota"
+    refused = from_status_error(error, "starting a response")
+    assert refused.non_retryable
+    assert "You exceeded your current quota" in refused.message
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "retried"),
+    [(500, "false", False), (429, "false", False), (400, "true", True), (500, "TRUE", True)],
+)
+def test_x_should_retry_overrides_what_the_status_says(
+    status: int, header: str, retried: bool
+) -> None:
+    error = status_error(status, headers={"x-should-retry": header})
+    assert from_status_error(error, "x").non_retryable is not retried
+
+
+@pytest.mark.parametrize("value", ["inf", "1e12", "999999999999999999999999"])
+def test_a_retry_after_beyond_any_wait_is_capped(value: str) -> None:
+    delay = from_status_error(status_error(429, headers={"retry-after": value}), "x")
+    assert delay.next_retry_delay == timedelta(minutes=5)
+
+
+def test_a_retry_after_that_is_not_a_number_is_ignored() -> None:
+    error = status_error(429, headers={"retry-after": "nan", "retry-after-ms": "soon"})
+    assert from_status_error(error, "x").next_retry_delay is None
