@@ -10,6 +10,8 @@ Keys:
   fail=CODE[*N]                         the run fails with last_error.code CODE (server_error,
                                         rate_limit_exceeded, invalid_prompt); with *N only the
                                         first N runs on the thread fail
+  fail_round=K                          with fail: the run fails once it has K rounds of tool
+                                        outputs (responses: the response that follows K rounds)
   fail_model=MODEL[:CODE]               runs (responses) on model MODEL fail with last_error.code
                                         CODE (default server_error): a model that is down
   preamble=1                            the model writes a message before its first tool calls
@@ -74,6 +76,14 @@ def failure(options: dict[str, str], key: str) -> tuple[str, int | None] | None:
     if times and not times.isdigit():
         raise invalid(f"Invalid emulator directive {key}={raw}: expected CODE or CODE*N.")
     return code, int(times) if times else None
+
+
+def failure_round(options: dict[str, str]) -> int:
+    """`fail_round=K`: how many rounds of tool outputs a scripted failure waits for."""
+    raw = options.get("fail_round", "0")
+    if not raw.isdigit():
+        raise invalid(f"Invalid emulator directive fail_round={raw}: expected a number.")
+    return int(raw)
 
 
 def model_failure(options: dict[str, str], model: str) -> str | None:

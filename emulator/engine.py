@@ -55,6 +55,7 @@ class RunPlan:
     durations: dict[str, float]
     expires_at: float
     fail_code: str | None
+    fail_round: int
     preamble: bool
     search_store_ids: list[str]
     phase_since: float
@@ -92,6 +93,7 @@ def create_run(
         expires_at=now + directives.seconds(options, "expires_in", timings.run_expiry),
         fail_code=_scripted_failure(store, thread_id, options)
         or directives.model_failure(options, _run_model(assistant, request)),
+        fail_round=directives.failure_round(options),
         preamble=options.get("preamble") == "1",
         search_store_ids=_search_store_ids(store, thread_id, assistant, tools),
         phase_since=now,
@@ -203,7 +205,7 @@ def _start(entry: Entry, at: float) -> None:
 
 def _think(store: Store, entry: Entry, at: float) -> None:
     run, plan = entry.public, entry.private
-    if plan.fail_code is not None:
+    if plan.fail_code is not None and plan.rounds_done >= plan.fail_round:
         run["last_error"] = {
             "code": plan.fail_code,
             "message": FAILURE_MESSAGES.get(plan.fail_code, plan.fail_code),

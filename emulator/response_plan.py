@@ -64,7 +64,11 @@ def new_plan(
         calls=rounds[rounds_done] if rounds_done < len(rounds) else [],
         tool_results=results,
         durations=_durations(options, timings, bool(request.get("background"))),
-        fail_code=_scripted_failure(store, raw_text, options)
+        fail_code=(
+            _scripted_failure(store, raw_text, options)
+            if rounds_done >= directives.failure_round(options)
+            else None
+        )
         or directives.model_failure(options, str(request.get("model"))),
         input_tokens=_input_tokens(request, context),
         phase_since=store.clock(),

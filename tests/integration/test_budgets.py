@@ -87,6 +87,17 @@ async def test_a_model_that_keeps_calling_tools_stops_at_max_tool_rounds(
     assert result.cost_usd == pytest.approx(priced(result.usage))
 
 
+async def test_an_attempt_after_one_that_failed_once_its_outputs_were_in_counts_rounds_afresh(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    failing = "weather in Paris [[emulator fail=server_error*1 fail_round=1]]"
+    request = ask(assistant, failing, max_tool_rounds=1, max_run_attempts=2, timeouts=QUICK)
+    _, result = await ran(client, task_queue, request)
+    assert result.status == "completed", result
+    assert (result.run_attempts, result.tool_rounds) == (2, 1)
+    assert [c.name for c in result.tool_calls] == ["get_weather"] * 2  # one per attempt
+
+
 async def test_zero_tool_rounds_stops_a_run_at_its_first_tool_call(
     client: Client, task_queue: str, worker: None, assistant: Assistant, seen: Seen
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 from openai import AsyncOpenAI
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
@@ -390,3 +390,28 @@ async def test_a_worker_killed_while_it_creates_the_thread_leaves_one_run(
     assert [r.id for r in runs] == [result.run_id]
     assert counters.delta("requests", f"POST {CREATE_RUN_PATH} 200") == 1
     assert counters.delta("requests", "POST /v1/threads 200") <= 2
+
+
+async def test_a_cancel_while_a_failed_run_deletes_its_thread_is_answered_failed(
+    client: Client,
+    task_queue: str,
+    worker: None,
+    assistant_id: str,
+    counters: Counters,
+    faults: Callable[..., None],
+) -> None:
+    # The run fails for good (its model does not exist) after making its thread, and takes
+    # 3 s to delete that thread: a cancel sent meanwhile gets an answer, the run ends failed.
+    faults(FaultRule(latency=3, times=1, route=r"^DELETE /v1/threads/[^/]+$"))
+    request = ask(assistant_id, "Hello", model="no-such-model", timeouts=QUICK)
+    handle = await start(client, task_queue, request)
+    await until_counted(counters, "faults_injected", "latency")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await asyncio.wait_for(
+            handle.execute_update(AssistantRun.cancel, CancelRequest(reason="too late")), 30
+        )
+    assert "the run already ended: failed" in str(refused.value.cause)
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), 30)
+    assert "no-such-model" in str(failed.value.cause)
+    assert (await handle.query(AssistantRun.state)).phase == "failed"

@@ -131,9 +131,7 @@ class AssistantRun:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
         if self.stop_reason is None:
             if (error := driver.exception()) is not None:
-                await self._delete_thread_made_for_nothing()
-                self.log.run_failed(failure_text(error))
-                self._count_end(RunPhase.failed)
+                await self._end_failed(failure_text(error))
             raise_failure(driver)
         else:  # even if the driver has just finished: a requested stop always gets its answer
             await self._stop(driver)
@@ -231,7 +229,6 @@ class AssistantRun:
                 if (limit := limit_reached(request, usage, rounds)) is not None:
                     return await self._end_at_limit(snapshot, limit)
                 snapshot = await self._answer_tool_calls(snapshot)
-                self.record.tool_rounds += 1
             if self.record.latest is not None:  # ended for good; a transient failure leaves none
                 return await self._download_files()
 
@@ -326,6 +323,7 @@ class AssistantRun:
         if self.shown.lean and seconds_until_expiry(snapshot, workflow.now()) == 0.0:
             return await self._expire(snapshot)  # late: a call waited long for a worker
         self.record.add_tool_calls(results)
+        self.record.tool_rounds += 1  # before the submit's answer: it may close the attempt
         self._enter(RunPhase.submitting_outputs, f"submitting {len(results)} tool outputs")
         submit = steps.SubmitToolOutputs(
             backend=self.backend,
@@ -401,6 +399,16 @@ class AssistantRun:
             self._enter(self._ended(RunPhase.cancelled), f"stopped after {describe(ended)}")
             return
         self._record(ended)
+
+    async def _end_failed(self, error: str) -> None:
+        """The run failed as a workflow: it is `failed` from here on (a cancel sent while it
+        cleans up is answered so), and every update it took is answered before it fails."""
+        self.phase = RunPhase.failed
+        self._describe(error[:300])
+        await self._delete_thread_made_for_nothing()
+        self.log.run_failed(error)
+        self._count_end(RunPhase.failed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _delete_thread_made_for_nothing(self) -> None:
         """A run that fails leaves no thread it created for itself behind (whoever asked
