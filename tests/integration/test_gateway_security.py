@@ -191,6 +191,27 @@ async def test_invalid_bodies_are_400_naming_the_field_and_start_nothing(
             "value_error",
         ),
         (
+            "/v1/conversations/k/messages",
+            {
+                "message": {"content": "hi", "overrides": {"temperature": 99}},
+                "config": conversation_config(assistant),
+            },
+            "message.overrides.temperature",
+            "invalid_message",
+        ),
+        (
+            "/v1/conversations/k/messages",
+            {
+                "message": {"content": "hi", "overrides": {"model": "gpt-4o-mini"}},
+                "config": {
+                    **conversation_config(assistant),
+                    "defaults": {"fallback_models": ["gpt-4o-mini"]},
+                },
+            },
+            "message.fallback_models",
+            "invalid_message",
+        ),
+        (
             "/v1/conversations/bad key!/messages",
             {"message": {"content": "hi"}},
             "key",
@@ -219,6 +240,24 @@ async def test_invalid_bodies_are_400_naming_the_field_and_start_nothing(
     assert bad_key.status_code == 400
     assert bad_key.json()["error"]["param"] == "Idempotency-Key"
     assert await started_on(client, task_queue) == 0
+
+
+async def test_a_message_an_open_conversation_refuses_is_a_400_naming_its_field(
+    acme: httpx.AsyncClient, assistant: Assistant
+) -> None:
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    body = {"message": {"content": "hello"}, "config": conversation_config(assistant)}
+    assert (await acme.post(f"/v1/conversations/{key}/messages", json=body)).status_code == 200
+    bad = {"message": {"content": "hi", "overrides": {"max_tool_rounds": -1}}}
+    refused = await acme.post(f"/v1/conversations/{key}/messages", json=bad)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "message.overrides.max_tool_rounds",
+        "invalid_message",
+    )
+    state = (await acme.get(f"/v1/conversations/{key}")).json()
+    assert (state["runs_done"], state["closing"]) == (1, False)
 
 
 async def test_the_api_describes_its_routes_and_serves_docs(gateway: Gateway) -> None:

@@ -31,13 +31,14 @@ from workers.client import UNPROCESSED, thread_workflow_id
 from workers.follow import answer_progress, current_run_number
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
-from workers.gateway.errors import ApiError, update_refused, validation_error
+from workers.gateway.errors import ApiError, invalid_message, update_refused, validation_error
 from workers.gateway.models import ConversationMessage
 from workers.gateway.runs import ERRORS
 from workers.gateway.tenancy import KEY_PATTERN, conversation_key, find, owned, tenant_of
 from workers.settings import Settings
 from workflows.contracts import CloseThread, RunResult, ThreadConfig, ThreadMessage, ThreadState
 from workflows.search_attributes import TENANT
+from workflows.thread.requests import run_request
 from workflows.thread.workflow import CLOSING, CONTINUING, AssistantThread
 
 RESEND_FOR = timedelta(minutes=1)
@@ -146,6 +147,10 @@ async def _config(
         config = ThreadConfig.model_validate(fields)
     except ValidationError as err:
         raise validation_error(list(err.errors()), "config") from None
+    try:  # before anything is started: the conversation would refuse it, but stay open
+        run_request(config, body.message, None, None)
+    except ApplicationError as err:
+        raise invalid_message(err.message) from None
     if open_:
         state = await client.get_workflow_handle_for(AssistantThread.run, workflow_id).query(
             AssistantThread.state

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workers.cli_errors import failure_message
+from workflows.thread.requests import INVALID_MESSAGE
 
 _FIELD_FIRST = re.compile(r"^([A-Za-z_][\w.\[\]]*(?:, [A-Za-z_][\w.]*)*): ")
 _BY_STATUS = {
@@ -117,14 +118,25 @@ def _described(error: Any, prefix: str) -> tuple[str | None, str]:
 
 
 def update_refused(err: WorkflowUpdateFailedError) -> ApiError:
-    """An update's validator (or handler) said no: 409 with its words, the field it names."""
+    """An update's validator (or handler) said no: 409 with its words, the field it names;
+    a message refused for what it asks is the caller's bad input: 400 naming its field."""
     message = failure_message(err)
     cause = err.cause
     code = cause.type if isinstance(cause, ApplicationError) and cause.type else "update_refused"
     if code in ("ValueError", "ValidationError", "ApplicationError"):
         code = "update_refused"
+    if code == INVALID_MESSAGE:
+        return invalid_message(message)
     named = _FIELD_FIRST.match(message)
     return ApiError(409, message, code=code, param=named.group(1) if named else None)
+
+
+def invalid_message(why: str) -> ApiError:
+    """400 for a conversation message that makes no valid run (`why` names the field of the
+    message: `overrides.temperature: ...`)."""
+    message = f"message.{why}"
+    named = _FIELD_FIRST.match(message)
+    return ApiError(400, message, code="invalid_message", param=named.group(1) if named else None)
 
 
 def rpc_error(err: RPCError, what: str) -> ApiError:

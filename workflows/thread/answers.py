@@ -42,3 +42,15 @@ def budget_used_up(reason: str, thread_id: str | None) -> RunResult:
         assistant_id=None,
         incomplete_details={"reason": "token_budget", "message": reason},
     )
+
+
+def invalid_run(reason: str, thread_id: str | None) -> RunResult:
+    """A message that makes no valid run (a `configure` changed the defaults since it was
+    queued): answered `failed`, naming the field, without a run."""
+    return RunResult(
+        status="failed",
+        thread_id=thread_id,
+        run_id=None,
+        assistant_id=None,
+        last_error=RunError(code="invalid_message", message=reason),
+    )

@@ -133,6 +133,7 @@ class ThreadCarry(Record):
     runs_done: int
     recent: list[RunSummary]
     refused_messages: int = 0
+    last_refused: str | None = None
     tokens_used: int = 0
     cost_usd: float = 0.0
     runs_without_cost: int = 0
@@ -149,7 +150,12 @@ class ThreadState(Record):
     recent: list[RunSummary]
     closing: bool
     thread_deleted: bool = Field(False, description="the API thread was deleted on close")
-    refused_messages: int = Field(0, description="post_message signals dropped: queue full")
+    refused_messages: int = Field(
+        0,
+        description="post_message signals dropped: queue full, token budget used up, or a "
+        "message that makes no valid run",
+    )
+    last_refused: str | None = Field(None, description="why the last one was dropped")
     assistant_id: str | None = Field(None, description="who answers the next message")
     assistant: AssistantSpec | None = None
     prompt: PromptReference | None = None

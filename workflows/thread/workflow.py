@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run.record import add_costs
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID, TENANT
-    from workflows.thread.answers import budget_used_up, failed_run, never_run
+    from workflows.thread.answers import budget_used_up, failed_run, invalid_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
         ConfigureThread,
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ThreadState,
     )
     from workflows.thread.queue import MessageQueue
+    from workflows.thread.requests import run_request
     from workflows.thread.steps import DELETE_THREAD, FIND_PREVIOUS, FindPrevious
 
 A = TypeVar("A")
@@ -71,6 +72,7 @@ class AssistantThread:
         self.delete_thread = config.delete_thread_when_done
         self.thread_deleted = False
         self.refused_messages = carried.refused_messages if carried else 0
+        self.last_refused = carried.last_refused if carried else None
         self.tokens_used = carried.tokens_used if carried else 0
         self.cost_usd = carried.cost_usd if carried else 0.0
         self.runs_without_cost = carried.runs_without_cost if carried else 0
@@ -113,15 +115,23 @@ class AssistantThread:
             )
         if (used_up := self._budget_used_up()) is not None:
             raise ApplicationError(used_up, type=TOKEN_BUDGET_USED, non_retryable=True)
-        self._run_request(message)
+        self._run_request(message)  # refused with the field at fault named
 
     @workflow.signal
     def post_message(self, message: ThreadMessage) -> None:
         """Queue a message without waiting for the answer (answered even while closing). A
-        message the queue has no room for is dropped, counted in `state`, and logged."""
-        if (full := self.queue.no_room_for(message) or self._budget_used_up()) is not None:
+        message the queue has no room for, or that makes no valid run, is dropped, counted in
+        `state` with its reason, and logged."""
+        refused = self.queue.no_room_for(message) or self._budget_used_up()
+        if refused is None:
+            try:
+                self._run_request(message)
+            except ApplicationError as err:
+                refused = err.message
+        if refused is not None:
             self.refused_messages += 1
-            workflow.logger.warning("post_message dropped: %s", full)
+            self.last_refused = refused
+            workflow.logger.warning("post_message dropped: %s", refused)
             return
         self.queue.add(message, answered_by_update=False)
 
@@ -177,6 +187,7 @@ class AssistantThread:
             closing=self.closing,
             thread_deleted=self.thread_deleted,
             refused_messages=self.refused_messages,
+            last_refused=self.last_refused,
             assistant_id=self.config.assistant_id,
             assistant=self.config.assistant,
             prompt=self.config.prompt,
@@ -286,9 +297,14 @@ class AssistantThread:
             if queued.answered_by_update:
                 self.answers[queued.id] = budget_used_up(used_up, self.thread_id)
             return
+        try:  # a configure since it was queued may have made it invalid
+            request = self._run_request(queued.message)
+        except ApplicationError as refused:
+            if queued.answered_by_update:
+                self.answers[queued.id] = invalid_run(refused.message, self.thread_id)
+            return
         workflow_id = f"{workflow.info().workflow_id}/run-{self.runs_done + 1}"
         self.run_starting = True
-        request = self._run_request(queued.message)
         asked = request.summary()
         workflow.set_current_details(
             f"{self.config.summary()}\n\n**answering** message {queued.id} with "
@@ -337,22 +353,8 @@ class AssistantThread:
     def _run_request(
         self, message: ThreadMessage, config: ThreadConfig | None = None
     ) -> RunRequest:
-        config = config or self.config
-        fields: dict[str, Any] = {
-            **config.defaults,
-            **message.overrides,
-            "assistant_id": config.assistant_id,
-            "assistant": config.assistant,
-            "prompt": config.prompt,
-            "backend": config.backend,
-            "thread_id": None if self.thread_deleted else self.thread_id,
-            "on_active_run": "wait",
-            "messages": [message.model_dump(include={"content", "attachments", "metadata"})],
-        }
-        if (left := self._tokens_left()) is not None:  # no run may spend more than is left
-            asked = fields.get("max_total_tokens")
-            fields["max_total_tokens"] = max(min(left, asked or left), 1)
-        return RunRequest.model_validate(fields)
+        thread_id = None if self.thread_deleted else self.thread_id
+        return run_request(config or self.config, message, thread_id, self._tokens_left())
 
     def _remember(self, queued: QueuedMessage, workflow_id: str, result: RunResult) -> None:
         summary = RunSummary(
@@ -380,6 +382,7 @@ class AssistantThread:
             runs_done=self.runs_done,
             recent=self.recent,
             refused_messages=self.refused_messages,
+            last_refused=self.last_refused,
             tokens_used=self.tokens_used,
             cost_usd=self.cost_usd,
             runs_without_cost=self.runs_without_cost,
