@@ -109,17 +109,21 @@ async def send_message(
                 AssistantThread.send_message, message, start_workflow_operation=start, id=update_id
             )
         except (WorkflowUpdateFailedError, RPCError) as err:
-            if not _send_again(err) or asyncio.get_running_loop().time() > deadline:
+            if not send_again(err) or asyncio.get_running_loop().time() > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 
 
-def _send_again(err: WorkflowUpdateFailedError | RPCError) -> bool:
+def send_again(err: WorkflowUpdateFailedError | RPCError, closing_too: bool = True) -> bool:
+    """Whether a message refused so is to be sent again (under the same update id): the
+    conversation continues as new, closes (`closing_too`: a send that can start it again),
+    or the server holds too many of its messages waiting or aborted the update."""
     if isinstance(err, RPCError):  # too many messages wait for answers; one was aborted
         return err.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
     cause = err.cause
-    return isinstance(cause, ApplicationError) and cause.type in SEND_AGAIN
+    kinds = SEND_AGAIN if closing_too else SEND_AGAIN - {CLOSING}
+    return isinstance(cause, ApplicationError) and cause.type in kinds
 
 
 async def post_message(

@@ -3,6 +3,7 @@ and malformed headers are refused naming them (never a 500)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx2 as httpx
@@ -48,3 +49,27 @@ async def test_a_conversation_the_cli_started_under_a_tenants_prefix_is_not_that
         assert joined.json()["error"]["code"] == "key_in_use"
     state = await client.get_workflow_handle(f"thread-acme.{key}").query("state")
     assert (state["runs_done"], state["queue_length"]) == (1, 0)
+
+
+async def test_a_message_sent_again_with_its_idempotency_key_is_queued_once(
+    acme: httpx.AsyncClient, assistant: Assistant
+) -> None:
+    key = f"k{uuid.uuid4().hex[:8]}"
+    url = f"/v1/conversations/{key}/messages"
+    body = {"message": {"content": "Only once"}, "config": conversation_config(assistant)}
+    headers = {"Idempotency-Key": "msg-1"}
+    first, again = await asyncio.gather(
+        acme.post(url, json=body, headers=headers), acme.post(url, json=body, headers=headers)
+    )
+    assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
+    assert first.json() == again.json()
+    later = await acme.post(url, json={"message": body["message"]}, headers=headers)
+    assert later.json() == first.json()
+    state = (await acme.get(f"/v1/conversations/{key}")).json()
+    assert state["runs_done"] == 1
+    other = await acme.post(
+        url, json={"message": body["message"]}, headers={"Idempotency-Key": "msg-2"}
+    )
+    assert other.json()["run_id"] != first.json()["run_id"]
+    bad = await acme.post(url, json=body, headers={"Idempotency-Key": "a b"})
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "Idempotency-Key")

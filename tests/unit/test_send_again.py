@@ -7,7 +7,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.client import _send_again
+from workers.client import send_again
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ from workers.client import _send_again
 )
 def test_only_refusals_that_applied_nothing_are_sent_again(kind: str, again: bool) -> None:
     refused = WorkflowUpdateFailedError(ApplicationError("refused", type=kind))
-    assert _send_again(refused) is again
+    assert send_again(refused) is again
 
 
 @pytest.mark.parametrize(
@@ -37,4 +37,4 @@ def test_only_refusals_that_applied_nothing_are_sent_again(kind: str, again: boo
 def test_messages_the_server_did_not_take_in_are_sent_again(
     status: RPCStatusCode, again: bool
 ) -> None:
-    assert _send_again(RPCError("workflow update was aborted", status, b"")) is again
+    assert send_again(RPCError("workflow update was aborted", status, b"")) is again

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -25,21 +26,28 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from workers.client import UNPROCESSED, thread_workflow_id
+from workers.client import send_again, thread_workflow_id
 from workers.follow import answer_progress, current_run_number
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, invalid_message, update_refused, validation_error
 from workers.gateway.models import ConversationMessage
 from workers.gateway.runs import ERRORS
-from workers.gateway.tenancy import KEY_PATTERN, conversation_key, find, owned, tenant_of
+from workers.gateway.tenancy import (
+    KEY_PATTERN,
+    conversation_key,
+    find,
+    message_update_id,
+    owned,
+    tenant_of,
+)
 from workers.settings import Settings
 from workflows.contracts import CloseThread, RunResult, ThreadConfig, ThreadMessage, ThreadState
 from workflows.search_attributes import TENANT
 from workflows.thread.requests import run_request
-from workflows.thread.workflow import CLOSING, CONTINUING, AssistantThread
+from workflows.thread.workflow import AssistantThread
 
 RESEND_FOR = timedelta(minutes=1)
 """How long a message refused by a conversation continuing as new (or closing, when it can
@@ -60,6 +68,13 @@ async def send_message(
     tenant: Tenant,
     request: Request,
     accept: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="the same key sends the message once: a request sent again gets "
+            "the first one's answer"
+        ),
+    ] = None,
 ) -> Any:
     """Send a message and wait for its answer (the `RunResult`). `config` starts the
     conversation if it is not open. With `Accept: text/event-stream` the answer streams
@@ -67,11 +82,13 @@ async def send_message(
     answering now until the one answering this message (each with its `run`), then
     `event: answer` with the `RunResult`."""
     client, settings = request.app.state.client, request.app.state.settings
+    update_id = message_update_id(idempotency_key)
     internal = conversation_key(tenant, key)
     config = await _config(client, tenant, key, body)
     streaming = sse.MEDIA_TYPE in (accept or "")
     first_run = await current_run_number(client, internal) if streaming else 0
-    update = await _accepted(client, settings, tenant, internal, body.message, config)
+    sending = Sending(tenant, internal, update_id, body.message, config)
+    update = await _accepted(client, settings, sending)
     if not streaming:
         result: RunResult = await update.result()
         return JSONResponse(result.model_dump(mode="json"))
@@ -166,19 +183,27 @@ async def _config(
     return config
 
 
+@dataclass(frozen=True)
+class Sending:
+    """A message on its way to a conversation: sent again under the same update id."""
+
+    tenant: str
+    internal_key: str
+    update_id: str
+    message: ThreadMessage
+    config: ThreadConfig | None
+
+
 async def _accepted(
-    client: Client,
-    settings: Settings,
-    tenant: str,
-    internal_key: str,
-    message: ThreadMessage,
-    config: ThreadConfig | None,
+    client: Client, settings: Settings, sending: Sending
 ) -> WorkflowUpdateHandle[RunResult]:
-    """The message, accepted by the conversation (queued in order): sent again while the
-    conversation continues as new (or closes, when `config` can start it again), and while
-    the server holds as many of its messages waiting for answers as it allows (its limit on
-    in-flight updates)."""
-    workflow_id = thread_workflow_id(internal_key)
+    """The message, accepted by the conversation (queued in order): sent again, under its
+    update id (so the server takes it once), while the conversation continues as new (or
+    closes, when `config` can start it again), while the server holds as many of its
+    messages waiting for answers as it allows (its limit on in-flight updates), and when
+    the server aborted the update before the workflow took it in (unavailable)."""
+    workflow_id = thread_workflow_id(sending.internal_key)
+    config = sending.config
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RESEND_FOR.total_seconds()
     delay = 0.05
@@ -188,7 +213,8 @@ async def _accepted(
                 handle = client.get_workflow_handle_for(AssistantThread.run, workflow_id)
                 return await handle.start_update(
                     AssistantThread.send_message,
-                    message,
+                    sending.message,
+                    id=sending.update_id,
                     wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 )
             start = WithStartWorkflowOperation(
@@ -197,24 +223,20 @@ async def _accepted(
                 id=workflow_id,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 task_queue=settings.temporal_task_queue,
-                search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT, tenant)]),
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(TENANT, sending.tenant)]
+                ),
                 static_summary=config.summary(),
             )
             return await client.start_update_with_start_workflow(
                 AssistantThread.send_message,
-                message,
+                sending.message,
+                id=sending.update_id,
                 start_workflow_operation=start,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
-        except WorkflowUpdateFailedError as err:
-            again = {CONTINUING, UNPROCESSED} | ({CLOSING} if config is not None else set())
-            cause = err.cause
-            if not (isinstance(cause, ApplicationError) and cause.type in again):
-                raise
-            if loop.time() > deadline:
-                raise
-        except RPCError as err:
-            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or loop.time() > deadline:
+        except (WorkflowUpdateFailedError, RPCError) as err:
+            if not send_again(err, closing_too=config is not None) or loop.time() > deadline:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)

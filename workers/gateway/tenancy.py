@@ -24,6 +24,16 @@ _KEY_CHARS = r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}"
 
 def run_workflow_id(tenant: str, idempotency_key: str | None) -> str:
     """Same key, same workflow: the key is the id, under the tenant."""
+    return f"run-{tenant}.{checked_key(idempotency_key) or uuid.uuid4().hex}"
+
+
+def message_update_id(idempotency_key: str | None) -> str:
+    """Same key, same update of the conversation: the server takes a message sent again under
+    its update id once (while the execution that took it is the conversation's)."""
+    return f"message-{checked_key(idempotency_key) or uuid.uuid4().hex}"
+
+
+def checked_key(idempotency_key: str | None) -> str | None:
     if idempotency_key is not None and not re.fullmatch(KEY_PATTERN, idempotency_key):
         raise ApiError(
             400,
@@ -32,7 +42,7 @@ def run_workflow_id(tenant: str, idempotency_key: str | None) -> str:
             "invalid_idempotency_key",
             "Idempotency-Key",
         )
-    return f"run-{tenant}.{idempotency_key or uuid.uuid4().hex}"
+    return idempotency_key
 
 
 def conversation_key(tenant: str, key: str) -> str:
