@@ -16,9 +16,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.common import RunPhase
 from workflows.run.contracts import RunResult
 from workflows.run.progress import (
     PROGRESS_QUERY,
+    PhaseChanged,
     ProgressEvent,
     ProgressPage,
     ProgressRequest,
@@ -28,6 +30,14 @@ from workflows.thread.contracts import ThreadState
 from workflows.thread.workflow import AssistantThread
 
 POLL_SECONDS = 0.05
+WRITING_POLL_SECONDS = 0.2
+"""The longest pause between polls while the model may be writing (text comes next)."""
+IDLE_POLL_SECONDS = 1.0
+"""The longest pause between polls while tools run or a person decides, and between looks
+for a conversation's next run: an idle follower costs about one query a second."""
+MODEL_PHASES = frozenset(
+    {RunPhase.creating, RunPhase.queued, RunPhase.in_progress, RunPhase.submitting_outputs}
+)
 FIRST_TASK_EVENTS = 3
 """Started, then the first workflow task scheduled and started: its completion is next."""
 RUNNING = WorkflowExecutionStatus.RUNNING
@@ -51,9 +61,11 @@ async def follow(
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
     closed = False  # without its last event: read what is left, then stop
+    pause = Pause(poll_seconds)
     while True:
         page = await _page(handle, offset)
         for event in page.events:
+            pause.saw(event)
             yield event
         offset = page.next_offset
         if page.ended or (closed and not page.events):
@@ -64,7 +76,28 @@ async def follow(
             closed = await _closed(handle)
             quiet_since = loop.time()
         if not closed:
-            await asyncio.sleep(poll_seconds)
+            await asyncio.sleep(pause.next(bool(page.events)))
+
+
+class Pause:
+    """How long a follower waits before its next poll: `shortest` while events come, then
+    longer and longer while none do, up to `WRITING_POLL_SECONDS` while the model may be
+    writing and `IDLE_POLL_SECONDS` while tools run or an approval waits."""
+
+    def __init__(self, shortest: float) -> None:
+        self.shortest = shortest
+        self.seconds = shortest
+        self.phase: RunPhase | None = None
+
+    def saw(self, event: ProgressEvent) -> None:
+        if isinstance(event, PhaseChanged):
+            self.phase = event.phase
+
+    def next(self, got_events: bool) -> float:
+        writing = self.phase is None or self.phase in MODEL_PHASES
+        longest = max(self.shortest, WRITING_POLL_SECONDS if writing else IDLE_POLL_SECONDS)
+        self.seconds = self.shortest if got_events else min(self.seconds * 1.5, longest)
+        return self.seconds
 
 
 async def follow_conversation(
@@ -178,6 +211,7 @@ async def _wait_for_run(
     """Wait until the run `run_id` exists; False if the conversation closed first (unless it
     is `starting`: a message on its way starts or reopens it)."""
     run = client.get_workflow_handle(run_id)
+    pause = max(poll_seconds, 0.2)
     while True:
         try:
             await run.describe()
@@ -187,4 +221,5 @@ async def _wait_for_run(
                 raise
         if not starting and await _closed(thread):
             return False
-        await asyncio.sleep(max(poll_seconds, 0.2))
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, max(poll_seconds, IDLE_POLL_SECONDS))

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         1024 * 1024, gt=0, description="`serve`: larger request bodies are refused with 413"
     )
+    api_max_streams_per_tenant: int = Field(
+        100,
+        gt=0,
+        description="`serve`: event streams (SSE) one tenant may hold open at once on one "
+        "gateway process; one more is refused with 429",
+    )
     api_cors_origins: str = Field(
         "",
         description="`serve`: comma-separated origins browsers may call the API from (default "

@@ -5,6 +5,7 @@ Re-exported by `conftest.py` (and `tests/browser/conftest.py`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -42,9 +43,10 @@ def gateway_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_tokens": SecretStr(tokens)})
 
 
-@pytest.fixture
-async def gateway(client: Client, settings: Settings, worker: None) -> AsyncIterator[Gateway]:
-    """`durable-assistants serve` as its app, on a free loopback port (and the worker)."""
+@contextlib.asynccontextmanager
+async def serving(client: Client, settings: Settings) -> AsyncIterator[Gateway]:
+    """`durable-assistants serve` as its app with `settings` (and the tenants' tokens), on a
+    free loopback port, through `client`."""
     settings = gateway_settings(settings)
     app = create_app(settings, client)
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -65,6 +67,13 @@ async def gateway(client: Client, settings: Settings, worker: None) -> AsyncIter
         server.should_exit = True
         await serving
         listening.close()
+
+
+@pytest.fixture
+async def gateway(client: Client, settings: Settings, worker: None) -> AsyncIterator[Gateway]:
+    """`durable-assistants serve` as its app, on a free loopback port (and the worker)."""
+    async with serving(client, settings) as served:
+        yield served
 
 
 @pytest.fixture

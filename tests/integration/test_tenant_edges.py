@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx2 as httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 
-from workers.client import send_message
-from workflows.contracts import ThreadConfig
+from workers.client import follow, send_message
+from workers.settings import Settings
+from workflows.contracts import CancelRequest, ThreadConfig
+from workflows.run.progress import PROGRESS_QUERY
+from workflows.run.workflow import AssistantRun
 
-from .conftest import Assistant
-from .test_gateway import conversation_config, run_body
+from .conftest import Assistant, ask, start
+from .gateway_fixtures import serving
+from .test_gateway import SLOW, conversation_config, run_body
 
 
 @pytest.mark.parametrize("last_event_id", ["²", "¹", "1e3", "-1", "0x10", "9" * 40])
@@ -73,3 +78,89 @@ async def test_a_message_sent_again_with_its_idempotency_key_is_queued_once(
     assert other.json()["run_id"] != first.json()["run_id"]
     bad = await acme.post(url, json=body, headers={"Idempotency-Key": "a b"})
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "Idempotency-Key")
+
+
+async def test_a_tenant_holds_at_most_its_share_of_event_streams(
+    client: Client, settings: Settings, worker: None, assistant: Assistant
+) -> None:
+    capped = settings.model_copy(update={"api_max_streams_per_tenant": 2})
+    async with (
+        serving(client, capped) as gateway,
+        gateway.as_tenant("acme") as acme,
+        gateway.as_tenant("globex") as globex,
+    ):
+        slow = run_body(assistant, f"{SLOW} busy")
+        run_id = (await acme.post("/v1/runs", json=slow)).json()["id"]
+        url = f"/v1/runs/{run_id}/events"
+        async with acme.stream("GET", url) as one, acme.stream("GET", url) as two:
+            assert (one.status_code, two.status_code) == (200, 200)
+            refused = await acme.get(url)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["code"] == "too_many_streams"
+            key = f"k{uuid.uuid4().hex[:8]}"
+            body = {"message": {"content": "hi"}, "config": conversation_config(assistant)}
+            streamed = await acme.post(
+                f"/v1/conversations/{key}/messages",
+                json=body,
+                headers={"Accept": "text/event-stream"},
+            )
+            assert streamed.status_code == 429
+            theirs = (await globex.post("/v1/runs", json=slow)).json()["id"]
+            async with globex.stream("GET", f"/v1/runs/{theirs}/events") as other:
+                assert other.status_code == 200  # the cap is each tenant's own
+            await globex.post(f"/v1/runs/{theirs}/cancel")
+        for _ in range(100):  # the closed streams gave their slots back
+            async with acme.stream("GET", url) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("a stream slot was never given back")
+        await acme.post(f"/v1/runs/{run_id}/cancel")
+
+
+class CountedQueries(Interceptor):
+    """Counts the progress queries a client makes (what a follower costs)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        counter = self
+
+        class Counting(OutboundInterceptor):
+            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+                counter.count += input.query == PROGRESS_QUERY
+                return await super().query_workflow(input)
+
+        return Counting(next)
+
+
+async def test_a_follower_of_a_run_waiting_for_a_person_costs_about_a_query_a_second(
+    client: Client, task_queue: str, worker: None, assistant: Assistant
+) -> None:
+    counted = CountedQueries()
+    config = client.config()
+    config["interceptors"] = [counted]
+    follower = Client(**config)
+    handle = await start(
+        client, task_queue, ask(assistant, 'call issue_refund with {"order_id": "Q-1"}')
+    )
+    seen: list[str] = []
+
+    async def following() -> None:
+        async for event in follow(follower, handle.id):
+            seen.append(event.type)
+
+    task = asyncio.create_task(following())
+    for _ in range(200):
+        if "approval.requested" in seen:
+            break
+        await asyncio.sleep(0.05)
+    before = counted.count
+    await asyncio.sleep(4)
+    idle = counted.count - before
+    await handle.execute_update(AssistantRun.cancel, CancelRequest(reason="enough"))
+    await asyncio.wait_for(task, 30)  # to the run's last event
+    assert seen[-1] == "run.ended"
+    assert idle <= 12, f"{idle} progress queries in 4 s of waiting (50 ms polls make 80)"

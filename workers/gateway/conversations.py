@@ -86,13 +86,19 @@ async def send_message(
     internal = conversation_key(tenant, key)
     config = await _config(client, tenant, key, body)
     streaming = sse.MEDIA_TYPE in (accept or "")
-    first_run = await current_run_number(client, internal) if streaming else 0
-    sending = Sending(tenant, internal, update_id, body.message, config)
-    update = await _accepted(client, settings, sending)
-    if not streaming:
+    give_back = request.app.state.streams.take(tenant) if streaming else None
+    try:
+        first_run = await current_run_number(client, internal) if streaming else 0
+        sending = Sending(tenant, internal, update_id, body.message, config)
+        update = await _accepted(client, settings, sending)
+    except BaseException:
+        if give_back is not None:
+            give_back()
+        raise
+    if give_back is None:
         result: RunResult = await update.result()
         return JSONResponse(result.model_dump(mode="json"))
-    return sse.stream(_answer_events(client, internal, first_run, update))
+    return sse.stream(_answer_events(client, internal, first_run, update), give_back)
 
 
 @router.get("/{key}", response_model=ThreadState)

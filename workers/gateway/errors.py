@@ -26,6 +26,7 @@ _BY_STATUS = {
     405: ("invalid_request_error", "method_not_allowed"),
     409: ("conflict_error", "conflict"),
     413: ("invalid_request_error", "request_too_large"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
     503: ("service_unavailable_error", "temporal_unavailable"),
 }
 

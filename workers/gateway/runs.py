@@ -152,7 +152,8 @@ async def run_events(
                 param="Last-Event-ID",
             )
         start = int(last_event_id) + 1
-    return sse.stream(sse.run_events(_client(request), run_id, start))
+    give_back = request.app.state.streams.take(tenant)
+    return sse.stream(sse.run_events(_client(request), run_id, start), give_back)
 
 
 @router.post("/{run_id:path}/cancel", response_model=RunState)

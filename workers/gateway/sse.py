@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from temporalio.client import Client
 
 from workers.follow import follow
+from workers.gateway.errors import ApiError
 from workflows.run.progress import ProgressEvent
 
 KEEPALIVE_SECONDS = 15.0
@@ -79,9 +81,44 @@ async def with_keepalive(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             await close()
 
 
-def stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+class StreamSlots:
+    """How many event streams each tenant holds open on this process, up to `per_tenant`:
+    a follower costs the Temporal queries it makes for as long as it is connected, so one
+    tenant cannot open them without bound (the gateway keeps no state beyond this count:
+    with several replicas, each counts its own)."""
+
+    def __init__(self, per_tenant: int) -> None:
+        self.per_tenant = per_tenant
+        self.open: dict[str, int] = {}
+
+    def take(self, tenant: str) -> Callable[[], None]:
+        """A slot for one stream of `tenant` (429 when it has none left); the function that
+        gives it back, once, however often it is called."""
+        if self.open.get(tenant, 0) >= self.per_tenant:
+            raise ApiError(
+                429,
+                f"this tenant already has {self.per_tenant} event streams open "
+                "(API_MAX_STREAMS_PER_TENANT): close one first",
+                "too_many_streams",
+            )
+        self.open[tenant] = self.open.get(tenant, 0) + 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self.open[tenant] -= 1
+
+        return give_back
+
+
+def stream(events: AsyncIterator[bytes], give_back: Callable[[], None]) -> StreamingResponse:
+    """The events as a response that gives its stream slot back when it ends, however it ends
+    (the background task runs after a client went away too)."""
     return StreamingResponse(
         with_keepalive(events),
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(give_back),
     )

@@ -3,6 +3,7 @@ model gets an output saying so (never a crashed run)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from temporalio import workflow
@@ -69,9 +70,16 @@ class Approvals:
                 timed_out = True
                 reason = f"no decision within {self.timeout_seconds:g}s"
                 self.decide(ApprovalDecision(call_id=call.id, approved=False, reason=reason))
-        finally:
-            self.pending.pop(call.id, None)
-            self.on_change()
+        except asyncio.CancelledError:
+            self._stop_waiting(call)
+            raise
+        # not in a `finally`: a worker evicting the run closes this coroutine outside the
+        # workflow's event loop, where no workflow call may be made
+        self._stop_waiting(call)
         decision = self.decided[call.id]
         self.log.approval_decided(decision, timed_out)
         return decision
+
+    def _stop_waiting(self, call: ToolCall) -> None:
+        self.pending.pop(call.id, None)
+        self.on_change()
