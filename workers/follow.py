@@ -30,8 +30,10 @@ from workflows.thread.contracts import ThreadState
 from workflows.thread.workflow import AssistantThread
 
 POLL_SECONDS = 0.05
-WRITING_POLL_SECONDS = 0.2
-"""The longest pause between polls while the model may be writing (text comes next)."""
+WRITING_QUIET_SECONDS = 1.0
+WRITING_POLL_SECONDS = 0.25
+"""The longest pause between polls while the model may be writing (text comes next), once
+it has been quiet for `WRITING_QUIET_SECONDS`."""
 IDLE_POLL_SECONDS = 1.0
 """The longest pause between polls while tools run or a person decides, and between looks
 for a conversation's next run: an idle follower costs about one query a second."""
@@ -80,13 +82,16 @@ async def follow(
 
 
 class Pause:
-    """How long a follower waits before its next poll: `shortest` while events come, then
-    longer and longer while none do, up to `WRITING_POLL_SECONDS` while the model may be
-    writing and `IDLE_POLL_SECONDS` while tools run or an approval waits."""
+    """How long a follower waits before its next poll: `shortest` while events come and for
+    the first `WRITING_QUIET_SECONDS` of quiet while the model may be writing (a first token
+    is seen at once), then longer and longer while none come, up to `WRITING_POLL_SECONDS`
+    while the model may be writing and `IDLE_POLL_SECONDS` while tools run or an approval
+    waits."""
 
     def __init__(self, shortest: float) -> None:
         self.shortest = shortest
         self.seconds = shortest
+        self.quiet = 0.0
         self.phase: RunPhase | None = None
 
     def saw(self, event: ProgressEvent) -> None:
@@ -95,8 +100,12 @@ class Pause:
 
     def next(self, got_events: bool) -> float:
         writing = self.phase is None or self.phase in MODEL_PHASES
-        longest = max(self.shortest, WRITING_POLL_SECONDS if writing else IDLE_POLL_SECONDS)
-        self.seconds = self.shortest if got_events else min(self.seconds * 1.5, longest)
+        if got_events or (writing and self.quiet < WRITING_QUIET_SECONDS):
+            self.seconds = self.shortest
+        else:
+            longest = WRITING_POLL_SECONDS if writing else IDLE_POLL_SECONDS
+            self.seconds = min(self.seconds * 1.5, max(self.shortest, longest))
+        self.quiet = 0.0 if got_events else self.quiet + self.seconds
         return self.seconds
 
 
