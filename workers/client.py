@@ -73,6 +73,22 @@ async def configure_thread(client: Client, key: str, request: ConfigureThread) -
     return await handle.execute_update(AssistantThread.configure, request)
 
 
+async def reopening(client: Client, config: ThreadConfig) -> ThreadConfig:
+    """`config`, naming the key's last execution if it has closed (looked up by id, which is
+    strongly consistent): a conversation started again takes over its thread and counts
+    even before the visibility index has the close."""
+    handle = client.get_workflow_handle(thread_workflow_id(config.key))
+    try:
+        described = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return config
+        raise
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        return config
+    return config.model_copy(update={"previous_run_id": described.run_id})
+
+
 def as_message(message: ThreadMessage | str) -> ThreadMessage:
     return ThreadMessage(content=message) if isinstance(message, str) else message
 
@@ -98,7 +114,7 @@ async def send_message(
     while True:
         start = WithStartWorkflowOperation(
             AssistantThread.run,
-            config,
+            await reopening(client, config),
             id=thread_workflow_id(config.key),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=task_queue,
@@ -133,7 +149,7 @@ async def post_message(
     message = as_message(message)
     return await client.start_workflow(
         AssistantThread.run,
-        config,
+        await reopening(client, config),
         id=thread_workflow_id(config.key),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -183,7 +183,9 @@ class RunTimeouts(Contract):
     request_seconds: float = Field(
         60.0, gt=0, description="a step that is a single API request (it does not heartbeat)"
     )
-    api_max_attempts: int = Field(10, ge=1, description="per API step, for retryable errors")
+    api_max_attempts: int = Field(
+        10, ge=1, le=100, description="per API step, for retryable errors"
+    )
     api_initial_retry_seconds: float = Field(1.0, gt=0)
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 OPENAI_THREAD_ID = SearchAttributeKey.for_keyword("OpenAIThreadId")
@@ -26,3 +27,8 @@ def run_attributes(
     if assistant_id:
         updates.append(OPENAI_ASSISTANT_ID.value_set(assistant_id))
     return updates
+
+
+def tenant() -> str | None:
+    """The tenant the HTTP gateway started the current workflow for (in workflow code)."""
+    return workflow.info().typed_search_attributes.get(TENANT)

@@ -3,7 +3,9 @@
 Only what this system created is a candidate (see `activities.ownership`) unless the policy
 says `include_foreign`. The API cannot list threads, so the threads are found in Temporal's
 own visibility: the `OpenAIThreadId` search attribute of the workflows that used them, whose
-last one closed before the cutoff. A thread any open workflow uses is never deleted.
+last one closed before the cutoff. A thread any open workflow uses is never deleted; on the
+responses backend the attribute holds the first response of the chain, so a chain any of
+whose responses an open (or recently closed) conversation or run holds stays whole.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from temporalio.client import Client
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
-from activities.ownership import is_owned, owned_file_digest
+from activities.ownership import is_owned, owned_file_digest, thread_of
 from workflows.cleanup.contracts import CleanupItem, CleanupPolicy
 from workflows.cleanup.steps import FIND_CANDIDATES, PAGE, Candidates, FindCandidates
 from workflows.search_attributes import OPENAI_ASSISTANT_ID, OPENAI_THREAD_ID
 
 FOREIGN = "not created by durable-assistants"
+UNTAGGED = (
+    "a response made before threads were tagged: whether its chain is in use is unknown "
+    "(OpenAI deletes it after 30 days)"
+)
 IN_USE_CACHE_SECONDS = 60.0
 
 
@@ -72,10 +78,17 @@ class CleanupCandidates:
             metadata = await self._thread_metadata(thread)
             if metadata is None:
                 continue  # gone already
-            _decide(found, CleanupItem(kind="threads", id=thread), is_owned(metadata), policy)
+            item = CleanupItem(kind="threads", id=thread)
+            if is_owned(metadata) and _untagged_response(thread, metadata):
+                found.keep.append(item.model_copy(update={"reason": UNTAGGED}))
+            else:
+                _decide(found, item, is_owned(metadata), policy)
         return found
 
     async def _used_since(self, thread: str, moment: str) -> bool:
+        """Whether a workflow open now or closed since `moment` holds the thread (on
+        responses every run of a conversation, and the conversation, hold its first
+        response: any response of the chain in use keeps all of it)."""
         recent = f'ExecutionStatus = "Running" OR CloseTime >= "{moment}"'
         query = f'OpenAIThreadId = "{thread}" AND ({recent})'
         return (await self.temporal.count_workflows(query)).count > 0
@@ -163,6 +176,13 @@ class CleanupCandidates:
                 search = assistant.tool_resources and assistant.tool_resources.file_search
                 in_use.update(search.vector_store_ids or [] if search else [])
         return in_use
+
+
+def _untagged_response(thread: str, metadata: dict[str, str]) -> bool:
+    """A response of ours made before responses were tagged with their thread: whether any
+    response of its chain is still held cannot be told, so it stays (OpenAI deletes stored
+    responses after 30 days)."""
+    return thread.startswith("resp_") and thread_of(thread, metadata) != thread
 
 
 def _decide(found: Candidates, item: CleanupItem, owned: bool, policy: CleanupPolicy) -> None:

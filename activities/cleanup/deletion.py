@@ -16,6 +16,7 @@ from activities.openai_errors import api_errors
 from activities.run.steps import RunSteps
 from workflows.cleanup.contracts import CleanupItem, CleanupKind
 from workflows.cleanup.steps import DELETE_RESOURCES, DeleteResources, Deletion
+from workflows.search_attributes import OPENAI_RUN_ID
 
 IN_USE = "in use by an open workflow (checked again before deleting)"
 
@@ -49,7 +50,7 @@ class CleanupDeletion:
         """None once deleted (or gone already); the API's reason when it refuses."""
         try:
             with api_errors(f"deleting {item.id}"), contextlib.suppress(openai.NotFoundError):
-                await self._deleter(item.kind)(item.id)
+                await self._deleter(item.kind)(item)
         except ApplicationError as err:
             if not err.non_retryable:
                 raise
@@ -60,10 +61,26 @@ class CleanupDeletion:
         query = f'OpenAIThreadId = "{thread_id}" AND ExecutionStatus = "Running"'
         return (await self.temporal.count_workflows(query)).count > 0
 
-    def _deleter(self, kind: CleanupKind) -> Callable[[str], Awaitable[object]]:
-        deleters: dict[CleanupKind, Callable[[str], Awaitable[object]]] = {
-            "threads": self.steps.delete_thread,  # a thread, or a chain of responses
-            "vector_stores": self.openai.vector_stores.delete,
-            "files": self.openai.files.delete,
+    async def _delete_thread(self, item: CleanupItem) -> object:
+        """A thread, or on responses every response of ours of the chain its first response
+        began (walking back from the last response of each run that used it)."""
+        if not item.id.startswith("resp_"):
+            return await self.steps.assistants.delete_thread(item.id)
+        if item.foreign:  # a response this system did not make: only itself
+            await self.openai.responses.delete(item.id)
+            return True
+        query = f'OpenAIThreadId = "{item.id}" AND OpenAIRunId IS NOT NULL'
+        heads = [
+            head
+            async for execution in self.temporal.list_workflows(query)
+            if (head := execution.typed_search_attributes.get(OPENAI_RUN_ID))
+        ]
+        return await self.steps.responses.delete_chain(item.id, heads)
+
+    def _deleter(self, kind: CleanupKind) -> Callable[[CleanupItem], Awaitable[object]]:
+        deleters: dict[CleanupKind, Callable[[CleanupItem], Awaitable[object]]] = {
+            "threads": self._delete_thread,
+            "vector_stores": lambda item: self.openai.vector_stores.delete(item.id),
+            "files": lambda item: self.openai.files.delete(item.id),
         }
         return deleters[kind]

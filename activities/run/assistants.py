@@ -24,7 +24,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating, watch
 from activities.openai_errors import active_run_id, api_errors, checked, stream_error, validated
-from activities.ownership import is_owned, owned_metadata
+from activities.ownership import (
+    OWNER_KEY,
+    TENANT_KEY,
+    is_owned,
+    made_by_caller,
+    owned_metadata,
+)
 from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.assistants_messages import (
     message_param,
@@ -78,41 +84,45 @@ class AssistantsBackend:
         self.batch_seconds = batch_seconds
 
     async def ensure_assistant(self, request: EnsureAssistant) -> str:
-        """The id of our oldest assistant named by the spec, created or updated to match it.
-        Callers racing to create it all converge on the oldest; the extras are deleted."""
+        """The id of our oldest assistant made from exactly this spec for this owner (the
+        tenant, or none), created if there is none. An assistant is never changed: another
+        spec, or another tenant's same spec, is another assistant, so no run's instructions,
+        tools or stores change under it. Callers racing to create it all converge on the
+        oldest; the extras are deleted."""
         spec = request.spec
         params: dict[str, Any] = spec.model_dump(exclude={"tools", "metadata"}, exclude_none=True)
         params["tools"] = resolve_tools(self.tools, spec.tools, "assistants")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
-        params["metadata"] = owned_metadata({**spec.metadata, SPEC_HASH: digest})
+        params["metadata"] = owned_metadata({**spec.metadata, SPEC_HASH: digest}, request.tenant)
         async with heartbeating():
             with api_errors(f"ensuring assistant {spec.name!r}"):
-                found = await self._owned_assistants(spec.name)
+                found = await self._assistants_of(digest, request.tenant)
                 if not found:
                     await self.client.beta.assistants.create(**params)
-                    found = await self._owned_assistants(spec.name)
+                    found = await self._assistants_of(digest, request.tenant)
                 oldest, *extras = sorted(found, key=lambda a: (a.created_at, a.id))
                 for extra in extras:
                     with contextlib.suppress(openai.NotFoundError):
                         await self.client.beta.assistants.delete(extra.id)
-                if (oldest.metadata or {}).get(SPEC_HASH) != digest:
-                    await self.client.beta.assistants.update(oldest.id, **params)
         return oldest.id
 
-    async def _owned_assistants(self, name: str) -> list[Assistant]:
-        """Ours with this name (those made before tagging carry only the spec hash)."""
+    async def _assistants_of(self, digest: str, tenant: str | None) -> list[Assistant]:
+        """Ours made from the spec with this hash for `tenant` (those made before tagging
+        carry only the spec hash)."""
         return [
             assistant
             async for assistant in self.client.beta.assistants.list(limit=100)
-            if assistant.name == name
-            and (is_owned(assistant.metadata) or SPEC_HASH in (assistant.metadata or {}))
+            if (metadata := assistant.metadata or {}).get(SPEC_HASH) == digest
+            and metadata.get(TENANT_KEY) == tenant
+            and (is_owned(metadata) or OWNER_KEY not in metadata)
         ]
 
     async def create_thread(self, request: CreateThread) -> str:
         """An empty thread. A retry after a lost reply leaves one empty thread behind: no
         message or run is ever duplicated, because those come with the run."""
         with api_errors("creating a thread"):
-            created = self.client.beta.threads.create(metadata=owned_metadata(request.metadata))
+            metadata = owned_metadata(request.metadata, request.tenant)
+            created = self.client.beta.threads.create(metadata=metadata)
             thread, _ = await despite_cancel(created)  # its id reaches the workflow either way
         return checked(thread).id
 
@@ -219,6 +229,16 @@ class AssistantsBackend:
             except openai.NotFoundError:
                 return False
         return True
+
+    async def delete_own_thread(self, thread_id: str) -> bool:
+        """Delete the thread if the calling workflow (or one of a conversation's runs) made
+        it; False if it did not, or the thread was gone already."""
+        with api_errors(f"looking up {thread_id}"):
+            try:
+                thread = await self.client.beta.threads.retrieve(thread_id)
+            except openai.NotFoundError:
+                return False
+        return made_by_caller(thread.metadata) and await self.delete_thread(thread_id)
 
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread and the files the model generated in it; False if it was already

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating
 from activities.openai_errors import api_errors, checked, stream_error, validated
-from activities.ownership import is_owned, owned_metadata
+from activities.ownership import (
+    THREAD_KEY,
+    THREAD_START,
+    made_by_caller,
+    owned_metadata,
+    thread_of,
+)
 from activities.progress import BATCH_SECONDS, TextPublisher
 from activities.run.responses_items import response_params, snapshot, with_interpreter_outputs
 from activities.stream_events import Events, ResponseEvent, ResponseState, untyped
@@ -58,11 +65,13 @@ REMEMBERED_RESPONSES = 4096
 
 class RecentResponses:
     """What the last responses this worker saw end were configured with, so a tool round
-    continues one without reading it again; a round on another worker reads it."""
+    continues one without reading it again, and which thread each belongs to, so the next
+    run of a conversation knows its thread; on another worker they are read."""
 
     def __init__(self, size: int = REMEMBERED_RESPONSES) -> None:
         self.size = size
         self.params: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.threads: OrderedDict[str, str | None] = OrderedDict()
 
     def remember(self, response: Response) -> None:
         self.params[response.id] = response.model_dump(include=set(CONTINUED), exclude_none=True)
@@ -71,6 +80,14 @@ class RecentResponses:
 
     def recall(self, response_id: str) -> dict[str, Any] | None:
         return self.params.pop(response_id, None)
+
+    def ended(self, response: Response) -> str | None:
+        """Note the thread of a response that ended; returns it."""
+        thread = thread_of(response.id, response.metadata)
+        self.threads[response.id] = thread
+        if len(self.threads) > self.size:
+            self.threads.popitem(last=False)
+        return thread
 
 
 @dataclass
@@ -124,10 +141,19 @@ class ResponsesBackend:
 
     async def start_run(self, request: StartRun) -> RunSnapshot:
         params = response_params(request, self.tools)
-        params["metadata"] = owned_metadata(
-            {**params.get("metadata", {}), IDEMPOTENCY_KEY: request.idempotency_key}
-        )
+        thread = await self._thread_of(request.thread_id) if request.thread_id else None
+        tags = {IDEMPOTENCY_KEY: request.idempotency_key, THREAD_KEY: thread or THREAD_START}
+        params["metadata"] = owned_metadata({**params.get("metadata", {}), **tags}, request.tenant)
         return await self._respond(params, "starting a response", request.stream)
+
+    async def _thread_of(self, response_id: str) -> str | None:
+        """The thread a response belongs to (None: one this system did not begin: the run
+        begins a thread of its own from there)."""
+        if response_id in self.recent.threads:
+            return self.recent.threads[response_id]
+        with api_errors(f"reading {response_id}"):
+            response = checked(await self.client.responses.retrieve(response_id))
+        return thread_of(response.id, response.metadata)
 
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot:
         """A response continuing from the run's with the outputs, configured like it."""
@@ -137,8 +163,12 @@ class ResponsesBackend:
             with api_errors(f"reading {previous_id}"):
                 previous = checked(await self.client.responses.retrieve(previous_id))
             kept = previous.model_dump(include=set(CONTINUED), exclude_none=True)
+        metadata = dict(kept.get("metadata") or {})
+        if metadata.get(THREAD_KEY) == THREAD_START:  # it began the thread: this one follows
+            metadata[THREAD_KEY] = previous_id
         params: dict[str, Any] = {
             **kept,
+            "metadata": metadata,
             "previous_response_id": previous_id,
             "input": [
                 {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
@@ -162,24 +192,41 @@ class ResponsesBackend:
             with api_errors(f"cancelling {request.run_id}"):
                 return await self._cancel(request.run_id)
 
-    async def delete_thread(self, thread_id: str) -> bool:
-        """Delete the chain ending at `thread_id`: every response of it this system created.
-        False if the first was gone already."""
-        response_id: str | None = thread_id
-        first = True
-        with api_errors(f"deleting the responses before {thread_id}"):
+    async def delete_own_thread(self, thread_id: str) -> bool:
+        """Delete the chain ending at `thread_id` back to the first response the calling
+        workflow did not make (a conversation: its runs): never one it continued from
+        another run, conversation or tenant. False if it deleted nothing."""
+        return await self._delete_back(thread_id, lambda r: made_by_caller(r.metadata)) > 0
+
+    async def delete_chain(self, root: str, heads: list[str]) -> int:
+        """Delete every response of ours of the thread `root` began, walking back from each
+        head (and from `root`) to a response of another thread, not ours, or gone: the
+        responses it continued from a thread it did not begin stay. How many went."""
+
+        def of_the_thread(response: Response) -> bool:
+            return thread_of(response.id, response.metadata) == root
+
+        deleted = 0
+        for head in dict.fromkeys([*heads, root]):
+            deleted += await self._delete_back(head, of_the_thread)
+        return deleted
+
+    async def _delete_back(self, head: str, deletable: Callable[[Response], bool]) -> int:
+        response_id: str | None = head
+        deleted = 0
+        with api_errors(f"deleting the responses before {head}"):
             while response_id is not None:
                 try:
                     response = await self.client.responses.retrieve(response_id)
                 except openai.NotFoundError:
-                    return not first
-                if not is_owned(response.metadata):
-                    return True
+                    break
+                if not deletable(response):
+                    break
                 await self._delete_auto_containers(response)
                 with contextlib.suppress(openai.NotFoundError):
                     await self.client.responses.delete(response_id)
-                response_id, first = response.previous_response_id, False
-        return True
+                response_id, deleted = response.previous_response_id, deleted + 1
+        return deleted
 
     async def _delete_auto_containers(self, response: Response) -> None:
         """The containers made for a response of ours (an `auto` container) go with it, and
@@ -288,6 +335,7 @@ class ResponsesBackend:
 
     def _ended(self, response: Response) -> RunSnapshot:
         ended = snapshot(response)
+        ended.thread_root = self.recent.ended(response)
         if ended.status == RunPhase.requires_action:
             self.recent.remember(response)
         return ended

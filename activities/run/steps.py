@@ -43,7 +43,7 @@ class RunBackend(Protocol):
     async def wait_for_run(self, request: WaitForRun) -> RunSnapshot: ...
     async def submit_tool_outputs(self, request: SubmitToolOutputs) -> RunSnapshot: ...
     async def cancel_run(self, request: CancelRun) -> RunSnapshot: ...
-    async def delete_thread(self, thread_id: str) -> bool: ...
+    async def delete_own_thread(self, thread_id: str) -> bool: ...
     async def thread_exists(self, thread_id: str) -> bool: ...
 
 
@@ -71,6 +71,7 @@ class RunSteps:
         pacer: TokenPacer | None = None,
     ) -> None:
         self.assistants = assistants
+        self.responses = responses
         self.tools = responses.tools
         self.file_details = FileDetails(assistants.client)
         self.prices = prices or load_prices()
@@ -150,8 +151,9 @@ class RunSteps:
 
     @activity.defn(name=DELETE_THREAD.name)
     async def delete_thread(self, thread_id: str) -> bool:
-        """Delete a thread (a chain of responses); False if it was already gone."""
-        return await self.backend_of(thread_id).delete_thread(thread_id)
+        """Delete a thread (a chain of responses) as far as the calling workflow made it;
+        False if nothing of it was deleted."""
+        return await self.backend_of(thread_id).delete_own_thread(thread_id)
 
 
 def _model_of(request: StartRun) -> str | None:

@@ -117,9 +117,13 @@ Assistant = str | dict[str, Any]
 
 
 @pytest.fixture
-async def assistant(backend: str, openai: AsyncOpenAI, settings: Settings) -> Assistant:
-    """Every registered tool: an assistant on the assistants backend, a spec on responses."""
-    if backend == "assistants":
+async def assistant(
+    backend: str, openai: AsyncOpenAI, settings: Settings, request: pytest.FixtureRequest
+) -> Assistant:
+    """Every registered tool: an assistant on the assistants backend, a spec on responses,
+    and a spec for a tenant of the gateway (an assistant id names an object, which must be
+    one made for the tenant: the assistant ensured from its spec is)."""
+    if backend == "assistants" and "gateway" not in request.fixturenames:
         return await create_assistant(openai, settings)
     names = [registered.spec.name for registered in project_tools(settings)]
     return {"name": f"test-{uuid.uuid4().hex[:8]}", "model": "gpt-4o", "tools": names}
@@ -367,4 +371,9 @@ def spawn_worker(settings: Settings, temporal_address: str) -> subprocess.Popen[
     )
 
 
+from tests.integration.cleanup_fixtures import (  # noqa: E402, F401
+    cleanup_settings,
+    own_api,
+    own_openai,
+)
 from tests.integration.gateway_fixtures import acme, gateway, globex  # noqa: E402, F401

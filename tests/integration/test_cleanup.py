@@ -8,7 +8,6 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 
 import httpx2 as httpx
 import openai as openai_sdk
@@ -24,7 +23,6 @@ from activities.run.responses import ResponsesBackend
 from activities.run.steps import RunSteps
 from activities.tools import ToolRegistry
 from activities.uploads import Uploads
-from emulator.config import EmulatorConfig
 from emulator.server import BackgroundEmulator
 from tests.integration.conftest import (
     API_KEY,
@@ -59,24 +57,6 @@ from workflows.thread.workflow import AssistantThread
 
 QUICK = RunTimeouts(heartbeat_seconds=1, api_initial_retry_seconds=0.05)
 FOREIGN = "not created by durable-assistants"
-
-
-@pytest.fixture(scope="module")
-def own_api() -> Iterator[BackgroundEmulator]:
-    """An emulator of its own: cleanup deletes everything old in it."""
-    with BackgroundEmulator(EmulatorConfig(api_key=API_KEY, timings=FAST)) as server:
-        yield server
-
-
-@pytest.fixture
-def cleanup_settings(settings: Settings, own_api: BackgroundEmulator) -> Settings:
-    return settings.model_copy(update={"openai_base_url": own_api.base_url})
-
-
-@pytest.fixture
-async def own_openai(own_api: BackgroundEmulator) -> AsyncIterator[AsyncOpenAI]:
-    async with AsyncOpenAI(base_url=own_api.base_url, api_key=API_KEY) as client:
-        yield client
 
 
 async def exists(check: object) -> bool:

@@ -13,7 +13,7 @@ import httpx2 as httpx
 from tests.ports import free_port
 from workers.settings import Settings
 
-from .conftest import WORKER_CLI, Assistant, cli_env, run_cli
+from .conftest import WORKER_CLI, cli_env, run_cli
 from .test_gateway import run_body, until_closed
 from .test_processes import read_until
 
@@ -28,8 +28,9 @@ def spawn_serve(settings: Settings, port: int, env: dict[str, str]) -> subproces
 
 
 async def test_a_token_made_by_the_cli_opens_the_api_of_a_serve_process(
-    settings: Settings, worker: None, assistant: Assistant
+    settings: Settings, worker: None
 ) -> None:
+    assistant = {"name": "greeter", "model": "gpt-4o"}  # a tenant names a spec
     made = await run_cli(settings, "token", "acme")
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()

@@ -81,8 +81,9 @@ async def test_a_message_sent_again_with_its_idempotency_key_is_queued_once(
 
 
 async def test_a_tenant_holds_at_most_its_share_of_event_streams(
-    client: Client, settings: Settings, worker: None, assistant: Assistant
+    client: Client, settings: Settings, worker: None
 ) -> None:
+    assistant = {"name": "streamer", "model": "gpt-4o"}
     capped = settings.model_copy(update={"api_max_streams_per_tenant": 2})
     async with (
         serving(client, capped) as gateway,

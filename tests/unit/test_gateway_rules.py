@@ -96,7 +96,8 @@ def test_an_invalid_body_names_the_field_path() -> None:
     assert refused.message.startswith("x: Extra inputs are not permitted; messages[0].content:")
 
 
-def test_the_conversation_config_is_a_thread_config_without_key_and_carry() -> None:
+def test_the_conversation_config_is_a_thread_config_without_what_the_gateway_sets() -> None:
     thread = {name: field.default for name, field in ThreadConfig.model_fields.items()}
     ours = {name: field.default for name, field in ConversationConfig.model_fields.items()}
-    assert ours == {k: v for k, v in thread.items() if k not in ("key", "carried")}
+    gateways = ("key", "carried", "previous_run_id")
+    assert ours == {k: v for k, v in thread.items() if k not in gateways}

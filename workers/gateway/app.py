@@ -14,6 +14,7 @@ from workers.gateway.auth import Tokens, load_tokens
 from workers.gateway.errors import ApiError
 from workers.gateway.guard import Guard
 from workers.gateway.models import Health
+from workers.gateway.objects import Ownership
 from workers.gateway.sse import StreamSlots
 from workers.settings import Settings
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings, client: Client, tokens: Tokens | None = None)
     app.state.settings = settings
     app.state.client = client
     app.state.streams = StreamSlots(settings.api_max_streams_per_tenant)
+    app.state.ownership = Ownership.from_settings(settings)
     errors.install(app)
     app.include_router(runs.router)
     app.include_router(conversations.router)

@@ -28,12 +28,13 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from workers.client import send_again, thread_workflow_id
+from workers.client import reopening, send_again, thread_workflow_id
 from workers.follow import answer_progress, current_run_number
 from workers.gateway import sse
 from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, invalid_message, update_refused, validation_error
 from workers.gateway.models import ConversationMessage
+from workers.gateway.objects import Named, named_objects, run_fields
 from workers.gateway.runs import ERRORS
 from workers.gateway.tenancy import (
     KEY_PATTERN,
@@ -83,6 +84,7 @@ async def send_message(
     `event: answer` with the `RunResult`."""
     client, settings = request.app.state.client, request.app.state.settings
     update_id = message_update_id(idempotency_key)
+    await request.app.state.ownership.check(tenant, _named(body))
     internal = conversation_key(tenant, key)
     config = await _config(client, tenant, key, body)
     streaming = sse.MEDIA_TYPE in (accept or "")
@@ -136,6 +138,18 @@ async def _handle(
     if must_be_open and described.status != WorkflowExecutionStatus.RUNNING:
         raise ApiError(409, f"conversation {key} is not open", "conversation_closed")
     return client.get_workflow_handle_for(AssistantThread.run, workflow_id)
+
+
+def _named(body: ConversationMessage) -> list[Named]:
+    """The objects a message and its config name (refusing the operator's fields)."""
+    message = body.message
+    named = named_objects({"attachments": message.model_dump()["attachments"]}, "message.")
+    named += run_fields(message.overrides, "message.overrides.")
+    if body.config is not None:
+        config = body.config.model_dump(mode="json", exclude_unset=True)
+        named += named_objects(config, "config.")
+        named += run_fields(config.get("defaults") or {}, "config.defaults.")
+    return named
 
 
 async def _config(
@@ -225,7 +239,7 @@ async def _accepted(
                 )
             start = WithStartWorkflowOperation(
                 AssistantThread.run,
-                config,
+                await reopening(client, config),
                 id=workflow_id,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 task_queue=settings.temporal_task_queue,

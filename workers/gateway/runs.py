@@ -27,6 +27,7 @@ from workers.gateway import sse
 from workers.gateway.auth import Tenant
 from workers.gateway.errors import ApiError, ErrorBody, not_found
 from workers.gateway.models import ApprovalBody, RunView
+from workers.gateway.objects import run_fields
 from workers.gateway.tenancy import find, is_tenants_run, owned, run_workflow_id
 from workers.gateway.views import run_view
 from workers.settings import Settings
@@ -80,6 +81,8 @@ async def start_run(
     one's run (200) instead of starting another, also after it ended; with another body it is
     refused (409)."""
     client, settings = _client(request), _settings(request)
+    given = body.model_dump(mode="json", exclude_unset=True)
+    await request.app.state.ownership.check(tenant, run_fields(given))
     workflow_id = run_workflow_id(tenant, idempotency_key)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     what = f"run {workflow_id}"

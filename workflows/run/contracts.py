@@ -41,10 +41,18 @@ MAX_FALLBACK_MODELS = 5
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
 
 
+MAX_INSTRUCTIONS_CHARS = 256_000
+MAX_TOOLS = 128
+MAX_ATTACHMENTS = 20
+MAX_MESSAGES = 32
+"""The API's limits: instructions, tools of an assistant or run, files attached to one
+message, messages given at once."""
+
+
 class InputMessage(Contract):
     role: Literal["user", "assistant"] = "user"
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    attachments: list[Attachment] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     metadata: Metadata = Field(default_factory=dict, max_length=16)
 
 
@@ -52,15 +60,15 @@ class AssistantSpec(Contract):
     """An assistant ensured by name: the same spec never creates a second assistant."""
 
     name: str = Field(min_length=1, max_length=256)
-    model: str = Field(min_length=1)
-    instructions: str | None = None
-    description: str | None = None
-    tools: list[ToolReference] = Field(default_factory=list)
+    model: ModelName
+    instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS_CHARS)
+    description: str | None = Field(None, max_length=512)
+    tools: list[ToolReference] = Field(default_factory=list, max_length=MAX_TOOLS)
     tool_resources: dict[str, Any] | None = None
     metadata: Metadata = Field(
         default_factory=dict,
-        max_length=13,
-        description="at most 13 pairs: created_by, workflow_id and spec_hash are added",
+        max_length=12,
+        description="at most 12 pairs: created_by, workflow_id, spec_hash and tenant are added",
     )
     temperature: float | None = None
     top_p: float | None = None
@@ -104,11 +112,11 @@ class RunRequest(Contract):
         description="absent: a new thread is created; on the responses backend the response "
         "to continue from (the thread_id of an earlier result)",
     )
-    messages: list[InputMessage] = Field(default_factory=list)
-    model: str | None = None
-    instructions: str | None = None
-    additional_instructions: str | None = None
-    tools: list[ToolReference] | None = None
+    messages: list[InputMessage] = Field(default_factory=list, max_length=MAX_MESSAGES)
+    model: ModelName | None = None
+    instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS_CHARS)
+    additional_instructions: str | None = Field(None, max_length=MAX_INSTRUCTIONS_CHARS)
+    tools: list[ToolReference] | None = Field(None, max_length=MAX_TOOLS)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_prompt_tokens: int | None = Field(None, ge=256)
@@ -125,12 +133,14 @@ class RunRequest(Contract):
     metadata: Metadata = Field(
         default_factory=dict,
         max_length=15,
-        description="at most 15 pairs: idempotency_key is added",
+        description="at most 15 pairs: idempotency_key is added (11 on the responses backend, "
+        "which adds created_by, workflow_id, thread and tenant too)",
     )
     deadline_seconds: float | None = Field(None, gt=0)
     vector_store_ready_seconds: float | None = Field(
         None,
         gt=0,
+        le=24 * 3600,
         description="first wait up to this long for the assistant's and thread's vector "
         "stores to finish indexing; still indexing after it: the run fails",
     )
@@ -234,6 +244,7 @@ RUN_OVERRIDES = frozenset(RunRequest.model_fields) - RUN_TARGET - {"on_active_ru
 
 
 RESPONSES_ONLY = ("prompt",)
+RESPONSES_METADATA = 11
 ASSISTANTS_ONLY = ("assistant_id", "max_prompt_tokens", "truncation_strategy")
 
 
@@ -249,6 +260,11 @@ def refused_by(backend: Backend, request: RunRequest) -> str | None:
             )
         if found:
             return f"{found[0]}: not supported on the responses backend"
+        if len(request.metadata) > RESPONSES_METADATA:
+            return (
+                f"metadata: at most {RESPONSES_METADATA} pairs on the responses backend (it "
+                "adds idempotency_key, created_by, workflow_id, thread and tenant)"
+            )
     elif "prompt" in given:
         return "prompt: reusable prompts need the responses backend"
     return None
@@ -321,6 +337,12 @@ class RunResult(Record):
     code_interpreter_calls: list[CodeInterpreterCall] = Field(default_factory=list)
     files: list[GeneratedFile] = Field(
         default_factory=list, description="files the model generated, downloaded if asked"
+    )
+    thread_root: str | None = Field(
+        None,
+        description="responses backend: the first response of the conversation this run "
+        "continues, the same for all its runs (what the `OpenAIThreadId` search attribute "
+        "holds); None: a thread this system did not begin",
     )
 
 

@@ -23,6 +23,7 @@ class RunRecord:
 
     thread_id: str | None
     assistant_id: str | None
+    thread_root: str | None = None  # responses: the chain's first response
     latest: RunSnapshot | None = None
     earlier_usage: Usage = field(default_factory=Usage)  # of runs (responses) no longer latest
     tool_calls: list[ToolCallResult] = field(default_factory=list)
@@ -34,6 +35,12 @@ class RunRecord:
     tool_rounds: int = 0  # answered in the current attempt
     code_interpreter_calls: list[CodeInterpreterCall] = field(default_factory=list)
     files: list[GeneratedFile] = field(default_factory=list)
+
+    @property
+    def searched_thread(self) -> str | None:
+        """What `OpenAIThreadId` holds: the thread, or on responses the chain's first
+        response (the same for every run of a conversation)."""
+        return self.thread_root or self.thread_id
 
     @property
     def run_id(self) -> str | None:
@@ -48,6 +55,7 @@ class RunRecord:
         self.latest = snapshot
         self.tried(snapshot.model)
         self.thread_id = snapshot.thread_id or self.thread_id
+        self.thread_root = snapshot.thread_root or self.thread_root
         known = {message.id for message in self.messages}
         self.messages += [m for m in snapshot.messages if m.id not in known]
         calls = {call.id for call in self.code_interpreter_calls}
@@ -142,6 +150,7 @@ class RunRecord:
             tool_rounds=self.tool_rounds,
             code_interpreter_calls=self.code_interpreter_calls,
             files=self.files,
+            thread_root=self.thread_root,
         )
 
 

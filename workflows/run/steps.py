@@ -38,10 +38,17 @@ ACTIVE_RUN_CONFLICT = "ActiveRunConflict"
 """ApplicationError type: the thread has another active run (its id is the first detail)."""
 
 
+def _tenant() -> Any:
+    return Field(
+        None, description="the tenant the HTTP gateway started the run for: what it makes is its"
+    )
+
+
 class CreateThread(Record):
     """Create an empty thread (messages come with the run, atomically)."""
 
     metadata: dict[str, str] = Field(default_factory=dict)
+    tenant: str | None = _tenant()
 
 
 class StartRun(Record):
@@ -68,6 +75,7 @@ class StartRun(Record):
     with_tool_catalog: bool = Field(
         False, description="a snapshot with tool calls carries the worker's `ToolCatalog`"
     )
+    tenant: str | None = _tenant()
 
 
 class RunRef(Record):
@@ -162,6 +170,11 @@ class RunSnapshot(Record):
     tool_catalog: ToolCatalog | None = Field(
         None, description="the tools that run the calls (`StartRun.with_tool_catalog`)"
     )
+    thread_root: str | None = Field(
+        None,
+        description="responses backend: the first response of the chain the run continues "
+        "(None: a chain this system did not begin)",
+    )
 
     @property
     def ref(self) -> RunRef:
@@ -182,6 +195,7 @@ class WaitForVectorStores(Record):
 
 class EnsureAssistant(Record):
     spec: AssistantSpec
+    tenant: str | None = _tenant()
 
 
 ENSURE_ASSISTANT = Step("run.ensure_assistant", EnsureAssistant, str)
@@ -211,7 +225,8 @@ class DownloadFile(Record):
 DOWNLOAD_FILE = Step("run.download_file", DownloadFile, str)
 """Returns the downloaded file's path."""
 DELETE_THREAD = Step("run.delete_thread", str, bool, heartbeats=False)
-"""Delete the API thread; False if it was already gone."""
+"""Delete the API thread (on responses: the chain of responses ending there) as far as the
+calling workflow made it (a conversation: its runs); False if nothing of it was deleted."""
 WAIT_FOR_VECTOR_STORES = Step("run.wait_for_vector_stores", WaitForVectorStores, list[str])
 DEFAULT_BACKEND = "run.default_backend"
 """Local activity: the worker's OPENAI_BACKEND, for a run or conversation that names none."""

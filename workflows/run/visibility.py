@@ -54,7 +54,9 @@ class RunVisibility:
         self.describe(phase, details)
         if self.lean and not self._searched(phase):
             return
-        attributes = run_attributes(phase, record.thread_id, record.run_id, record.assistant_id)
+        attributes = run_attributes(
+            phase, record.searched_thread, record.run_id, record.assistant_id
+        )
         attributes = [a for a in attributes if self.published.get(a.key.name) != a.value]
         self.published.update({a.key.name: str(a.value) for a in attributes})
         if attributes:

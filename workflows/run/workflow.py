@@ -80,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         submissions,
     )
     from workflows.run.visibility import RunVisibility
+    from workflows.search_attributes import tenant
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -98,6 +99,7 @@ class AssistantRun:
         self.request = request
         self.phase = RunPhase.creating
         self.record = RunRecord(thread_id=request.thread_id, assistant_id=request.assistant_id)
+        self.tenant = tenant()  # what the run makes is the tenant's, if the gateway started it
         self.external = ExternalToolOutputs()
         self.stop_reason: str | None = None
         self.deadline_passed = False
@@ -203,12 +205,12 @@ class AssistantRun:
         if lean and on_assistants:  # before anything is created (a responses start checks)
             await self._check_tool_names()
         if request.assistant is not None and on_assistants:
-            ensure = steps.EnsureAssistant(spec=request.assistant)
+            ensure = steps.EnsureAssistant(spec=request.assistant, tenant=self.tenant)
             summary = f"ensure assistant {request.assistant.name!r}"
             self.record.assistant_id = await self._call(steps.ENSURE_ASSISTANT, ensure, summary)
         if self.record.thread_id is None and on_assistants:
             self._enter(RunPhase.creating, "creating a thread")
-            create = steps.CreateThread(metadata={"workflow_id": workflow.info().workflow_id})
+            create = steps.CreateThread(tenant=self.tenant)
             self.record.thread_id = await self._create_thread(create)
         if request.vector_store_ready_seconds is not None:
             self._enter(RunPhase.creating, "waiting for vector stores to finish indexing")
@@ -259,6 +261,7 @@ class AssistantRun:
                 overrides=self._overrides(),
                 named_tools=request.tool_names() if lean and not on_assistants else [],
                 with_tool_catalog=lean and self.catalog is None,
+                tenant=self.tenant,
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
             try:

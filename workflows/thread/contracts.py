@@ -18,7 +18,13 @@ from workflows.common import (
     Metadata,
     Record,
 )
-from workflows.run.contracts import RUN_OVERRIDES, AssistantSpec, PromptReference, who_answers
+from workflows.run.contracts import (
+    MAX_ATTACHMENTS,
+    RUN_OVERRIDES,
+    AssistantSpec,
+    PromptReference,
+    who_answers,
+)
 
 MAX_QUEUED_MESSAGES = 100
 MAX_QUEUED_CHARS = 1_000_000
@@ -29,7 +35,7 @@ class ThreadMessage(Contract):
     """Update `send_message` / Signal `post_message` of `AssistantThread`."""
 
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    attachments: list[Attachment] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     metadata: Metadata = Field(default_factory=dict, max_length=16)
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="RunRequest fields for this run only"
@@ -90,6 +96,13 @@ class ThreadConfig(Carrier):
         description="tokens the conversation's runs may use in all: a message is refused "
         "once they are used up, and each run may use at most what is left (max_total_tokens)",
     )
+    previous_run_id: str | None = Field(
+        None,
+        max_length=64,
+        description="the run id of the key's last execution, seen closed by whoever starts "
+        "this one (the gateway and the Python client look it up): its thread and counts are "
+        "taken over even before the visibility index has its close",
+    )
     carried: ThreadCarry | None = Field(None, description="set by continue-as-new only")
 
     def summary(self) -> str:
@@ -128,6 +141,7 @@ class ThreadCarry(Record):
     """What continue-as-new carries over."""
 
     thread_id: str | None
+    thread_root: str | None = None
     queue: list[QueuedMessage]
     next_message_id: int
     runs_done: int
@@ -144,6 +158,9 @@ class ThreadState(Record):
 
     key: str
     thread_id: str | None
+    thread_root: str | None = Field(
+        None, description="responses backend: the first response of the thread"
+    )
     queue_length: int
     current_run: str | None = Field(description="workflow id of the AssistantRun in progress")
     runs_done: int

@@ -8,10 +8,14 @@ from workflows.thread.contracts import ThreadCarry
 
 
 class FindPrevious(Record):
-    """Look up the last closed execution of a conversation's workflow id."""
+    """Look up the last closed execution of a conversation's workflow id: the one its
+    starter saw closed (`previous_run_id`), or a later one the visibility index knows of;
+    only an execution of the same tenant (the gateway's, or none) is taken over."""
 
     workflow_id: str
     backend: Backend = "assistants"
+    previous_run_id: str | None = None
+    tenant: str | None = None
 
 
 __all__ = ["DELETE_THREAD", "FIND_PREVIOUS", "FindPrevious"]

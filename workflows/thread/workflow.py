@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run.contracts import RunRequest, RunResult, refused_by
     from workflows.run.record import add_costs
     from workflows.run.workflow import AssistantRun
-    from workflows.search_attributes import OPENAI_THREAD_ID, TENANT
+    from workflows.search_attributes import OPENAI_THREAD_ID, TENANT, tenant
     from workflows.thread.answers import budget_used_up, failed_run, invalid_run, never_run
     from workflows.thread.contracts import (
         CloseThread,
@@ -47,6 +47,9 @@ CLOSING = "ThreadClosing"
 CONTINUING = "ThreadContinuing"
 QUEUE_FULL = "ThreadQueueFull"
 TOKEN_BUDGET_USED = "ThreadTokenBudgetUsed"
+SEARCHED_BY_ROOT = "searched-by-thread-root"
+"""`workflow.patched` id: OpenAIThreadId holds the first response of a responses chain and is
+upserted when it changes (executions begun before upserted the last response at each run)."""
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -58,6 +61,8 @@ class AssistantThread:
         carried = config.carried
         self.config = config
         self.thread_id = carried.thread_id if carried else config.thread_id
+        self.thread_root = carried.thread_root if carried else None
+        self.searched_thread: str | None = None  # OpenAIThreadId as last upserted
         self.queue = MessageQueue(
             carried.queue if carried else [], carried.next_message_id if carried else 1
         )
@@ -180,6 +185,7 @@ class AssistantThread:
         return ThreadState(
             key=self.config.key,
             thread_id=self.thread_id,
+            thread_root=self.thread_root,
             queue_length=len(self.queue),
             current_run=self.current_run,
             runs_done=self.runs_done,
@@ -257,9 +263,15 @@ class AssistantThread:
     async def _take_over_previous_execution(self) -> None:
         """A conversation closed on idle keeps its API thread: the key's last execution
         says which (unless it deleted it), and how many runs it made."""
-        find = FindPrevious(workflow_id=workflow.info().workflow_id, backend=self.config.backend)
+        find = FindPrevious(
+            workflow_id=workflow.info().workflow_id,
+            backend=self.config.backend,
+            previous_run_id=self.config.previous_run_id,
+            tenant=tenant(),
+        )
         previous = await self._call(FIND_PREVIOUS, find, "find this conversation's thread")
         self.thread_id = previous.thread_id
+        self.thread_root = previous.thread_root
         self.runs_done = previous.runs_done
         self.recent = previous.recent
         self.tokens_used = (
@@ -327,8 +339,11 @@ class AssistantThread:
         self.runs_done += 1
         self.current_run, self.run_starting = None, False
         self._count_usage(result)
-        if result.thread_id and result.thread_id != self.thread_id:
+        moved = bool(result.thread_id) and result.thread_id != self.thread_id
+        if moved:
             self.thread_id, self.thread_deleted = result.thread_id, False
+        self.thread_root = result.thread_root or self.thread_root
+        if moved or workflow.patched(SEARCHED_BY_ROOT):
             self._publish_thread_id()
         self._remember(queued, workflow_id, result)
         if queued.answered_by_update:
@@ -346,9 +361,17 @@ class AssistantThread:
             self.runs_without_cost += 1
 
     def _publish_thread_id(self) -> None:
-        """OpenAIThreadId on an open thread workflow is what protects it from Cleanup."""
-        if self.thread_id:
-            workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(self.thread_id)])
+        """OpenAIThreadId on an open thread workflow is what protects it from Cleanup: the
+        thread, or on responses the first response of its chain (the same all along, so it
+        is upserted once, and no response of the chain is deleted while it is held)."""
+        searched = self.thread_id
+        if workflow.patched(SEARCHED_BY_ROOT):
+            searched = self.thread_root or self.thread_id
+            if searched == self.searched_thread:
+                return
+        if searched:
+            workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(searched)])
+            self.searched_thread = searched
 
     def _run_request(
         self, message: ThreadMessage, config: ThreadConfig | None = None
@@ -377,6 +400,7 @@ class AssistantThread:
     def _carry(self) -> ThreadConfig:
         carry = ThreadCarry(
             thread_id=self.thread_id,
+            thread_root=self.thread_root,
             queue=list(self.queue),
             next_message_id=self.queue.next_id,
             runs_done=self.runs_done,
@@ -395,5 +419,5 @@ class AssistantThread:
 def _tenant_of_the_conversation() -> TypedSearchAttributes | None:
     """A conversation the HTTP gateway started is its tenant's: so are its runs (children
     do not inherit search attributes)."""
-    tenant = workflow.info().typed_search_attributes.get(TENANT)
-    return TypedSearchAttributes([SearchAttributePair(TENANT, tenant)]) if tenant else None
+    owner = tenant()
+    return TypedSearchAttributes([SearchAttributePair(TENANT, owner)]) if owner else None
