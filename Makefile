@@ -43,6 +43,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.limits_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.conversation_bench
 	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.scale_bench
+	$(BIN)/python -W ignore::DeprecationWarning -m benchmarks.history_bench
 
 chaos: $(INSTALLED)
 	$(BIN)/python -m tests.chaos.run

@@ -107,10 +107,14 @@ sets it for the model queue). The dev server takes no per-queue constraint: all 
 get one, as a small production namespace's would need no more."""
 
 
-async def local_test_environment(database: str | None = None) -> WorkflowEnvironment:
+async def local_test_environment(
+    database: str | None = None, dynamic_config: dict[str, str] | None = None
+) -> WorkflowEnvironment:
     """A Temporal dev server of its own (tests, benchmarks, recordings), with our search
-    attributes and payload converter. Its start may take well over the SDK's default 5 s on
-    a loaded machine (seen with three servers starting at once in CI)."""
+    attributes and payload converter (and `dynamic_config` values besides one partition per
+    queue). Its start may take well over the SDK's default 5 s on a loaded machine (seen with
+    three servers starting at once in CI)."""
+    values = {**dict.fromkeys(ONE_PARTITION, "1"), **(dynamic_config or {})}
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(temporal_binary()),
@@ -118,6 +122,8 @@ async def local_test_environment(database: str | None = None) -> WorkflowEnviron
         search_attributes=search_attributes.ALL,
         dev_server_startup_timeout=timedelta(seconds=60),
         dev_server_extra_args=[
-            arg for key in ONE_PARTITION for arg in ("--dynamic-config-value", f"{key}=1")
+            arg
+            for key, value in values.items()
+            for arg in ("--dynamic-config-value", f"{key}={value}")
         ],
     )

@@ -147,3 +147,18 @@ def test_code_interpreter_events_reach_only_followers_that_ask_and_offsets_hold(
     assert [e.offset for e in unaware.events] == [0, 2, 3]
     rest = log.page(ProgressRequest(from_offset=1, max_events=1))
     assert (rest.events, rest.next_offset) == ([], 2), "skipped, but read past"
+
+
+def test_a_log_carried_into_a_new_execution_keeps_its_offsets_and_its_last_events() -> None:
+    log = ProgressLog()
+    for n in range(300):
+        log.phase(RunPhase.running_tools, f"round {n}")
+    carried = ProgressLog(ProgressLog.carry(log))
+    assert [e.offset for e in carried.events] == list(range(100, 300))  # the last 200
+    carried.phase(RunPhase.submitting_outputs, "after")
+    assert carried.events[-1].offset == 300
+    caught_up = carried.page(ProgressRequest(from_offset=299))
+    assert ([e.offset for e in caught_up.events], caught_up.next_offset) == ([299, 300], 301)
+    behind = carried.page(ProgressRequest(from_offset=3))  # what was dropped: from the first kept
+    assert behind.events[0].offset == 100
+    assert carried.page(ProgressRequest(from_offset=301)).events == []

@@ -24,8 +24,9 @@ from workers.settings import Settings
 
 Kind = Literal["thread", "assistant", "vector store", "file", "container", "prompt"]
 OPERATOR_FIELDS = {
-    "download_to": "where the workers write files",
-    "timeouts": "the workers' timeouts and retries",
+    "download_to": "where the workers write files is the operator's to set",
+    "timeouts": "the workers' timeouts and retries are the operator's to set",
+    "carried": "set by a run continuing as new only",
 }
 """Run fields the operator sets (`durable-assistants` from the CLI or Temporal): refused over
 HTTP."""
@@ -90,8 +91,7 @@ def refuse_operator_fields(fields: Mapping[str, Any], prefix: str = "") -> None:
         if name in fields:
             raise ApiError(
                 400,
-                f"{prefix}{name}: {what} are the operator's to set (worker configuration), "
-                "not a request's",
+                f"{prefix}{name}: {what}, not accepted over HTTP",
                 "operator_field",
                 f"{prefix}{name}",
             )

@@ -55,10 +55,10 @@ class ModelChoice:
     """The model each attempt runs on: the run's own, then after a failure of the model
     (server_error, rate_limit_exceeded) the next of `fallback_models`."""
 
-    def __init__(self, request: RunRequest) -> None:
+    def __init__(self, request: RunRequest, used: int = 0) -> None:
         self.fallbacks = list(request.fallback_models)
         self.own = request.model or (request.assistant.model if request.assistant else None)
-        self.used = 0
+        self.used = used  # fallbacks moved to (a run continued as new carries it)
         self.attempts = request.max_run_attempts + len(self.fallbacks)
         """Each fallback model is one more attempt besides `max_run_attempts`."""
 

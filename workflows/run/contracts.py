@@ -14,6 +14,7 @@ from workflows.common import (
     MAX_MESSAGE_CHARS,
     Attachment,
     Backend,
+    Carrier,
     Contract,
     Metadata,
     Record,
@@ -100,7 +101,7 @@ def who_answers(
     return f"prompt {prompt.id}" if prompt else assistant_id or "?"
 
 
-class RunRequest(Contract):
+class RunRequest(Carrier):
     """Input of `AssistantRun`."""
 
     assistant_id: str | None = Field(None, description="assistants backend only")
@@ -191,6 +192,9 @@ class RunRequest(Contract):
         "server_error or rate_limit_exceeded (the model overloaded or unavailable); each is "
         "one more attempt besides max_run_attempts",
     )
+    carried: dict[str, Any] | None = Field(
+        None, description="set by continue-as-new only (between rounds of a long run)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> RunRequest:
@@ -236,10 +240,11 @@ WORKFLOW_OPTIONS = frozenset(
         "max_tool_rounds",
         "fallback_models",
         "download_to",
+        "carried",
     }
 )
 """RunRequest fields the workflow acts on itself; the others are the API run's parameters."""
-RUN_OVERRIDES = frozenset(RunRequest.model_fields) - RUN_TARGET - {"on_active_run"}
+RUN_OVERRIDES = frozenset(RunRequest.model_fields) - RUN_TARGET - {"on_active_run", "carried"}
 """RunRequest fields a thread's defaults and a single message may set."""
 
 

@@ -7,7 +7,7 @@ lists every one the project emits.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -62,7 +62,7 @@ class RunMetrics:
     """Time per phase, tool calls as they finish, and at the end the run's status, duration,
     waits and tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, started: datetime) -> None:
         meter = workflow.metric_meter()
         self.runs = meter.create_counter(RUNS, "runs ended, by final status and backend")
         self.duration = meter.create_histogram_timedelta(
@@ -79,8 +79,8 @@ class RunMetrics:
         self.cost = meter.create_counter(
             COST, "estimated cost in millionths of a USD of the runs that ended, by model"
         )
-        self.started = workflow.now()
-        self.phase_since = self.started
+        self.started = started  # the run's first execution's start
+        self.phase_since = workflow.now()
         self.phase: RunPhase | None = None
         self.waits = {kind: timedelta() for kind in ("model", "tools", "approval")}
 

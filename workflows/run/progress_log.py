@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from workflows.common import RunPhase, ToolCall, ToolCallResult, Usage
+from pydantic import Field
+
+from workflows.common import Record, RunPhase, ToolCall, ToolCallResult, Usage
 from workflows.run.contracts import ApprovalDecision, CodeInterpreterCall, RunMessage, RunResult
 from workflows.run.progress import (
     ApprovalDecided,
@@ -24,19 +26,33 @@ from workflows.run.progress import (
 TOOL_OUTPUT_CHARS = 4_000
 PAGE_CHARS = 500_000
 """About how much text one page carries (a query's answer must stay well under 4 MB)."""
+CARRIED_EVENTS = 200
+CARRIED_CHARS = 100_000
+"""The last events a run continued as new keeps (followers a little behind read on)."""
+
+
+class ProgressCarry(Record):
+    """The log as continue-as-new carries it: where its offsets are, and its last events."""
+
+    next_offset: int
+    events: list[ProgressEvent] = Field(default_factory=list)
+    last_phase: tuple[RunPhase, str] | None = None
+    last_usage: Usage | None = None
 
 
 class ProgressLog:
     """Events in the order they happened; text chunks de-duplicated per message."""
 
-    def __init__(self) -> None:
-        self.events: list[ProgressEvent] = []
+    def __init__(self, carried: ProgressCarry | None = None) -> None:
+        self.events: list[ProgressEvent] = list(carried.events) if carried else []
+        self.base = carried.next_offset - len(self.events) if carried else 0
+        """The offset of `events[0]`: a run continued as new keeps only its last events."""
         self.streamed: dict[str, list[str]] = {}  # text published so far, per message
         self.last_sequence: dict[str, int] = {}
         self.done: set[str] = set()
         self.finished_calls: set[str] = set()
-        self.last_phase: tuple[RunPhase, str] | None = None
-        self.last_usage: Usage | None = None
+        self.last_phase: tuple[RunPhase, str] | None = carried.last_phase if carried else None
+        self.last_usage: Usage | None = carried.last_usage if carried else None
         self.ended = False
 
     def phase(self, phase: RunPhase, details: str) -> None:
@@ -48,7 +64,7 @@ class ProgressLog:
         """Text chunks from an activity: each chunk once, in its message's order; a chunk
         already seen (a retried activity reading the stream again) or late (its message is
         done) is dropped. Consecutive chunks of one message become one event."""
-        batch_start = len(self.events)
+        batch_start = self.base + len(self.events)
         for chunk in batch.chunks:
             message_id = chunk.message_id
             if self.ended or message_id in self.done:
@@ -126,8 +142,26 @@ class ProgressLog:
     def run_failed(self, error: str) -> None:
         self._end(RunEnded(status="failed", error=error))
 
+    def carry(self) -> ProgressCarry:
+        """The log for the run's next execution: its last events, within CARRIED_CHARS."""
+        kept: list[ProgressEvent] = []
+        size = 0
+        for event in reversed(self.events[-CARRIED_EVENTS:]):
+            size += _size(event)
+            if kept and size > CARRIED_CHARS:
+                break
+            kept.insert(0, event)
+        return ProgressCarry(
+            next_offset=self.base + len(self.events),
+            events=kept,
+            last_phase=self.last_phase,
+            last_usage=self.last_usage,
+        )
+
     def page(self, request: ProgressRequest) -> ProgressPage:
-        start = min(request.from_offset, len(self.events))
+        """Events from `request.from_offset` on (from the first kept, for a follower further
+        behind than what a run continued as new kept)."""
+        start = min(max(request.from_offset - self.base, 0), len(self.events))
         events: list[ProgressEvent] = []
         size = read = 0
         for event in self.events[start : start + request.max_events]:
@@ -139,11 +173,11 @@ class ProgressLog:
                 break
             events.append(event)
             read += 1
-        next_offset = start + read
+        next_offset = self.base + start + read
         return ProgressPage(
             events=events,
             next_offset=next_offset,
-            ended=self.ended and next_offset >= len(self.events),
+            ended=self.ended and next_offset >= self.base + len(self.events),
         )
 
     def _add_text(self, message_id: str, delta: str, merge_from: int | None = None) -> None:
@@ -163,7 +197,7 @@ class ProgressLog:
             self.ended = True
 
     def _append(self, event: ProgressEvent) -> None:
-        event.offset = len(self.events)
+        event.offset = self.base + len(self.events)
         self.events.append(event)
 
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run import steps
     from workflows.run.approvals import Approvals
     from workflows.run.budgets import ModelChoice, budget_spent, limit_reached, model_not_found
+    from workflows.run.carry import RunCarry, carried_record
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -85,6 +86,9 @@ with workflow.unsafe.imports_passed_through():
 A = TypeVar("A")
 R = TypeVar("R")
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
+CONTINUE_BETWEEN_ROUNDS = "continue-as-new-between-rounds"
+"""`workflow.patched` id, asked only when Temporal suggests continuing as new: runs begun
+before went on in one execution."""
 DEADLINE_FROM_START = "deadline-from-start"
 """`workflow.patched` id: a step about to begin past the deadline stops the run. Asked only
 then, so only the runs it stops record it; runs begun before go on as they did."""
@@ -97,19 +101,29 @@ class AssistantRun:
     @workflow.init
     def __init__(self, request: RunRequest) -> None:
         self.request = request
-        self.phase = RunPhase.creating
-        self.record = RunRecord(thread_id=request.thread_id, assistant_id=request.assistant_id)
+        carried = RunCarry.model_validate(request.carried) if request.carried else None
+        self.carried = carried  # where the run's last execution left it
+        self.continuing: RunCarry | None = None  # where this one leaves it for the next
+        self.phase = RunPhase.requires_action if carried else RunPhase.creating
+        self.record = (
+            carried.run_record()
+            if carried
+            else RunRecord(thread_id=request.thread_id, assistant_id=request.assistant_id)
+        )
         self.tenant = tenant()  # what the run makes is the tenant's, if the gateway started it
         self.external = ExternalToolOutputs()
         self.stop_reason: str | None = None
         self.deadline_passed = False
-        self.catalog: ToolCatalog | None = None
-        self.backend: Backend = "assistants"
-        self.continues_from: str | None = None  # the thread (responses: response) the run began on
-        self.log = ProgressLog()
-        self.metrics = RunMetrics()
-        self.models = ModelChoice(request)
+        self.catalog: ToolCatalog | None = carried.catalog if carried else None
+        self.backend: Backend = carried.backend if carried else "assistants"
+        # the thread (responses: response) the run began on
+        self.continues_from: str | None = carried.continues_from if carried else None
+        self.started_at = carried.started_at if carried else workflow.info().start_time
+        self.log = ProgressLog(carried.progress if carried else None)
+        self.metrics = RunMetrics(self.started_at)
+        self.models = ModelChoice(request, carried.fallbacks_used if carried else 0)
         self.shown = RunVisibility(request.summary(), self.log)
+        self.shown.published = dict(carried.published) if carried else {}
         self.approvals = Approvals(
             request.approval_required_for,
             request.approval_timeout_seconds,
@@ -124,13 +138,20 @@ class AssistantRun:
         try:
             await workflow.wait_condition(
                 lambda: driver.done() or self.stop_reason is not None,
-                timeout=request.deadline_seconds,
+                timeout=self._deadline_left(),
                 timeout_summary="deadline",
             )
         except TimeoutError:
             self._stop_at_deadline()
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "the workflow was cancelled"
+        if self.stop_reason is None and self.continuing is not None:
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or self.stop_reason is not None
+            )
+            if self.stop_reason is None:
+                carried = self.continuing.model_dump(mode="json")
+                workflow.continue_as_new(self.request.model_copy(update={"carried": carried}))
         if self.stop_reason is None:
             if (error := driver.exception()) is not None:
                 await self._end_failed(failure_text(error))
@@ -195,6 +216,48 @@ class AssistantRun:
         self.external.validate(request)
 
     async def _drive(self) -> None:
+        carried = self.carried
+        if carried is None:
+            await self._prepare()
+        for attempt in range(carried.attempt if carried else 1, self.models.attempts + 1):
+            self.record.run_attempts = attempt
+            snapshot = carried.waiting if carried else await self._start(attempt)
+            carried = None
+            while snapshot.status == RunPhase.requires_action:
+                usage, rounds = self.record.usage(), self.record.tool_rounds
+                if (limit := limit_reached(self.request, usage, rounds)) is not None:
+                    return await self._end_at_limit(snapshot, limit)
+                if self._history_full():  # between rounds: nothing is in flight
+                    self.continuing = self._carry(attempt, snapshot)
+                    return None
+                snapshot = await self._answer_tool_calls(snapshot)
+            if self.record.latest is not None:  # ended for good; a transient failure leaves none
+                return await self._download_files()
+        return None
+
+    def _history_full(self) -> bool:
+        """Temporal suggests continuing as new (the history passed its count or size): a run
+        of many rounds goes on in a new execution, whatever its length."""
+        suggested = workflow.info().is_continue_as_new_suggested()
+        return suggested and workflow.patched(CONTINUE_BETWEEN_ROUNDS)
+
+    def _carry(self, attempt: int, waiting: RunSnapshot) -> RunCarry:
+        return RunCarry(
+            started_at=self.started_at,
+            attempt=attempt,
+            waiting=waiting,
+            record=carried_record(self.record),
+            backend=self.backend,
+            continues_from=self.continues_from,
+            catalog=self.catalog,
+            fallbacks_used=self.models.used,
+            published=self.shown.published,
+            progress=self.log.carry(),
+        )
+
+    async def _prepare(self) -> None:
+        """What the run needs before its first attempt: its backend, its assistant (on the
+        assistants backend), its thread, its vector stores ready."""
         request, lean = self.request, self.shown.lean
         if not lean:
             await self._check_tool_names()
@@ -223,16 +286,6 @@ class AssistantRun:
             )
             await self._call(steps.WAIT_FOR_VECTOR_STORES, wait, "wait for vector stores")
         self.continues_from = self.record.thread_id
-        for attempt in range(1, self.models.attempts + 1):
-            self.record.run_attempts = attempt
-            snapshot = await self._start(attempt)
-            while snapshot.status == RunPhase.requires_action:
-                usage, rounds = self.record.usage(), self.record.tool_rounds
-                if (limit := limit_reached(request, usage, rounds)) is not None:
-                    return await self._end_at_limit(snapshot, limit)
-                snapshot = await self._answer_tool_calls(snapshot)
-            if self.record.latest is not None:  # ended for good; a transient failure leaves none
-                return await self._download_files()
 
     async def _download_files(self) -> None:
         """Fetch the files the model generated into `download_to`, if the run asks."""
@@ -524,8 +577,16 @@ class AssistantRun:
         deadline = self.request.deadline_seconds
         if deadline is None:
             return False
-        elapsed = (workflow.now() - workflow.info().start_time).total_seconds()
+        elapsed = (workflow.now() - self.started_at).total_seconds()
         return elapsed >= deadline and workflow.patched(DEADLINE_FROM_START)
+
+    def _deadline_left(self) -> float | None:
+        """Seconds to the deadline, counted from the run's start (its first execution's)."""
+        deadline = self.request.deadline_seconds
+        if deadline is None or self.carried is None:
+            return deadline
+        elapsed = (workflow.now() - self.started_at).total_seconds()
+        return max(deadline - elapsed, 0.001)
 
     def _stop_at_deadline(self) -> None:
         self.deadline_passed = True
