@@ -10,6 +10,9 @@ Scenarios:
   faults  the same load through 30% 429 (retry-after), 10% 500 and 5% dropped bodies/streams
   cancels cancels and deadlines landing during retried attempts and tool rounds while workers
           are killed (see tests/chaos/cancels.py)
+  tenants two tenants' conversations through `serve`, some adopting threads, each trying the
+          other's, cleanup at age 0 every few seconds, workers and the gateway killed (see
+          tests/chaos/tenants.py)
 Checked from the emulator's counters: one run and one user message per thread, and exactly
 one accepted tool-output submission per tool round. Tool executions beyond one per call
 are counted (at-least-once is allowed: tools get an idempotency key).
@@ -40,7 +43,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from benchmarks.emulator_bench import free_port
-from tests.chaos import cancels, chains
+from tests.chaos import cancels, chains, tenants
 from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
 from workers.worker import project_tools
@@ -390,25 +393,77 @@ async def cancels_scenario(backend: str, runs: int, chaos_seconds: float) -> Out
             await stack.stop()
 
 
-async def main(args: argparse.Namespace) -> list[Outcome]:
-    outcomes = []
-    for backend in args.backends:
-        outcomes += [
-            await scenario("kill", backend, args.runs, args.chaos_seconds, faults=[]),
-            await scenario("faults", backend, args.runs, 0, faults=STORM),
-            await cancels_scenario(backend, args.runs, args.chaos_seconds),
-        ]
-    return outcomes
+async def tenants_scenario(backend: str, runs: int, chaos_seconds: float) -> tenants.Tally:
+    """Per tenant `runs` / 10 conversations of five messages (tests/chaos/tenants.py)."""
+    with tempfile.TemporaryDirectory() as folder:
+        stack = Stack(Path(folder), [], backend)
+        gateway = tenants.Gateway(CLI, tenants.gateway_env(stack.address, stack.base_url, KEY))
+        try:
+            client, _ = await stack.start()
+            gateway.start()
+            tally = tenants.Tally()
+            threads: dict[str, list[str]] = {tenant: [] for tenant in tenants.TENANTS}
+            per_tenant = max(runs // 10, 2)
+            jobs = [
+                tenants.conversation(gateway, tenant, n, 5, tally, threads[tenant])
+                for tenant in tenants.TENANTS
+                for n in range(per_tenant)
+            ]
+            started = time.perf_counter()
+            await asyncio.gather(
+                asyncio.gather(*jobs),
+                chaos(stack, chaos_seconds, restart_server=False),
+                tenants.cleanups(client, tally, chaos_seconds, "durable-assistants"),
+                tenants.hostile(gateway, tally, threads, chaos_seconds),
+                _kill_once(gateway, chaos_seconds / 2),
+            )
+            tally.wall = time.perf_counter() - started
+            async with AsyncOpenAI(base_url=stack.base_url, api_key=KEY, max_retries=20) as openai:
+                await tenants.verify(client, openai, backend, tally)
+            return tally
+        finally:
+            gateway.kill()
+            await stack.stop()
 
+
+async def _kill_once(gateway: tenants.Gateway, after: float) -> None:
+    await asyncio.sleep(after)
+    gateway.kill()
+    await asyncio.sleep(1)
+    await asyncio.to_thread(gateway.start)
+
+
+async def main(args: argparse.Namespace) -> tuple[list[Outcome], list[tuple[str, tenants.Tally]]]:
+    outcomes, tallies = [], []
+    for backend in args.backends:
+        if "kill" in args.scenarios:
+            outcomes.append(await scenario("kill", backend, args.runs, args.chaos_seconds, []))
+        if "faults" in args.scenarios:
+            outcomes.append(await scenario("faults", backend, args.runs, 0, faults=STORM))
+        if "cancels" in args.scenarios:
+            outcomes.append(await cancels_scenario(backend, args.runs, args.chaos_seconds))
+        if "tenants" in args.scenarios:
+            tallies.append(
+                (backend, await tenants_scenario(backend, args.runs, args.chaos_seconds))
+            )
+    return outcomes, tallies
+
+
+SCENARIOS = ("kill", "faults", "cancels", "tenants")
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--chaos-seconds", type=float, default=60)
     parser.add_argument("--backends", nargs="+", default=["assistants", "responses"])
-    outcomes = asyncio.run(main(parser.parse_args()))
-    report = table(outcomes)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    outcomes, tallies = asyncio.run(main(parser.parse_args()))
+    report = table(outcomes) if outcomes else ""
+    if tallies:
+        rows = [tenants.table(backend, tally, tally.wall) for backend, tally in tallies]
+        report += "\n" + tenants.HEADER + "\n".join(rows) + "\n"
     RESULTS.write_text(report)
     print(report)
     sys.stdout.flush()
-    os._exit(0 if all(o.ok for o in outcomes) else 1)
+    ok = all(o.ok for o in outcomes) and all(tenants.ok(t) for _, t in tallies)
+    os._exit(0 if ok else 1)
