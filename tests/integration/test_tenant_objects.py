@@ -174,3 +174,58 @@ async def test_each_tenant_gets_its_own_assistant_per_spec_and_none_is_rewritten
     named = {"assistant_id": acmes["assistant_id"], "messages": [{"content": "By id"}]}
     assert (await finished(acme, named))["assistant_id"] == acmes["assistant_id"]
     refused(await globex.post("/v1/runs", json=named), 404, "assistant_id")
+
+
+async def test_a_value_no_worker_could_honour_is_a_400_on_every_route(
+    acme: httpx.AsyncClient, assistant: Assistant
+) -> None:
+    run_id = (await acme.post("/v1/runs", json=run_body(assistant, f"{SLOW} hold"))).json()["id"]
+    huge = 10**12  # seconds: past what a Temporal timer takes, the run would never get going
+    config = conversation_config(assistant)
+    cases: list[tuple[str, Any, str]] = [
+        (
+            "/v1/runs",
+            run_body(assistant, "Hi", deadline_seconds=3600) | {"deadline_seconds": huge},
+            "deadline_seconds",
+        ),
+        (
+            "/v1/runs",
+            {**run_body(assistant, "Hi"), "approval_timeout_seconds": huge},
+            "approval_timeout_seconds",
+        ),
+        ("/v1/runs", {**run_body(assistant, "Hi"), "max_run_attempts": 1000}, "max_run_attempts"),
+        (
+            "/v1/runs",
+            {**run_body(assistant, "Hi"), "messages": [{"content": "Hi"}] * 33},
+            "messages",
+        ),
+        ("/v1/runs", {**run_body(assistant, "Hi"), "carried": {}}, "carried"),
+        (f"/v1/runs/{run_id}/cancel", {"reason": "x" * 3000}, "reason"),
+        (
+            f"/v1/runs/{run_id}/tool_outputs",
+            {"tool_outputs": [{"tool_call_id": f"c{n}", "output": "x"} for n in range(129)]},
+            "tool_outputs",
+        ),
+        (f"/v1/runs/{run_id}/approvals/{'c' * 300}", {"approved": True}, "call_id"),
+        (
+            "/v1/conversations/k/messages",
+            {"message": {"content": "Hi"}, "config": {**config, "idle_timeout_seconds": huge}},
+            "config.idle_timeout_seconds",
+        ),
+        (
+            "/v1/conversations/k/messages",
+            {
+                "message": {"content": "Hi", "attachments": [{"file_id": "f"}] * 21},
+                "config": config,
+            },
+            "message.attachments",
+        ),
+    ]
+    for url, body, param in cases:
+        response = await acme.post(url, json=body)
+        assert response.status_code == 400, (url, response.text)
+        assert str(response.json()["error"]["param"]).startswith(param), (url, response.json())
+    negative = await acme.get(f"/v1/runs/{run_id}/events?from_offset=-1")
+    assert negative.status_code == 400
+    assert (await acme.get(f"/v1/runs/{run_id}")).json()["status"] == "running"
+    await acme.post(f"/v1/runs/{run_id}/cancel")

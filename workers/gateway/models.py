@@ -10,7 +10,7 @@ from pydantic import Field
 
 from workflows.common import Backend, Contract, Record, RunPhase
 from workflows.contracts import AssistantSpec, RunResult, RunState, ThreadMessage
-from workflows.run.contracts import PromptReference
+from workflows.run.contracts import MAX_WAIT_SECONDS, PromptReference
 
 
 class RunView(Record):
@@ -44,7 +44,7 @@ class ConversationConfig(Contract):
     backend: Backend | None = Field(None, description="None: the worker's OPENAI_BACKEND")
     thread_id: str | None = Field(None, description="adopt this API thread (responses: response)")
     defaults: dict[str, Any] = Field(default_factory=dict, description="RunRequest fields")
-    idle_timeout_seconds: float = Field(24 * 3600.0, gt=0)
+    idle_timeout_seconds: float = Field(24 * 3600.0, gt=0, le=MAX_WAIT_SECONDS)
     delete_thread_when_done: bool = False
     runs_before_continue_as_new: int = Field(200, ge=1)
     recent_results: int = Field(10, ge=0, le=100)

@@ -42,6 +42,9 @@ MAX_FALLBACK_MODELS = 5
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]
 
 
+MAX_WAIT_SECONDS = 366 * 24 * 3600.0
+"""The longest a run or conversation waits for anything (a deadline, an approval, idleness):
+a year, well within what a Temporal timer takes."""
 MAX_INSTRUCTIONS_CHARS = 256_000
 MAX_TOOLS = 128
 MAX_ATTACHMENTS = 20
@@ -137,7 +140,7 @@ class RunRequest(Carrier):
         description="at most 15 pairs: idempotency_key is added (11 on the responses backend, "
         "which adds created_by, workflow_id, thread and tenant too)",
     )
-    deadline_seconds: float | None = Field(None, gt=0)
+    deadline_seconds: float | None = Field(None, gt=0, le=MAX_WAIT_SECONDS)
     vector_store_ready_seconds: float | None = Field(
         None,
         gt=0,
@@ -163,7 +166,7 @@ class RunRequest(Carrier):
         "those registered with requires_approval)",
     )
     approval_timeout_seconds: float = Field(
-        3600.0, gt=0, description="a call not decided within it is denied"
+        3600.0, gt=0, le=MAX_WAIT_SECONDS, description="a call not decided within it is denied"
     )
     stream: bool = Field(
         True,
@@ -383,10 +386,10 @@ class ApprovalDecision(Contract):
 class CancelRequest(Contract):
     """Update `cancel` of `AssistantRun`."""
 
-    reason: str = "cancelled on request"
+    reason: str = Field("cancelled on request", max_length=2000)
 
 
 class SubmitToolOutputsRequest(Contract):
     """Update `submit_tool_outputs`: outputs of external tools, from a person or a service."""
 
-    tool_outputs: list[ToolOutputSubmission] = Field(min_length=1)
+    tool_outputs: list[ToolOutputSubmission] = Field(min_length=1, max_length=MAX_TOOLS)

@@ -20,6 +20,7 @@ from workflows.common import (
 )
 from workflows.run.contracts import (
     MAX_ATTACHMENTS,
+    MAX_WAIT_SECONDS,
     RUN_OVERRIDES,
     AssistantSpec,
     PromptReference,
@@ -86,7 +87,7 @@ class ThreadConfig(Carrier):
         "absent: created",
     )
     defaults: dict[str, Any] = Field(default_factory=dict, description="RunRequest fields")
-    idle_timeout_seconds: float = Field(24 * 3600.0, gt=0)
+    idle_timeout_seconds: float = Field(24 * 3600.0, gt=0, le=MAX_WAIT_SECONDS)
     delete_thread_when_done: bool = False
     runs_before_continue_as_new: int = Field(200, ge=1)
     recent_results: int = Field(10, ge=0, le=100)
