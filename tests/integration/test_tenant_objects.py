@@ -180,7 +180,7 @@ async def test_a_value_no_worker_could_honour_is_a_400_on_every_route(
     acme: httpx.AsyncClient, assistant: Assistant
 ) -> None:
     run_id = (await acme.post("/v1/runs", json=run_body(assistant, f"{SLOW} hold"))).json()["id"]
-    huge = 10**12  # seconds: past what a Temporal timer takes, the run would never get going
+    huge = 10**12  # seconds: 31,000 years, a run or conversation held for ever
     config = conversation_config(assistant)
     cases: list[tuple[str, Any, str]] = [
         (

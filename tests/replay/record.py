@@ -38,6 +38,9 @@ from workflows.pacing import SPENT_SIGNAL, TokensSpent, TokenWindow, TokenWindow
 from workflows.run.workflow import AssistantRun
 
 HISTORIES = Path(__file__).with_name("histories")
+SHORT_HISTORIES = {"limit.historyCount.suggestContinueAsNew": "80"}
+"""The recording server suggests continuing as new past 80 events (Temporal's default: 4,096),
+so a run of a dozen rounds is recorded across executions; shorter scenarios are not touched."""
 WORKFLOW_IDS = HISTORIES / "workflow_ids.json"
 QUEUE = "replay-recording"
 KEY = "sk-record"
@@ -125,6 +128,13 @@ RUNS: dict[str, dict[str, object]] = {
         "messages": [{"content": "Hi [[emulator fail_model=gpt-4o]]"}],
         "fallback_models": ["gpt-4o-mini"],
     },
+    "responses_continued_between_rounds": {
+        "backend": "responses",
+        "assistant": {"name": "replay", "model": "gpt-4o", "tools": ["get_weather"]},
+        "messages": [
+            {"content": " then ".join(f"weather in {c}" for c in ["Oslo", "Rome", "Lima"] * 4)}
+        ],
+    },
     **{
         f"history_{backend}_{scenario}": {"backend": backend, **fields}
         for backend in ("responses", "assistants")
@@ -160,6 +170,23 @@ async def thread_continued_then_idle(stack: Stack) -> str:
         key=f"replay-{uuid.uuid4().hex[:8]}",
         assistant_id=stack.assistant_id,
         backend="assistants",
+        runs_before_continue_as_new=1,
+        idle_timeout_seconds=1,
+    )
+    await send_message(client, QUEUE, config, "My name is Ada")
+    await send_message(client, QUEUE, config, "What is the weather in Oslo?")
+    await client.get_workflow_handle(thread_workflow_id(config.key)).result()
+    return thread_workflow_id(config.key)
+
+
+async def responses_thread_searched_by_root(stack: Stack) -> str:
+    """A conversation on responses: two messages (the second with a tool round), continuing
+    as new after each run, then closing when idle (OpenAIThreadId: its first response)."""
+    client = stack.client
+    config = ThreadConfig(
+        key=f"replay-{uuid.uuid4().hex[:8]}",
+        assistant=RESPONSES_ASSISTANT,
+        backend="responses",
         runs_before_continue_as_new=1,
         idle_timeout_seconds=1,
     )
@@ -246,6 +273,7 @@ SCENARIOS: dict[str, Scenario] = {
     **{name: run_scenario(name, fields) for name, fields in RUNS.items()},
     "thread_continued_then_idle": thread_continued_then_idle,
     "thread_token_budget_used_up": thread_token_budget_used_up,
+    "responses_thread_searched_by_root": responses_thread_searched_by_root,
     "cleanup_pages": cleanup_pages,
     "ingest_in_parts": ingest_in_parts,
     "ingest_part": ingest_part,
@@ -298,7 +326,7 @@ async def main(force: list[str]) -> None:
     if not todo:
         print("every scenario is recorded (--force NAME records one again)")
         return
-    env = await local_test_environment()
+    env = await local_test_environment(dynamic_config=SHORT_HISTORIES)
     timings = Timings(queued=0.02, in_progress=0.05, cancelling=0.02)
     with BackgroundEmulator(EmulatorConfig(timings=timings)) as api:
         settings = load_settings(
