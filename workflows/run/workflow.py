@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.run import steps
     from workflows.run.approvals import Approvals
     from workflows.run.budgets import ModelChoice, budget_spent, limit_reached, model_not_found
-    from workflows.run.carry import RunCarry, carried_record
+    from workflows.run.carry import RunCarry
     from workflows.run.contracts import (
         RUN_TARGET,
         WORKFLOW_OPTIONS,
@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
         ProgressPage,
         ProgressRequest,
     )
-    from workflows.run.progress_log import ProgressLog
+    from workflows.run.progress_log import ProgressCarry, ProgressLog
     from workflows.run.record import RunRecord
     from workflows.run.snapshots import (
         describe,
@@ -85,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
 
 A = TypeVar("A")
 R = TypeVar("R")
+RECORD = TypeAdapter(RunRecord)
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
 CONTINUE_BETWEEN_ROUNDS = "continue-as-new-between-rounds"
 """`workflow.patched` id, asked only when Temporal suggests continuing as new: runs begun
@@ -106,7 +107,7 @@ class AssistantRun:
         self.continuing: RunCarry | None = None  # where this one leaves it for the next
         self.phase = RunPhase.requires_action if carried else RunPhase.creating
         self.record = (
-            carried.run_record()
+            RECORD.validate_python(carried.record)
             if carried
             else RunRecord(thread_id=request.thread_id, assistant_id=request.assistant_id)
         )
@@ -114,12 +115,13 @@ class AssistantRun:
         self.external = ExternalToolOutputs()
         self.stop_reason: str | None = None
         self.deadline_passed = False
-        self.catalog: ToolCatalog | None = carried.catalog if carried else None
+        catalog = carried.catalog if carried else None
+        self.catalog = ToolCatalog.model_validate(catalog) if catalog else None
         self.backend: Backend = carried.backend if carried else "assistants"
         # the thread (responses: response) the run began on
         self.continues_from: str | None = carried.continues_from if carried else None
         self.started_at = carried.started_at if carried else workflow.info().start_time
-        self.log = ProgressLog(carried.progress if carried else None)
+        self.log = ProgressLog(ProgressCarry.model_validate(carried.progress) if carried else None)
         self.metrics = RunMetrics(self.started_at)
         self.models = ModelChoice(request, carried.fallbacks_used if carried else 0)
         self.shown = RunVisibility(request.summary(), self.log)
@@ -221,7 +223,8 @@ class AssistantRun:
             await self._prepare()
         for attempt in range(carried.attempt if carried else 1, self.models.attempts + 1):
             self.record.run_attempts = attempt
-            snapshot = carried.waiting if carried else await self._start(attempt)
+            waiting = RunSnapshot.model_validate(carried.waiting) if carried else None
+            snapshot = waiting or await self._start(attempt)
             carried = None
             while snapshot.status == RunPhase.requires_action:
                 usage, rounds = self.record.usage(), self.record.tool_rounds
@@ -242,17 +245,21 @@ class AssistantRun:
         return suggested and workflow.patched(CONTINUE_BETWEEN_ROUNDS)
 
     def _carry(self, attempt: int, waiting: RunSnapshot) -> RunCarry:
-        return RunCarry(
-            started_at=self.started_at,
-            attempt=attempt,
-            waiting=waiting,
-            record=carried_record(self.record),
-            backend=self.backend,
-            continues_from=self.continues_from,
-            catalog=self.catalog,
-            fallbacks_used=self.models.used,
-            published=self.shown.published,
-            progress=self.log.carry(),
+        """What the next execution goes on from, its parts as the JSON they are sent as."""
+        catalog = self.catalog.model_dump(mode="json") if self.catalog else None
+        return RunCarry.model_validate(
+            {
+                "started_at": self.started_at,
+                "attempt": attempt,
+                "waiting": waiting.model_dump(mode="json"),
+                "record": RECORD.dump_python(self.record, mode="json"),
+                "backend": self.backend,
+                "continues_from": self.continues_from,
+                "catalog": catalog,
+                "fallbacks_used": self.models.used,
+                "published": self.shown.published,
+                "progress": self.log.carry().model_dump(mode="json"),
+            }
         )
 
     async def _prepare(self) -> None:
