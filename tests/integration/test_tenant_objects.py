@@ -125,7 +125,7 @@ async def test_the_operators_fields_are_refused_over_http_and_nothing_starts(
     where: str,
     field: str,
 ) -> None:
-    value: Any = "/etc/cron.d" if field == "download_to" else {"api_max_attempts": 1_000_000}
+    value: Any = "/etc/cron.d" if field == "download_to" else {"heartbeat_seconds": 0.001}
     key = f"k{uuid.uuid4().hex[:6]}"
     url, body, param = "/v1/runs", {**run_body(assistant, "Hi"), field: value}, field
     if where == "defaults":
