@@ -20,6 +20,7 @@ from openai import AsyncOpenAI
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.cleanup.holders import thread_in_use
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
 from activities.ownership import is_owned, owned_file_digest, thread_of
@@ -73,7 +74,7 @@ class CleanupCandidates:
         }
         found = Candidates(delete=[], keep=[], next_cursor=_cursor(listed.next_page_token))
         for thread in sorted(t for t in threads if t):
-            if await self._used_since(thread, moment):
+            if await thread_in_use(self.temporal, thread, since=_moment(cutoff)):
                 continue
             metadata = await self._thread_metadata(thread)
             if metadata is None:
@@ -84,14 +85,6 @@ class CleanupCandidates:
             else:
                 _decide(found, item, is_owned(metadata), policy)
         return found
-
-    async def _used_since(self, thread: str, moment: str) -> bool:
-        """Whether a workflow open now or closed since `moment` holds the thread (on
-        responses every run of a conversation, and the conversation, hold its first
-        response: any response of the chain in use keeps all of it)."""
-        recent = f'ExecutionStatus = "Running" OR CloseTime >= "{moment}"'
-        query = f'OpenAIThreadId = "{thread}" AND ({recent})'
-        return (await self.temporal.count_workflows(query)).count > 0
 
     async def _thread_metadata(self, thread: str) -> dict[str, str] | None:
         """The thread's metadata (the responses backend's: its last response's); None if gone."""
@@ -196,7 +189,11 @@ def _decide(found: Candidates, item: CleanupItem, owned: bool, policy: CleanupPo
 
 
 def _timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
+    return _moment(seconds).isoformat()
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _and(query: str, extra: str | None) -> str:

@@ -198,18 +198,33 @@ class ResponsesBackend:
         another run, conversation or tenant. False if it deleted nothing."""
         return await self._delete_back(thread_id, lambda r: made_by_caller(r.metadata)) > 0
 
-    async def delete_chain(self, root: str, heads: list[str]) -> int:
-        """Delete every response of ours of the thread `root` began, walking back from each
-        head (and from `root`) to a response of another thread, not ours, or gone: the
-        responses it continued from a thread it did not begin stay. How many went."""
+    async def chain(self, root: str, heads: list[str]) -> list[Response]:
+        """Every response of ours of the thread `root` began that the walks back from each
+        head (and from `root`) reach, each walk stopping at a response of another thread,
+        not ours, or gone: the responses it continued from a thread it did not begin are
+        not of it."""
+        found: dict[str, Response] = {}
+        with api_errors(f"reading the responses of {root}"):
+            for head in dict.fromkeys([*heads, root]):
+                response_id: str | None = head
+                while response_id is not None and response_id not in found:
+                    try:
+                        response = await self.client.responses.retrieve(response_id)
+                    except openai.NotFoundError:
+                        break
+                    if thread_of(response.id, response.metadata) != root:
+                        break
+                    found[response_id] = response
+                    response_id = response.previous_response_id
+        return list(found.values())
 
-        def of_the_thread(response: Response) -> bool:
-            return thread_of(response.id, response.metadata) == root
-
-        deleted = 0
-        for head in dict.fromkeys([*heads, root]):
-            deleted += await self._delete_back(head, of_the_thread)
-        return deleted
+    async def delete_responses(self, responses: list[Response]) -> None:
+        """Delete the responses (and the containers made for them); gone already is fine."""
+        with api_errors("deleting responses"):
+            for response in responses:
+                await self._delete_auto_containers(response)
+                with contextlib.suppress(openai.NotFoundError):
+                    await self.client.responses.delete(response.id)
 
     async def _delete_back(self, head: str, deletable: Callable[[Response], bool]) -> int:
         response_id: str | None = head
@@ -222,9 +237,7 @@ class ResponsesBackend:
                     break
                 if not deletable(response):
                     break
-                await self._delete_auto_containers(response)
-                with contextlib.suppress(openai.NotFoundError):
-                    await self.client.responses.delete(response_id)
+                await self.delete_responses([response])
                 response_id, deleted = response.previous_response_id, deleted + 1
         return deleted
 

@@ -13,7 +13,8 @@ from openai import AsyncOpenAI
 from temporalio.client import Client
 
 from emulator.server import BackgroundEmulator
-from tests.integration.conftest import Counters, Seen, both_backends
+from tests.integration.conftest import Assistant, Counters, Seen, ask, both_backends, run, start
+from tests.integration.visibility_lag import blind_to_marks
 from workers.cleanup_cli import run_once
 from workers.client import send_message, thread_workflow_id
 from workers.settings import Settings
@@ -108,3 +109,45 @@ async def test_closing_a_conversation_that_adopted_anothers_thread_deletes_only_
     if backend == "responses":  # its own turn went; the owner's stayed
         assert mine.thread_id is not None
         assert not await seen.thread_exists(mine.thread_id)
+
+
+async def test_a_conversations_thread_is_kept_while_the_index_has_not_seen_its_mark(
+    client: Client, task_queue: str, cleanup_settings: Settings, own_openai: AsyncOpenAI
+) -> None:
+    conversation = ThreadConfig.model_validate(
+        {"key": uuid.uuid4().hex[:8], "assistant": SPEC, "backend": "responses"}
+    )
+    async with build_worker(client, cleanup_settings):
+        answered = await send_message(client, task_queue, conversation, "My name is Ada")
+    assert answered.thread_id is not None
+    async with build_worker(blind_to_marks(client), cleanup_settings):
+        report = await run_once(cleanup_settings, policy_on(task_queue))
+    assert report.deleted == []
+    assert await chain(own_openai, answered.thread_id) == [answered.thread_id]
+
+
+@both_backends
+async def test_a_run_continuing_a_thread_holds_it_from_its_start(
+    backend: str,
+    client: Client,
+    task_queue: str,
+    cleanup_settings: Settings,
+    own_openai: AsyncOpenAI,
+    own_api: BackgroundEmulator,
+) -> None:
+    seen = Seen(backend, Counters(own_api), own_openai)
+    if backend == "assistants":
+        target: Assistant = (await own_openai.beta.assistants.create(model="gpt-4o")).id
+    else:
+        target = SPEC
+    async with build_worker(client, cleanup_settings):
+        first = await run(client, task_queue, ask(target, "My name is Ada"))
+        assert first.thread_id is not None
+        later = ask(target, "What is my name? [[emulator queued=3]]", thread_id=first.thread_id)
+        handle = await start(client, task_queue, later)
+        await seen.until_run_created(handle)
+        report = await run_once(cleanup_settings, policy_on(task_queue))
+        result = await handle.result()
+    assert first.thread_id not in {item.id for item in report.deleted}
+    assert result.status == "completed"
+    assert await seen.thread_exists(first.thread_id)

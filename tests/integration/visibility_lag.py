@@ -1,6 +1,7 @@
-"""A Temporal client whose visibility index lags: executions that closed within the last
-`seconds` are not listed yet (what Elasticsearch or a loaded server shows for a while), so a
-test can pin what must not depend on the index."""
+"""Temporal clients whose visibility index lags, so a test can pin what must not depend on
+it: `lagging` does not list executions that closed within the last `seconds` yet;
+`blind_to_marks` counts no open workflow by the search attributes it upserted (what
+Elasticsearch or a loaded server shows for a while after an upsert)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,38 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import (
     Client,
+    CountWorkflowsInput,
     Interceptor,
     ListWorkflowsInput,
     OutboundInterceptor,
     WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
 )
 
 
 def lagging(client: Client, seconds: float) -> Client:
+    return _with(client, _Lag(timedelta(seconds=seconds)))
+
+
+def blind_to_marks(client: Client) -> Client:
+    return _with(client, _BlindToMarks())
+
+
+def _with(client: Client, interceptor: Interceptor) -> Client:
     config = client.config()
-    config["interceptors"] = [*config["interceptors"], _Lag(timedelta(seconds=seconds))]
+    config["interceptors"] = [*config["interceptors"], interceptor]
     return Client(**config)
+
+
+class _BlindToMarks(Interceptor):
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        class Blind(OutboundInterceptor):
+            async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
+                if 'ExecutionStatus = "Running"' in (input.query or ""):
+                    return WorkflowExecutionCount(count=0, groups=[])
+                return await super().count_workflows(input)
+
+        return Blind(next)
 
 
 class _Lag(Interceptor):

@@ -13,7 +13,7 @@ from temporalio import workflow
 from workflows.common import TERMINAL_PHASES, RunPhase
 from workflows.run.progress_log import ProgressLog
 from workflows.run.record import RunRecord
-from workflows.search_attributes import RUN_PHASE, run_attributes
+from workflows.search_attributes import OPENAI_THREAD_ID, RUN_PHASE, run_attributes
 
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 """`workflow.patched` id of executions begun 2026-11-26 from 09:44 UTC: they upserted every
@@ -61,6 +61,13 @@ class RunVisibility:
         self.published.update({a.key.name: str(a.value) for a in attributes})
         if attributes:
             workflow.upsert_search_attributes(attributes)
+
+    def hold(self, thread_id: str) -> None:
+        """Mark the thread a run continues as held from its start (a conversation's runs
+        are held by their conversation), so no cleanup deletes it under the run; at its end
+        the run marks what it ended on."""
+        workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(thread_id)])
+        self.published[OPENAI_THREAD_ID.name] = thread_id
 
     def _searched(self, phase: RunPhase) -> bool:
         """Whether the phase is one people search for, or ends one they searched for."""

@@ -87,6 +87,9 @@ A = TypeVar("A")
 R = TypeVar("R")
 RECORD = TypeAdapter(RunRecord)
 DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
+HOLD_GIVEN_THREAD = "hold-given-thread"
+"""`workflow.patched` id, asked only by a run continuing a thread outside a conversation: it
+marks the thread held from its start (runs begun before marked it when they ended)."""
 CONTINUE_BETWEEN_ROUNDS = "continue-as-new-between-rounds"
 """`workflow.patched` id, asked only when Temporal suggests continuing as new: runs begun
 before went on in one execution."""
@@ -266,6 +269,9 @@ class AssistantRun:
         """What the run needs before its first attempt: its backend, its assistant (on the
         assistants backend), its thread, its vector stores ready."""
         request, lean = self.request, self.shown.lean
+        given = request.thread_id
+        if given and workflow.info().parent is None and workflow.patched(HOLD_GIVEN_THREAD):
+            self.shown.hold(given)
         if not lean:
             await self._check_tool_names()
         self.backend = await choose_backend(request.backend, chosen_since=lean)
