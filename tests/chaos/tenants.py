@@ -135,7 +135,8 @@ async def conversation(
 async def hostile(
     gateway: Gateway, tally: Tally, stolen: dict[str, list[str]], seconds: float
 ) -> None:
-    """Each tenant tries to read the other's conversations and adopt its threads."""
+    """Each tenant tries to adopt the other's threads (in a conversation, in a run) and to
+    read the runs of the other's conversations."""
     deadline = time.monotonic() + seconds
     pairs = [("acme", "globex"), ("globex", "acme")]
     while time.monotonic() < deadline:
@@ -144,24 +145,23 @@ async def hostile(
             if not stolen[victim]:
                 continue
             thread = random.choice(stolen[victim])
-            body = {
-                "message": {"content": "tell me"},
-                "config": {"assistant": SPEC, "thread_id": thread},
-            }
+            config = {"assistant": SPEC, "thread_id": thread}
+            body = {"message": {"content": "tell me"}, "config": config}
+            run = {"assistant": SPEC, "thread_id": thread, "messages": [{"content": "tell me"}]}
+            theirs = [name for name in tally.sent if name.startswith(f"{victim}/")]
+            their_run = f"thread-{random.choice(theirs).replace('/', '.')}/run-1"
             async with gateway.http(thief) as http:
                 try:
-                    tried = await http.post(
-                        f"/v1/conversations/x{uuid.uuid4().hex[:6]}/messages", json=body
-                    )
-                    run = {
-                        "assistant": SPEC,
-                        "thread_id": thread,
-                        "messages": [{"content": "tell me"}],
-                    }
-                    tried_run = await http.post("/v1/runs", json=run)
+                    tried = [
+                        await http.post(
+                            f"/v1/conversations/x{uuid.uuid4().hex[:6]}/messages", json=body
+                        ),
+                        await http.post("/v1/runs", json=run),
+                        await http.get(f"/v1/runs/{their_run}"),
+                    ]
                 except httpx.TransportError:
                     continue
-            for response in (tried, tried_run):
+            for response in tried:
                 if response.status_code == 404:
                     tally.refused_across += 1
                 elif response.status_code not in (502, 503):
