@@ -102,7 +102,6 @@ def project_activities(
         stores.check_files,
         stores.upload_files,
         stores.ensure_vector_store,
-        stores.add_files,
         stores.add_new_files,
         stores.wait_for_files,
         stores.remove_files,

@@ -247,19 +247,14 @@ def api_retries(timeouts: RunTimeouts) -> RetryPolicy:
     )
 
 
-BACKEND_CHOICE = "backend-choice"
-"""`workflow.patched` id: executions begun since there were two backends record which."""
 Backend = Literal["assistants", "responses"]
 
 
-async def choose_backend(requested: Backend | None, chosen_since: bool = False) -> Backend:
+async def choose_backend(requested: Backend | None) -> Backend:
     """The backend asked for, else the worker's OPENAI_BACKEND, recorded once (a local
-    activity); executions begun before there was a choice were on the Assistants API
-    (`chosen_since`: a later patch of the caller's says this execution is newer)."""
+    activity)."""
     if requested is not None:
         return requested
-    if not chosen_since and not workflow.patched(BACKEND_CHOICE):
-        return "assistants"
     backend: Backend = await workflow.execute_local_activity(
         "run.default_backend",
         result_type=str,

@@ -113,8 +113,6 @@ class Progress:
     @classmethod
     def of_earlier_attempt(cls) -> Progress:
         details = activity.info().heartbeat_details
-        if len(details) == 2:  # (id, sequence): what workers before 2026-11-26 heartbeat
-            return cls(str(details[0]), int(details[1]))
         if len(details) == 1 and isinstance(details[0], dict) and details[0].get("id"):
             where = details[0]
             return cls(str(where["id"]), int(where.get("sequence", -1)), where.get("status"))

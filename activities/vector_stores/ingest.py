@@ -22,7 +22,6 @@ from activities.vector_stores.files import check_file, content_hash
 from workflows.common import RunError
 from workflows.ingest.contracts import IngestFile, VectorStoreSpec
 from workflows.ingest.steps import (
-    ADD_FILES,
     ADD_NEW_FILES,
     CHECK_FILES,
     ENSURE_VECTOR_STORE,
@@ -94,11 +93,6 @@ class VectorStoreActivities:
                     with contextlib.suppress(openai.NotFoundError):
                         await self.client.vector_stores.delete(extra.id)
         return oldest.id
-
-    @activity.defn(name=ADD_FILES.name)
-    async def add_files(self, request: AddFiles) -> int:
-        """`add_new_files` for executions begun before it: how many files were added."""
-        return len(request.files) - len(await self.add_new_files(request))
 
     @activity.defn(name=ADD_NEW_FILES.name)
     async def add_new_files(self, request: AddFiles) -> list[str]:

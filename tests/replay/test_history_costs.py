@@ -3,12 +3,9 @@ records them; tests/integration/test_history_costs.py checks that today's code s
 exactly these events).
 
 Targets: a plain run at most 12 events, one tool round at most 25, each further round at most
-12. A new execution records no version marker (`RunVisibility.begin`). The Assistants API run
-also creates its thread before the run (an interrupted create-and-run could not be found
-again: the API lists no threads), in a local activity: one marker event.
-`thread_in_workflow_task_*` are the same runs recorded by the release before, which marked
-them with a patch (2 events more); `lean_history_*` those of the release before it (the thread
-in an activity of its own). They only replay."""
+12. A run records no version marker. The Assistants API run also creates its thread before the
+run (an interrupted create-and-run could not be found again: the API lists no threads), in a
+local activity: one marker event."""
 
 from __future__ import annotations
 
@@ -62,21 +59,3 @@ def test_a_plain_run_on_the_assistants_api_costs_one_marker_for_its_thread() -> 
     assert len(assistants) == len(responses) + 1
     first_task = assistants[: assistants.index("activity_task_scheduled:run.start")]
     assert first_task.count("marker_recorded") == 1
-
-
-@pytest.mark.parametrize("backend", ["responses", "assistants"])
-@pytest.mark.parametrize("scenario", ["plain", "one_round", "three_rounds"])
-def test_the_release_before_paid_two_events_per_run_for_its_version_patch(
-    backend: str, scenario: str
-) -> None:
-    marked = event_kinds(recorded(f"thread_in_workflow_task_{backend}_{scenario}"))
-    today = events(backend, scenario)
-    patch = ["marker_recorded", "upsert_workflow_search_attributes"]
-    first_task_end = today.index("workflow_task_completed") + 1
-    assert marked == today[:first_task_end] + patch + today[first_task_end:]
-
-
-def test_a_run_of_two_releases_before_created_its_thread_in_an_activity() -> None:
-    kinds = event_kinds(recorded("lean_history_assistants_plain"))
-    assert "activity_task_scheduled:run.create_thread" in kinds
-    assert len(kinds) == len(event_kinds(recorded("thread_in_workflow_task_assistants_plain"))) + 5

@@ -3,8 +3,8 @@ executions already in flight (`make record-histories` records new scenarios). Th
 the SDK's sandbox, which refuses non-deterministic calls (the clock, randomness, I/O) in
 workflow code: workers run workflows outside it (`workers.worker.WORKFLOW_RUNNER`), so this is
 where such a call is caught.
-`ingest_before_already_in_store` was recorded by the code before `ingest.add_new_files` (an
-ingest whose first file is indexed on a second attempt)."""
+Every history was recorded by 0.2.0 (the cut: see CHANGELOG.md); those in `retired/` were
+recorded before it and no longer replay."""
 
 from __future__ import annotations
 
@@ -58,13 +58,22 @@ async def test_recorded_history_replays(path: Path) -> None:
     assert result.replay_failure is None
 
 
-async def test_a_run_begun_before_search_attributes_on_change_no_longer_replays() -> None:
-    """The compatibility boundary README states: runs begun before 2026-11-26 09:44 recorded
-    no version marker and upserted every search attribute on every phase; today's code takes
-    an unmarked history for its own."""
-    history = WorkflowHistory.from_json("replay-plain", RETIRED.joinpath("plain.json").read_text())
+@pytest.mark.parametrize(
+    ("name", "workflow_id", "refused"),
+    [
+        ("plain", "replay-plain", "UpsertWorkflowSearchAttributes"),
+        ("run_of_0.1", "replay-history_responses_one_round", "patch marker"),
+        ("ingest_of_0.1", "replay-ingest-40407700", "patch marker"),
+    ],
+)
+async def test_an_execution_begun_before_the_cut_no_longer_replays(
+    name: str, workflow_id: str, refused: str
+) -> None:
+    """The compatibility boundaries CHANGELOG states: executions begun before 0.2.0 (and the
+    runs begun before 2026-11-26 09:44, before that) finish on the build that began them."""
+    history = WorkflowHistory.from_json(workflow_id, RETIRED.joinpath(f"{name}.json").read_text())
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    with pytest.raises(NondeterminismError, match="UpsertWorkflowSearchAttributes"):
+    with pytest.raises(NondeterminismError, match=refused):
         await replayer.replay_workflow(history)
 
 

@@ -63,8 +63,6 @@ class RemoveFiles(Record):
 CHECK_FILES = Step("ingest.check_files", CheckFiles, list[CheckedFile])
 UPLOAD_FILES = Step("ingest.upload_files", UploadFiles, list[UploadedFile])
 ENSURE_VECTOR_STORE = Step("ingest.ensure_vector_store", EnsureVectorStore, str)
-ADD_FILES = Step("ingest.add_files", AddFiles, int)
-"""How many were added: what executions begun before ADD_NEW_FILES still call."""
 ADD_NEW_FILES = Step("ingest.add_new_files", AddFiles, list[str])
 """The ids of the files that were in the store already (the others are added)."""
 WAIT_FOR_FILES = Step("ingest.wait_for_files", WaitForFiles, list[IndexedFile])

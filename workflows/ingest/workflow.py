@@ -12,7 +12,6 @@ its activities stay bounded by the part, not the whole ingest.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from typing import TypeVar, cast
 
@@ -34,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ingest.listing import Listing
     from workflows.ingest.parts import Parts
     from workflows.ingest.steps import (
-        ADD_FILES,
         ADD_NEW_FILES,
         CHECK_FILES,
         ENSURE_VECTOR_STORE,
@@ -55,16 +53,6 @@ with workflow.unsafe.imports_passed_through():
 A = TypeVar("A")
 R = TypeVar("R")
 PERMANENT_FAILURES = frozenset({"unsupported_file", "invalid_file"})
-UPLOADS_PER_ACTIVITY = 32
-ALREADY_IN_STORE = "ingest-already-in-store"
-"""`workflow.patched` id: executions begun since say which files were in the store already."""
-BOUNDED = "ingest-bounded"
-"""`workflow.patched` id: executions begun since split a large ingest among child workflows
-and keep at most UPLOAD_ACTIVITIES_AT_ONCE upload activities of FILES_PER_UPLOAD in flight
-(each lists the uploaded files once: fewer, larger ones list less)."""
-AT_MOST_MAX_PARTS = "ingest-at-most-max-parts"
-"""`workflow.patched` id: executions begun since refuse more than MAX_PARTS parts at once
-(asked only of such requests; those begun before go on as they were)."""
 FILES_PER_UPLOAD = 100
 UPLOAD_ACTIVITIES_AT_ONCE = 4
 
@@ -84,14 +72,11 @@ class VectorStoreIngest:
         self.state: dict[int, str] = {}
         self.parts: Parts | None = None
         self.bytes_uploaded = 0
-        self.bounded = False
 
     @workflow.run
     async def run(self, request: IngestRequest) -> IngestResult:
-        self.bounded = workflow.patched(BOUNDED)
-        if self.bounded and len(request.files) > request.files_per_child:
-            refused = request.too_many_parts()
-            if refused is not None and workflow.patched(AT_MOST_MAX_PARTS):
+        if len(request.files) > request.files_per_child:
+            if (refused := request.too_many_parts()) is not None:
                 raise ApplicationError(refused, type="InvalidIngestRequest", non_retryable=True)
             return await self._in_children(request)
         self.outcomes = [
@@ -191,20 +176,14 @@ class VectorStoreIngest:
                 self.outcomes[index].file_id = file.file_id
                 self.phase_done += 1
         to_upload = [i for i in indexes if self.request.files[i].file_id is None]
-        if not self.bounded:
-            chunks = _chunks(to_upload, UPLOADS_PER_ACTIVITY)
-            await asyncio.gather(*(self._upload_chunk(chunk) for chunk in chunks))
-            return
         in_flight = asyncio.Semaphore(UPLOAD_ACTIVITIES_AT_ONCE)
         chunks = _chunks(to_upload, FILES_PER_UPLOAD)
         await asyncio.gather(*(self._upload_chunk(chunk, in_flight) for chunk in chunks))
 
-    async def _upload_chunk(
-        self, indexes: list[int], in_flight: asyncio.Semaphore | None = None
-    ) -> None:
+    async def _upload_chunk(self, indexes: list[int], in_flight: asyncio.Semaphore) -> None:
         files: list[IngestFile] = [self.request.files[i] for i in indexes]
         request = UploadFiles(files=files, concurrency=self.request.upload_concurrency)
-        async with in_flight or contextlib.nullcontext():
+        async with in_flight:
             uploaded = await self._call(UPLOAD_FILES, request, f"upload {len(files)} files")
         for index, result in zip(indexes, uploaded, strict=True):
             self.outcomes[index].file_id = result.file_id
@@ -224,9 +203,6 @@ class VectorStoreIngest:
     async def _add(self, add: AddFiles) -> set[str]:
         """Add files to the store; the ids of those that were in it already."""
         summary = f"add {len(add.files)} files"
-        if not workflow.patched(ALREADY_IN_STORE):
-            await self._call(ADD_FILES, add, summary)
-            return set()
         present: list[str] = await self._call(ADD_NEW_FILES, add, summary)
         return set(present)
 

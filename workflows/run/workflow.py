@@ -86,16 +86,6 @@ with workflow.unsafe.imports_passed_through():
 A = TypeVar("A")
 R = TypeVar("R")
 RECORD = TypeAdapter(RunRecord)
-DELETE_THREAD_OF_FAILED_RUN = "delete-thread-of-failed-run"
-HOLD_GIVEN_THREAD = "hold-given-thread"
-"""`workflow.patched` id, asked only by a run continuing a thread outside a conversation: it
-marks the thread held from its start (runs begun before marked it when they ended)."""
-CONTINUE_BETWEEN_ROUNDS = "continue-as-new-between-rounds"
-"""`workflow.patched` id, asked only when Temporal suggests continuing as new: runs begun
-before went on in one execution."""
-DEADLINE_FROM_START = "deadline-from-start"
-"""`workflow.patched` id: a step about to begin past the deadline stops the run. Asked only
-then, so only the runs it stops record it; runs begun before go on as they did."""
 
 
 @workflow.defn(name="AssistantRun", failure_exception_types=[ValidationError])
@@ -138,7 +128,6 @@ class AssistantRun:
 
     @workflow.run
     async def run(self, request: RunRequest) -> RunResult:
-        self.shown.begin()
         driver = asyncio.create_task(self._drive())
         try:
             await workflow.wait_condition(
@@ -244,8 +233,7 @@ class AssistantRun:
     def _history_full(self) -> bool:
         """Temporal suggests continuing as new (the history passed its count or size): a run
         of many rounds goes on in a new execution, whatever its length."""
-        suggested = workflow.info().is_continue_as_new_suggested()
-        return suggested and workflow.patched(CONTINUE_BETWEEN_ROUNDS)
+        return workflow.info().is_continue_as_new_suggested()
 
     def _carry(self, attempt: int, waiting: RunSnapshot) -> RunCarry:
         """What the next execution goes on from, its parts as the JSON they are sent as."""
@@ -268,17 +256,14 @@ class AssistantRun:
     async def _prepare(self) -> None:
         """What the run needs before its first attempt: its backend, its assistant (on the
         assistants backend), its thread, its vector stores ready."""
-        request, lean = self.request, self.shown.lean
-        given = request.thread_id
-        if given and workflow.info().parent is None and workflow.patched(HOLD_GIVEN_THREAD):
-            self.shown.hold(given)
-        if not lean:
-            await self._check_tool_names()
-        self.backend = await choose_backend(request.backend, chosen_since=lean)
+        request = self.request
+        if request.thread_id and workflow.info().parent is None:
+            self.shown.hold(request.thread_id)
+        self.backend = await choose_backend(request.backend)
         if (refused := refused_by(self.backend, request)) is not None:
             raise ApplicationError(refused, type="InvalidRunRequest", non_retryable=True)
         on_assistants = self.backend == "assistants"
-        if lean and on_assistants:  # before anything is created (a responses start checks)
+        if on_assistants:  # before anything is created (a responses start checks)
             await self._check_tool_names()
         if request.assistant is not None and on_assistants:
             ensure = steps.EnsureAssistant(spec=request.assistant, tenant=self.tenant)
@@ -312,7 +297,7 @@ class AssistantRun:
         """Create the run with the new messages and follow it. On a retried attempt the
         messages are already on the thread; on the responses backend a failed response is
         not continued: the attempt starts again from where the run began."""
-        request, lean = self.request, self.shown.lean
+        request = self.request
         on_assistants = self.backend == "assistants"
         while True:
             start = steps.StartRun(
@@ -325,8 +310,8 @@ class AssistantRun:
                 messages=request.messages if attempt == 1 or not on_assistants else [],
                 stream=request.stream,
                 overrides=self._overrides(),
-                named_tools=request.tool_names() if lean and not on_assistants else [],
-                with_tool_catalog=lean and self.catalog is None,
+                named_tools=[] if on_assistants else request.tool_names(),
+                with_tool_catalog=self.catalog is None,
                 tenant=self.tenant,
             )
             self._enter(RunPhase.creating, "creating the run and waiting for the model")
@@ -389,7 +374,7 @@ class AssistantRun:
             )
         except TimeoutError:
             return await self._expire(snapshot)
-        if self.shown.lean and seconds_until_expiry(snapshot, workflow.now()) == 0.0:
+        if seconds_until_expiry(snapshot, workflow.now()) == 0.0:
             return await self._expire(snapshot)  # late: a call waited long for a worker
         self.record.add_tool_calls(results)
         self.record.tool_rounds += 1  # before the submit's answer: it may close the attempt
@@ -406,9 +391,7 @@ class AssistantRun:
         """How long a round of tool calls may take before the run expires; None (no timer)
         when its calls cannot run that long anyway."""
         seconds = seconds_until_expiry(snapshot, workflow.now())
-        if self.shown.lean and not may_outlast(
-            snapshot.tool_calls, catalog, self.approvals, seconds
-        ):
+        if not may_outlast(snapshot.tool_calls, catalog, self.approvals, seconds):
             return None
         return seconds
 
@@ -485,9 +468,8 @@ class AssistantRun:
         thread_id = self.record.thread_id
         if self.request.thread_id is not None or thread_id is None:
             return
-        if self.shown.lean or workflow.patched(DELETE_THREAD_OF_FAILED_RUN):
-            with contextlib.suppress(ActivityError):
-                await self._api(steps.DELETE_THREAD, thread_id, "delete the thread made for it")
+        with contextlib.suppress(ActivityError):
+            await self._api(steps.DELETE_THREAD, thread_id, "delete the thread made for it")
 
     def _record(self, snapshot: RunSnapshot) -> RunSnapshot:
         """What the latest step says of the run. A run failed for a transient reason is
@@ -544,8 +526,6 @@ class AssistantRun:
         self.shown.describe(self.phase, details)
 
     async def _create_thread(self, create: steps.CreateThread) -> str:
-        if not self.shown.thread_in_task:
-            return await self._call(steps.CREATE_THREAD, create, "create a thread")
         self._stop_if_requested()
         return await call_api_locally(
             steps.CREATE_THREAD,
@@ -591,7 +571,7 @@ class AssistantRun:
         if deadline is None:
             return False
         elapsed = (workflow.now() - self.started_at).total_seconds()
-        return elapsed >= deadline and workflow.patched(DEADLINE_FROM_START)
+        return elapsed >= deadline
 
     def _deadline_left(self) -> float | None:
         """Seconds to the deadline, counted from the run's start (its first execution's)."""

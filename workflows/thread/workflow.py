@@ -47,9 +47,6 @@ CLOSING = "ThreadClosing"
 CONTINUING = "ThreadContinuing"
 QUEUE_FULL = "ThreadQueueFull"
 TOKEN_BUDGET_USED = "ThreadTokenBudgetUsed"
-SEARCHED_BY_ROOT = "searched-by-thread-root"
-"""`workflow.patched` id: OpenAIThreadId holds the first response of a responses chain and is
-upserted when it changes (executions begun before upserted the last response at each run)."""
 
 
 @workflow.defn(name="AssistantThread", failure_exception_types=[ValidationError])
@@ -339,12 +336,10 @@ class AssistantThread:
         self.runs_done += 1
         self.current_run, self.run_starting = None, False
         self._count_usage(result)
-        moved = bool(result.thread_id) and result.thread_id != self.thread_id
-        if moved:
+        if result.thread_id and result.thread_id != self.thread_id:
             self.thread_id, self.thread_deleted = result.thread_id, False
         self.thread_root = result.thread_root or self.thread_root
-        if moved or workflow.patched(SEARCHED_BY_ROOT):
-            self._publish_thread_id()
+        self._publish_thread_id()
         self._remember(queued, workflow_id, result)
         if queued.answered_by_update:
             self.answers[queued.id] = result
@@ -364,12 +359,8 @@ class AssistantThread:
         """OpenAIThreadId on an open thread workflow is what protects it from Cleanup: the
         thread, or on responses the first response of its chain (the same all along, so it
         is upserted once, and no response of the chain is deleted while it is held)."""
-        searched = self.thread_id
-        if workflow.patched(SEARCHED_BY_ROOT):
-            searched = self.thread_root or self.thread_id
-            if searched == self.searched_thread:
-                return
-        if searched:
+        searched = self.thread_root or self.thread_id
+        if searched and searched != self.searched_thread:
             workflow.upsert_search_attributes([OPENAI_THREAD_ID.value_set(searched)])
             self.searched_thread = searched
 
