@@ -38,7 +38,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_code_interpreter import SALES, chart_request
 from tests.integration.test_thread import config
-from workers.cleanup_cli import run_once, schedule_command
+from workers.cli.cleanup import run_once, schedule_command
 from workers.client import send_message
 from workers.settings import Settings
 from workers.worker import build_worker

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from emulator.server import BackgroundEmulator
 from tests.integration.conftest import Assistant, Counters, Seen, ask, both_backends, run, start
 from tests.integration.visibility_lag import blind_to_marks
-from workers.cleanup_cli import run_once
+from workers.cli.cleanup import run_once
 from workers.client import send_message, thread_workflow_id
 from workers.settings import Settings
 from workers.worker import build_worker

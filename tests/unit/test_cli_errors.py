@@ -10,14 +10,8 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.cli_errors import (
-    CommandFailed,
-    Problem,
-    failure_message,
-    problem,
-    result_exit_code,
-    yaml_problem,
-)
+from workers.cli.errors import CommandFailed, Problem, problem, result_exit_code, yaml_problem
+from workers.failures import failure_message
 from workers.settings import SettingsError
 from workflows.contracts import RunResult
 

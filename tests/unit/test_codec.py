@@ -11,6 +11,7 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
+from workers.cli.status import _pending
 from workers.codec import (
     ENCODING,
     KEY_ID,
@@ -22,7 +23,6 @@ from workers.codec import (
 )
 from workers.connection import data_converter
 from workers.settings import SettingsError, load_settings
-from workers.status import _pending
 from workflows.contracts import RunRequest
 
 SECRET = "the launch code is 0000"

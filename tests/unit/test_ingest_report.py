@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.ingest_cli import print_report, result_of, some_failed
+from workers.cli.ingest import print_report, result_of, some_failed
 from workflows.common import RunError
 from workflows.ingest.contracts import FileOutcome, IngestResult
 from workflows.ingest.steps import CheckedFile

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from workers.run_cli import RunOptions, build_request, print_result
+from workers.cli.runs import RunOptions, build_request, print_result
 from workflows.contracts import CodeInterpreterCall, GeneratedFile, RunResult, ToolCallResult
 
 

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.cli_errors import failure_message
+from workers.failures import failure_message
 from workflows.thread.requests import INVALID_MESSAGE
 
 _FIELD_FIRST = re.compile(r"^([A-Za-z_][\w.\[\]]*(?:, [A-Za-z_][\w.]*)*): ")

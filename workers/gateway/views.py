@@ -9,7 +9,7 @@ from temporalio.client import (
     WorkflowFailureError,
 )
 
-from workers.cli_errors import failure_message
+from workers.failures import failure_message
 from workers.gateway.models import RunView
 from workers.settings import Settings
 from workflows.common import RunPhase

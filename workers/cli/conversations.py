@@ -13,13 +13,13 @@ from rich.console import Console
 from temporalio.client import Client
 
 from workers import client as conversations
-from workers.cli_errors import result_exit_code
+from workers.cli.errors import result_exit_code
+from workers.cli.progress import ProgressPrinter, ask_on_the_terminal, print_answer_progress
+from workers.cli.runs import load_assistant, print_result
+from workers.cli.unserved import warning_if_unserved
 from workers.connection import connect
 from workers.follow import current_run_number
-from workers.follow_cli import ProgressPrinter, ask_on_the_terminal, print_answer_progress
-from workers.run_cli import load_assistant, print_result
 from workers.settings import Settings, SettingsError
-from workers.unserved import warning_if_unserved
 from workflows.common import first_error
 from workflows.contracts import ConfigureThread, RunResult, ThreadConfig, ThreadState
 from workflows.run.contracts import who_answers

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workers.cli_support import cli_settings, console
+from workers.cli.app import app
+from workers.cli.support import cli_settings, console
 
 if TYPE_CHECKING:
     from workflows.contracts import CleanupPolicy
 
 cleanup_app = typer.Typer(help="Delete old threads, vector stores and files on a schedule.")
+app.add_typer(cleanup_app, name="cleanup")
 
 
 def _cleanup_policy(
@@ -24,7 +26,7 @@ def _cleanup_policy(
     workflow_query: str | None,
     include_foreign: bool,
 ) -> CleanupPolicy:
-    from workers.cleanup_cli import seconds
+    from workers.cli.cleanup import seconds
     from workflows.contracts import CleanupPolicy
 
     return CleanupPolicy(
@@ -64,7 +66,7 @@ def cleanup_schedule(
     include_foreign: IncludeForeign = False,
 ) -> None:
     """Create or update the cleanup schedule (overlapping executions are skipped)."""
-    from workers.cleanup_cli import schedule_command, seconds
+    from workers.cli.cleanup import schedule_command, seconds
 
     policy = _cleanup_policy(
         thread_max_age,
@@ -90,7 +92,7 @@ def cleanup_run(
     include_foreign: IncludeForeign = False,
 ) -> None:
     """Run the cleanup once now and print its report as JSON."""
-    from workers.cleanup_cli import run_once
+    from workers.cli.cleanup import run_once
 
     policy = _cleanup_policy(
         thread_max_age,
@@ -126,6 +128,6 @@ def cleanup_delete() -> None:
 
 
 def _cleanup_control(action: str) -> None:
-    from workers.cleanup_cli import control
+    from workers.cli.cleanup import control
 
     console.print(asyncio.run(control(cli_settings(), action)))

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from workers.cli_errors import EXIT_FAILED, CommandFailed, result_exit_code
+from workers.cli.errors import EXIT_FAILED, CommandFailed, result_exit_code
 from workers.follow import answer_progress, follow, follow_conversation
 from workflows.contracts import ApprovalDecision, RunResult
 from workflows.run.progress import (

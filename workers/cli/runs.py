@@ -14,12 +14,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workers import client as runs
-from workers.cli_errors import CommandFailed, failure_message, result_exit_code, yaml_problem
+from workers.cli.errors import CommandFailed, result_exit_code, yaml_problem
+from workers.cli.progress import ProgressPrinter, follow_command, print_progress
+from workers.cli.status import workflow_status
+from workers.cli.unserved import warning_if_unserved
 from workers.connection import connect
-from workers.follow_cli import ProgressPrinter, follow_command, print_progress
+from workers.failures import failure_message
 from workers.settings import Settings, SettingsError
-from workers.status import workflow_status
-from workers.unserved import warning_if_unserved
 from workers.worker import openai_client
 from workflows.common import first_error
 from workflows.contracts import ApprovalDecision, AssistantSpec, RunRequest, RunResult

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from rich.console import Console
 from temporalio.client import Client
 
+from workers.cli.demo import run_demo
 from workers.connection import connect
-from workers.demo import run_demo
 from workers.ports import ensure_port_free
 from workers.settings import EXAMPLE_TOOLS, Settings, SettingsError
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving

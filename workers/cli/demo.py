@@ -6,7 +6,7 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError
 
 from workers import client as runs
-from workers.run_cli import print_result
+from workers.cli.runs import print_result
 from workers.settings import Settings
 from workflows.contracts import AssistantSpec, InputMessage, RunRequest
 

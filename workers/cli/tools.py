@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,17 +11,14 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Column, Table
 
-from workers.cli_support import cli_settings, console
+from workers.cli.app import Backend, app
+from workers.cli.support import cli_settings, console
 
 if TYPE_CHECKING:
     from activities.tools import ToolRegistry
 
 tools_app = typer.Typer(help="The function tools registered from TOOLS_MODULES.")
-
-
-class Backend(StrEnum):
-    assistants = "assistants"
-    responses = "responses"
+app.add_typer(tools_app, name="tools")
 
 
 def _tool_registry() -> ToolRegistry:

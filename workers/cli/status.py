@@ -20,7 +20,7 @@ from temporalio.client import (
 from temporalio.converter import DataConverter
 from temporalio.exceptions import FailureError
 
-from workers.cli_errors import failure_message
+from workers.failures import failure_message
 from workflows.contracts import (
     CleanupReport,
     IngestProgress,
