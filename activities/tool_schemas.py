@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import Any, get_type_hints
 
 import pydantic
 from openai.lib._pydantic import to_strict_json_schema
@@ -12,9 +12,6 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.run.contracts import BUILT_IN_TOOLS, ToolReference
 from workflows.run.steps import ToolSpec
-
-if TYPE_CHECKING:
-    from activities.tools import ToolRegistry
 
 
 def arguments_model(function: Callable[..., Any], name: str) -> type[pydantic.BaseModel]:
@@ -46,12 +43,13 @@ def parameters_schema(model: type[pydantic.BaseModel], strict: bool) -> dict[str
 
 
 def resolve_tools(
-    registry: ToolRegistry,
+    registered: Callable[[str], ToolSpec | None],
     references: list[ToolReference],
     backend: str,
     vector_store_ids: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """API tool objects for registered tool names, built-ins and literal tool objects. On the
+    """API tool objects for registered tool names (`registered`: a name's spec, None if no
+    tool has it), built-ins and literal tool objects. On the
     responses backend file_search searches `vector_store_ids` (the assistants backend takes
     them from the assistant's and thread's tool resources)."""
     resolved: list[dict[str, Any]] = []
@@ -60,8 +58,8 @@ def resolve_tools(
             resolved.append(reference)
         elif reference in BUILT_IN_TOOLS:
             resolved.append(built_in_tool(reference, backend, vector_store_ids))
-        elif (registered := registry.get(reference)) is not None:
-            resolved.append(tool_definition(registered.spec, backend))
+        elif (spec := registered(reference)) is not None:
+            resolved.append(tool_definition(spec, backend))
         else:
             raise ApplicationError(
                 f"tools: no registered tool named {reference!r}",

@@ -133,6 +133,10 @@ class ToolRegistry:
     def get(self, name: str) -> RegisteredTool | None:
         return self._tools.get(name)
 
+    def spec_of(self, name: str) -> ToolSpec | None:
+        registered = self._tools.get(name)
+        return registered.spec if registered else None
+
     def __len__(self) -> int:
         return len(self._tools)
 

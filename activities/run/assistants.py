@@ -91,7 +91,7 @@ class AssistantsBackend:
         oldest; the extras are deleted."""
         spec = request.spec
         params: dict[str, Any] = spec.model_dump(exclude={"tools", "metadata"}, exclude_none=True)
-        params["tools"] = resolve_tools(self.tools, spec.tools, "assistants")
+        params["tools"] = resolve_tools(self.tools.spec_of, spec.tools, "assistants")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
         params["metadata"] = owned_metadata({**spec.metadata, SPEC_HASH: digest}, request.tenant)
         async with heartbeating():
@@ -264,7 +264,7 @@ class AssistantsBackend:
     def _run_params(self, request: StartRun) -> dict[str, Any]:
         params = {k: v for k, v in request.overrides.items() if v is not None}
         if "tools" in params:
-            params["tools"] = resolve_tools(self.tools, params["tools"], "assistants")
+            params["tools"] = resolve_tools(self.tools.spec_of, params["tools"], "assistants")
         params["metadata"] = {
             **params.get("metadata", {}),
             IDEMPOTENCY_KEY: request.idempotency_key,

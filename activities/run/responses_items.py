@@ -28,7 +28,7 @@ def response_params(request: StartRun, tools: ToolRegistry) -> dict[str, Any]:
     stores = spec.vector_store_ids() if spec else []
     if spec is not None:
         params.update(spec.model_dump(include={"model", "instructions", "temperature", "top_p"}))
-        params["tools"] = resolve_tools(tools, spec.tools, "responses", stores)
+        params["tools"] = resolve_tools(tools.spec_of, spec.tools, "responses", stores)
     if request.prompt is not None:
         params["prompt"] = request.prompt.model_dump(exclude_none=True)
     params.update({key: overrides[key] for key in PASSED_THROUGH if key in overrides})
@@ -38,7 +38,7 @@ def response_params(request: StartRun, tools: ToolRegistry) -> dict[str, Any]:
         joined = [params.get("instructions"), overrides["additional_instructions"]]
         params["instructions"] = "\n\n".join(part for part in joined if part)
     if "tools" in overrides:
-        params["tools"] = resolve_tools(tools, overrides["tools"], "responses", stores)
+        params["tools"] = resolve_tools(tools.spec_of, overrides["tools"], "responses", stores)
     if "max_completion_tokens" in overrides:
         params["max_output_tokens"] = overrides["max_completion_tokens"]
     if "response_format" in overrides:
