@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.common import RunPhase
-from workflows.run.contracts import RunResult
+from workflows.run.outcome import RunResult
 from workflows.run.progress import (
     PROGRESS_QUERY,
     PhaseChanged,

@@ -27,15 +27,17 @@ from workflows.run.contracts import (
     ApprovalDecision,
     AssistantSpec,
     CancelRequest,
-    CodeInterpreterCall,
-    GeneratedFile,
     InputMessage,
-    RunMessage,
     RunRequest,
-    RunResult,
-    RunState,
     SubmitToolOutputsRequest,
     ToolReference,
+)
+from workflows.run.outcome import (
+    CodeInterpreterCall,
+    GeneratedFile,
+    RunMessage,
+    RunResult,
+    RunState,
 )
 from workflows.run.steps import ToolRetry
 from workflows.thread.contracts import (

@@ -43,7 +43,7 @@ from activities.stream_events import Events, MessageDelta, RunEvent, RunState, S
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunPhase, Usage
-from workflows.run.contracts import CodeInterpreterCall
+from workflows.run.outcome import CodeInterpreterCall
 from workflows.run.steps import (
     CancelRun,
     CreateThread,

@@ -8,7 +8,8 @@ from openai.types.beta.threads import Message, Run
 
 from activities.run.generated import files_of
 from workflows.common import RunError, RunPhase, ToolCall, Usage
-from workflows.run.contracts import InputMessage, RunMessage
+from workflows.run.contracts import InputMessage
+from workflows.run.outcome import RunMessage
 from workflows.run.steps import RunSnapshot
 
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.openai_errors import api_errors
-from workflows.run.contracts import GeneratedFile
+from workflows.run.outcome import GeneratedFile
 from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -10,7 +10,7 @@ from typing import Any
 from openai import AsyncOpenAI
 
 from activities.openai_errors import api_errors
-from workflows.run.contracts import CodeInterpreterCall, GeneratedFile, RunMessage
+from workflows.run.outcome import CodeInterpreterCall, GeneratedFile, RunMessage
 
 
 def files_of(messages: list[RunMessage], calls: list[CodeInterpreterCall]) -> list[GeneratedFile]:

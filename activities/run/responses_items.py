@@ -11,7 +11,8 @@ from activities.run.generated import files_of, responses_call
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
 from workflows.common import RunError, RunPhase, ToolCall, Usage
-from workflows.run.contracts import InputMessage, RunMessage
+from workflows.run.contracts import InputMessage
+from workflows.run.outcome import RunMessage
 from workflows.run.steps import RunSnapshot, StartRun
 
 PRODUCED = ("file_path", "container_file_citation")

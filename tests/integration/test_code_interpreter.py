@@ -24,7 +24,7 @@ from tests.integration.conftest import Counters, both_backends, run, spawn_worke
 from workers.client import follow, send_message
 from workers.settings import Settings
 from workflows.contracts import RunRequest, RunResult, ThreadConfig, ThreadMessage
-from workflows.run.contracts import GeneratedFile
+from workflows.run.outcome import GeneratedFile
 from workflows.run.progress import CodeInterpreterRan
 from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflows.common import RunPhase, ToolCallResult, Usage
-from workflows.run.contracts import CodeInterpreterCall, RunMessage, RunResult
+from workflows.run.outcome import CodeInterpreterCall, RunMessage, RunResult
 from workflows.run.progress import (
     ProgressBatch,
     ProgressRequest,

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from temporalio.exceptions import ActivityError
 
 from workflows.common import Step
-from workflows.run.contracts import GeneratedFile
 from workflows.run.failures import failure_text
+from workflows.run.outcome import GeneratedFile
 from workflows.run.steps import DOWNLOAD_FILE, DownloadFile
 
 Call = Callable[[Step[DownloadFile, str], DownloadFile, str], Awaitable[str]]

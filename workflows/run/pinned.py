@@ -7,7 +7,8 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.run.contracts import RunRequest, RunResult
+    from workflows.run.contracts import RunRequest
+    from workflows.run.outcome import RunResult
     from workflows.run.workflow import AssistantRun
 
 

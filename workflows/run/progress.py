@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from workflows.common import Record, RunPhase, Usage
-from workflows.run.contracts import RunResult
+from workflows.run.outcome import RunResult
 
 PROGRESS_QUERY = "progress"
 PUBLISH_SIGNAL = "publish_progress"

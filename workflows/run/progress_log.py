@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from workflows.common import Record, RunPhase, ToolCall, ToolCallResult, Usage
-from workflows.run.contracts import ApprovalDecision, CodeInterpreterCall, RunMessage, RunResult
+from workflows.run.contracts import ApprovalDecision
+from workflows.run.outcome import CodeInterpreterCall, RunMessage, RunResult
 from workflows.run.progress import (
     ApprovalDecided,
     ApprovalRequested,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workflows.common import TERMINAL_PHASES, RunPhase, ToolCallResult, Usage
-from workflows.run.contracts import (
+from workflows.run.outcome import (
     CodeInterpreterCall,
     GeneratedFile,
     RunMessage,

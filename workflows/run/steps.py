@@ -23,14 +23,8 @@ from workflows.common import (
     ToolOutputSubmission,
     Usage,
 )
-from workflows.run.contracts import (
-    AssistantSpec,
-    CodeInterpreterCall,
-    GeneratedFile,
-    InputMessage,
-    PromptReference,
-    RunMessage,
-)
+from workflows.run.contracts import AssistantSpec, InputMessage, PromptReference
+from workflows.run.outcome import CodeInterpreterCall, GeneratedFile, RunMessage
 
 MODEL_NOT_FOUND = "ModelNotFound"
 """ApplicationError type: the API says the run's model does not exist or is not available."""

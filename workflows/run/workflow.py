@@ -43,8 +43,6 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         CancelRequest,
         RunRequest,
-        RunResult,
-        RunState,
         SubmitToolOutputsRequest,
         refused_by,
     )
@@ -56,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         raise_failure,
     )
     from workflows.run.metrics import RunMetrics
+    from workflows.run.outcome import RunResult, RunState
     from workflows.run.progress import (
         PROGRESS_QUERY,
         PUBLISH_SIGNAL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 from workflows.common import RunError
-from workflows.run.contracts import RunResult
+from workflows.run.outcome import RunResult
 
 
 def failed_run(err: ChildWorkflowError, thread_id: str | None) -> RunResult:

@@ -22,7 +22,8 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common import Step, choose_backend
-    from workflows.run.contracts import RunRequest, RunResult, refused_by
+    from workflows.run.contracts import RunRequest, refused_by
+    from workflows.run.outcome import RunResult
     from workflows.run.record import add_costs
     from workflows.run.workflow import AssistantRun
     from workflows.search_attributes import OPENAI_THREAD_ID, TENANT, tenant
