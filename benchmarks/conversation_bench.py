@@ -61,7 +61,7 @@ async def thread_config(
     }
     if backend == "assistants":
         from workers.settings import load_settings
-        from workers.worker import project_tools
+        from workers.wiring import project_tools
 
         definitions = project_tools(load_settings(tools_modules=TOOLS)).definitions("assistants")
         assistant = await openai.beta.assistants.create(model="gpt-4o", tools=definitions)  # type: ignore[arg-type]

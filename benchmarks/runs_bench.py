@@ -48,7 +48,8 @@ from benchmarks.runs_scale import child_named, cpu_seconds, scale
 from benchmarks.runs_scale import markdown as scale_markdown
 from workers.settings import EXAMPLE_TOOLS, Settings, load_settings
 from workers.temporal_server import local_test_environment
-from workers.worker import build_worker, project_tools
+from workers.wiring import project_tools
+from workers.worker import build_worker
 from workflows.contracts import RunRequest, ToolCall
 from workflows.run.workflow import AssistantRun
 

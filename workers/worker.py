@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import httpx2 as httpx
 import structlog
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient
-from openai._constants import DEFAULT_CONNECTION_LIMITS
-from temporalio.activity import _Definition
+from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import (
@@ -24,35 +21,31 @@ from temporalio.worker import (
     WorkflowRunner,
 )
 
-from activities.cleanup.candidates import CleanupCandidates
-from activities.cleanup.deletion import CleanupDeletion
 from activities.heartbeats import HeartbeatPace
-from activities.pacing import TokenPacer
-from activities.run.assistants import AssistantsBackend
-from activities.run.downloads import GeneratedFiles
-from activities.run.responses import ResponsesBackend
-from activities.run.steps import DefaultBackend, RunSteps
-from activities.thread.previous import PreviousExecutions
-from activities.tools import ToolActivities, ToolRegistry, load_tools
-from activities.vector_stores.ingest import VectorStoreActivities
-from activities.vector_stores.readiness import VectorStoreReadiness
+from activities.tools import ToolRegistry
 from workers.connection import connect
 from workers.detached_start import DetachedInputHeaders, DetachedStartRunner
 from workers.fleet import FleetBackoff, ModelGate
 from workers.health import WorkerReadiness, health_endpoints
 from workers.metrics import ApiMetrics, count_open_conversations
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings
 from workers.telemetry import (
-    OPENAI_TIMEOUT,
     Tracing,
-    openai_connection_limits,
     temporal_runtime,
+)
+from workers.wiring import (
+    activity_name,
+    local_steps,
+    openai_api_key,
+    openai_client,
+    project_activities,
+    project_tools,
 )
 from workflows.cleanup.workflow import Cleanup
 from workflows.ingest.workflow import VectorStoreIngest
 from workflows.pacing import TokenWindow
 from workflows.run.pinned import PinnedAssistantRun
-from workflows.run.steps import CREATE_THREAD, MODEL_STEPS, model_queue
+from workflows.run.steps import MODEL_STEPS, model_queue
 from workflows.run.workflow import AssistantRun
 from workflows.thread.workflow import AssistantThread
 
@@ -66,124 +59,6 @@ catches non-deterministic calls in workflow code, and only our own code runs the
 suite (`tests/replay`) runs every workflow in the sandbox over every recorded history instead.
 Each execution is handed copies of its start's messages (`workers.detached_start`), so it does
 not hold its input's raw bytes for as long as it runs."""
-
-
-def project_activities(
-    settings: Settings, task_queue: str, client: Client, openai: AsyncOpenAI | None = None
-) -> list[Callable[..., Any]]:
-    """Every activity a worker on `task_queue` serves: the API backend's (on the project's
-    queue, through `openai` or a client of its own) and the tools from TOOLS_MODULES declared
-    on `task_queue`."""
-    registry = project_tools(settings)
-    tools = ToolActivities(registry, settings.tool_output_max_chars)
-    served = tools.activities(task_queue, settings.temporal_task_queue)
-    if task_queue != settings.temporal_task_queue:
-        return served
-    openai = openai or openai_client(settings)
-    steps = run_steps(settings, client, openai, registry)
-    stores = VectorStoreActivities(openai)
-    readiness = VectorStoreReadiness(openai)
-    candidates = CleanupCandidates(openai, client)
-    deletion = CleanupDeletion(openai, client, steps)
-    previous = PreviousExecutions(client, steps)
-    generated = GeneratedFiles(openai)
-    return [
-        *served,
-        steps.ensure_assistant,
-        steps.create_thread,
-        steps.start_run,
-        steps.wait_for_run,
-        steps.submit_tool_outputs,
-        steps.cancel_run,
-        steps.delete_thread,
-        generated.download_file,
-        readiness.wait_for_vector_stores,
-        previous.find_previous,
-        stores.check_files,
-        stores.upload_files,
-        stores.ensure_vector_store,
-        stores.add_new_files,
-        stores.wait_for_files,
-        stores.remove_files,
-        stores.file_counts,
-        candidates.find_candidates,
-        deletion.delete,
-    ]
-
-
-def token_pacer(settings: Settings, client: Client) -> TokenPacer | None:
-    """Pacing by MODEL_TOKENS_PER_MINUTE, when it names a model."""
-    budgets = settings.model_token_budgets
-    if not budgets:
-        return None
-    window = settings.model_tokens_window_seconds
-    meter = temporal_runtime(settings.metrics_port).metric_meter
-    return TokenPacer(client, budgets, window, settings.temporal_task_queue, meter)
-
-
-def openai_api_key(settings: Settings) -> str:
-    """The key the worker's client uses; a `SettingsError` when the OpenAI settings are unusable."""
-    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-        raise SettingsError(
-            "OPENAI_API_KEY: not set (use 'durable-assistants dev' for the local emulator)"
-        )
-    return settings.openai_api_key.get_secret_value()
-
-
-def openai_client(settings: Settings, tracing: Tracing | None = None) -> AsyncOpenAI:
-    """The worker's one client. Its own retries are off: Temporal retries activities. It holds
-    up to OPENAI_MAX_CONNECTIONS connections (a run it follows holds one while streaming)."""
-    connections = settings.openai_max_connections
-    http_client: httpx.AsyncClient | None = None
-    if tracing:
-        http_client = tracing.http_client(connections)
-    elif connections != DEFAULT_CONNECTION_LIMITS.max_connections:
-        limits = openai_connection_limits(connections)
-        http_client = DefaultAsyncHttpxClient(limits=limits, timeout=OPENAI_TIMEOUT)
-    return AsyncOpenAI(
-        api_key=openai_api_key(settings),
-        base_url=settings.openai_base_url,
-        organization=settings.openai_org_id,
-        project=settings.openai_project_id,
-        max_retries=0,
-        http_client=http_client,
-    )
-
-
-def project_tools(settings: Settings) -> ToolRegistry:
-    try:
-        return load_tools(settings.tool_modules)
-    except ImportError as err:
-        raise SettingsError(str(err)) from None
-
-
-def run_steps(
-    settings: Settings, client: Client, openai: AsyncOpenAI, registry: ToolRegistry
-) -> RunSteps:
-    return RunSteps(
-        AssistantsBackend(openai, registry),
-        ResponsesBackend(openai, registry),
-        settings.model_prices(),
-        token_pacer(settings, client),
-    )
-
-
-def local_steps(
-    settings: Settings,
-    client: Client,
-    workflows: Sequence[type],
-    served: Sequence[Callable[..., Any]],
-) -> list[Callable[..., Any]]:
-    """The local activities of `workflows`, which a worker running them must serve itself:
-    which backend a run without one takes, and the Assistants API thread a run creates
-    (a worker running `AssistantRun` without the project's activities gets its own OpenAI
-    client for it)."""
-    local: list[Callable[..., Any]] = [DefaultBackend(settings.openai_backend).default_backend]
-    runs = any(issubclass(w, AssistantRun) for w in workflows)
-    if runs and CREATE_THREAD.name not in {activity_name(a) for a in served}:
-        openai = openai_client(settings)
-        local.append(run_steps(settings, client, openai, project_tools(settings)).create_thread)
-    return local
 
 
 def build_worker(
@@ -241,11 +116,6 @@ def build_worker(
         )
         main.gate = gate
     return main
-
-
-def activity_name(function: Callable[..., Any]) -> str | None:
-    definition = _Definition.from_callable(function)
-    return definition.name if definition else None
 
 
 class ProjectWorker(Worker):

@@ -46,7 +46,7 @@ from benchmarks.emulator_bench import free_port
 from tests.chaos import cancels, chains, tenants
 from workers.settings import load_settings
 from workers.temporal_server import start_dev_server, stop_process, wait_until_serving
-from workers.worker import project_tools
+from workers.wiring import project_tools
 from workflows.contracts import RunRequest, RunResult
 from workflows.run.workflow import AssistantRun
 

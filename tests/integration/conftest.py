@@ -23,7 +23,8 @@ from temporalio.client import Client, WorkflowHandle
 from emulator.config import EmulatorConfig, FaultRule, Timings
 from emulator.server import BackgroundEmulator
 from workers.settings import Settings, load_settings
-from workers.worker import build_worker, project_tools
+from workers.wiring import project_tools
+from workers.worker import build_worker
 from workflows.contracts import RunRequest, RunResult, RunState
 from workflows.run.workflow import AssistantRun
 

@@ -11,7 +11,8 @@ from tests.integration.conftest import ask
 from tests.upgrade.newer_activities import with_v2_start
 from workers.client import send_message, thread_workflow_id
 from workers.settings import Settings
-from workers.worker import build_worker, project_activities
+from workers.wiring import project_activities
+from workers.worker import build_worker
 from workflows.contracts import ThreadConfig
 from workflows.thread.workflow import AssistantThread
 

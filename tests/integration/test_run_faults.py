@@ -92,7 +92,7 @@ async def test_runs_complete_through_429_and_5xx_storms_without_duplicates(
 
 async def _copy_assistant(api: BackgroundEmulator) -> str:
     """An assistant with the tools on another emulator (retrying through its faults)."""
-    from workers.worker import project_tools
+    from workers.wiring import project_tools
 
     tools = project_tools(_tools_settings()).definitions("assistants")
     async with AsyncOpenAI(base_url=api.base_url, api_key=API_KEY, max_retries=10) as openai:

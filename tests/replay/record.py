@@ -29,7 +29,8 @@ from emulator.server import BackgroundEmulator
 from workers.client import RunHandle, post_message, send_message, start_run, thread_workflow_id
 from workers.settings import load_settings
 from workers.temporal_server import local_test_environment
-from workers.worker import build_worker, project_tools
+from workers.wiring import project_tools
+from workers.worker import build_worker
 from workflows.cleanup.workflow import Cleanup
 from workflows.contracts import CancelRequest, CleanupPolicy, RunPhase, RunRequest, ThreadConfig
 from workflows.ingest.contracts import IngestRequest

@@ -36,7 +36,8 @@ from tests.upgrade.v2 import AssistantRunV2, AssistantThreadV2
 from workers.client import send_message, start_run, thread_workflow_id
 from workers.settings import Settings, load_settings
 from workers.temporal_server import local_test_environment
-from workers.worker import WORKFLOWS, build_worker, project_activities, project_tools
+from workers.wiring import project_activities, project_tools
+from workers.worker import WORKFLOWS, build_worker
 from workflows.common import TERMINAL_PHASES as TERMINAL
 from workflows.contracts import RunRequest, ThreadConfig
 from workflows.run.workflow import AssistantRun

@@ -17,7 +17,7 @@ from activities.vector_stores.files import check_file
 from workers import client as runs
 from workers.connection import connect
 from workers.settings import Settings, SettingsError
-from workers.worker import openai_client
+from workers.wiring import openai_client
 from workflows.contracts import (
     FileOutcome,
     IngestFile,

@@ -11,7 +11,7 @@ from openai.types.beta import Assistant
 from activities.ownership import OWNER_KEY, WORKFLOW_KEY
 from activities.run.assistants import SPEC_HASH
 from workers.settings import Settings
-from workers.worker import openai_client, project_tools
+from workers.wiring import openai_client, project_tools
 from workflows.contracts import AssistantSpec
 
 OURS = frozenset({OWNER_KEY, WORKFLOW_KEY, SPEC_HASH})

@@ -21,7 +21,7 @@ from workers.cli.unserved import warning_if_unserved
 from workers.connection import connect
 from workers.failures import failure_message
 from workers.settings import Settings, SettingsError
-from workers.worker import openai_client
+from workers.wiring import openai_client
 from workflows.common import first_error
 from workflows.contracts import ApprovalDecision, AssistantSpec, RunRequest, RunResult
 from workflows.run.workflow import AssistantRun

@@ -22,7 +22,7 @@ app.add_typer(tools_app, name="tools")
 
 
 def _tool_registry() -> ToolRegistry:
-    from workers.worker import project_tools
+    from workers.wiring import project_tools
 
     return project_tools(cli_settings())
 
