@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
@@ -20,10 +19,9 @@ from openai import AsyncOpenAI
 from openai.types.beta import Assistant
 from openai.types.beta.threads import Message, Run
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import despite_cancel, heartbeating, watch
-from activities.openai_errors import active_run_id, api_errors, checked, stream_error, validated
+from activities.openai_errors import active_run_id, api_errors, checked, validated
 from activities.ownership import (
     OWNER_KEY,
     TENANT_KEY,
@@ -36,14 +34,12 @@ from activities.run.assistants_messages import (
     message_param,
     required_call_ids,
     run_message,
-    snapshot,
 )
-from activities.run.generated import assistants_call, files_of
-from activities.stream_events import Events, MessageDelta, RunEvent, RunState, StreamError, untyped
+from activities.run.assistants_reading import RunReader, read_run_events
+from activities.stream_events import Events, untyped
 from activities.tool_schemas import resolve_tools
 from activities.tools import ToolRegistry
-from workflows.common import RunPhase, Usage
-from workflows.run.outcome import CodeInterpreterCall
+from workflows.common import RunPhase
 from workflows.run.steps import (
     CancelRun,
     CreateThread,
@@ -62,8 +58,6 @@ SETTLED = frozenset(
     {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
 )
 TERMINAL = SETTLED - {"requires_action"}
-RUN_STEP = "thread.run.step."
-MESSAGE_WRITTEN = frozenset({"thread.message.completed", "thread.message.incomplete"})
 
 
 class AssistantsBackend:
@@ -78,6 +72,7 @@ class AssistantsBackend:
         batch_seconds: float = BATCH_SECONDS,
     ) -> None:
         self.client = client
+        self.reader = RunReader(client)
         self.tools = tools
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
@@ -314,97 +309,17 @@ class AssistantsBackend:
             run, asked = await self._retrieve_with_delay(ref)
             watch(run.id, run.status)
             delay = asked if asked is not None else min(delay * 1.5, self.max_poll_interval)
-        return await self._snapshot(run)
-
-    async def _steps_usage(self, run: Run) -> Usage:
-        """The usage the run's closed steps report (each step's own share of the run's)."""
-        usage = Usage()
-        listed = self.client.beta.threads.runs.steps.list(
-            run.id, thread_id=run.thread_id, limit=100
-        )
-        async for step in listed:
-            if step.usage is not None:
-                usage += Usage.model_validate(step.usage.model_dump())
-        return usage
+        return await self.reader.snapshot(run)
 
     async def _follow(
         self, events: Events, doing: str, text: TextPublisher, from_creation: bool = False
     ) -> RunSnapshot:
         """Follow a run's event stream until it needs outputs or ends, publishing its text. A
         stream that began with the run carried every message the run wrote: no listing."""
-        followed = await _read_run_events(events, doing, text)
+        followed = await read_run_events(events, doing, text)
         run = validated(Run, followed.run)
         if run.status not in SETTLED:  # the stream ended early: the run goes on without us
             return await self._settle(run)
         if not from_creation:
-            return await self._snapshot(run)
-        return await self._snapshot(run, [validated(Message, m) for m in followed.messages])
-
-    async def _snapshot(self, run: Run, written: list[Message] | None = None) -> RunSnapshot:
-        """The run, with all of its messages once it has ended (listed unless `written` has
-        them). A run waiting for tool outputs has no usage yet: its closed steps' usage stands
-        in (the turns before this one), so a token budget can be checked between turns."""
-        if run.status not in TERMINAL:
-            waiting = snapshot(run, [])
-            if run.status == "requires_action" and waiting.usage is None:
-                waiting.usage = await self._steps_usage(run)
-            return waiting
-        if written is None:
-            listed = self.client.beta.threads.messages.list(
-                run.thread_id, run_id=run.id, order="asc", limit=100
-            )
-            written = [m async for m in listed]
-        ended = snapshot(run, written)
-        if any(tool.type == "code_interpreter" for tool in run.tools):
-            ended.code_interpreter_calls = await self._code_interpreter_calls(run)
-            ended.files = files_of(ended.messages, ended.code_interpreter_calls)
-        return ended
-
-    async def _code_interpreter_calls(self, run: Run) -> list[CodeInterpreterCall]:
-        """The code the run ran, from its tool-call steps."""
-        calls = []
-        listed = self.client.beta.threads.runs.steps.list(
-            run.id, thread_id=run.thread_id, order="asc", limit=100
-        )
-        async for step in listed:
-            if step.step_details.type == "tool_calls":
-                calls += [
-                    assistants_call(call)
-                    for call in step.step_details.tool_calls
-                    if call.type == "code_interpreter"
-                ]
-        return calls
-
-
-@dataclass
-class _RunEvents:
-    run: Any = None
-    """The run as its last event had it."""
-    messages: list[Any] = field(default_factory=list)
-    """The messages the run finished writing, in order."""
-
-
-async def _read_run_events(events: Events, doing: str, text: TextPublisher) -> _RunEvents:
-    """Read a run's events to the stream's end, publishing its text as it comes."""
-    followed = _RunEvents()
-    deltas: dict[str, int] = {}  # per message: how many text deltas so far
-    async for data in events:
-        event = validated(RunEvent, data)
-        if event.event == "thread.message.delta":
-            message = validated(MessageDelta, event.data)
-            for part in message.delta.content or []:
-                if part.type == "text" and part.text and part.text.value:
-                    deltas[message.id] = index = deltas.get(message.id, -1) + 1
-                    text.text(message.id, index, part.text.value)
-        elif event.event in MESSAGE_WRITTEN:
-            followed.messages.append(event.data)
-        elif event.event == "error":
-            error = validated(StreamError, event.data)
-            raise stream_error(doing, error.code, error.message)
-        elif event.event.startswith("thread.run.") and not event.event.startswith(RUN_STEP):
-            followed.run = event.data
-            state = validated(RunState, event.data)
-            watch(state.id, state.status)
-    if followed.run is None:
-        raise ApplicationError("the run's event stream ended before the run was created")
-    return followed
+            return await self.reader.snapshot(run)
+        return await self.reader.snapshot(run, [validated(Message, m) for m in followed.messages])
